@@ -1,0 +1,32 @@
+"""twingym.envs: the twins and the env API.
+
+``make(id, **param_overrides) -> (env, params)`` builds a twin; ``registered()`` lists them.
+Importing this package registers every built-in twin, here and in gymnasium's registry under the
+``twingym/`` namespace (so ``gymnasium.make("twingym/WindFarm-v0")`` and
+``gymnasium.make("twingym.envs:twingym/WindFarm-v0")`` work).
+"""
+
+from twingym.envs.core import Baseline, EnvParams, EnvState, Label, TwinEnv
+from twingym.envs.registry import UnknownTwinError, make, register, registered, spec
+
+#: built-in twins: id -> (entry point, one-line description). Twin modules import lazily on make().
+BUILTIN_TWINS: dict[str, tuple[str, str]] = {
+}
+
+for _id, (_entry, _doc) in BUILTIN_TWINS.items():
+    if _id not in registered():
+        register(_id, _entry, description=_doc)
+
+__all__ = [
+    "BUILTIN_TWINS",
+    "Baseline",
+    "EnvParams",
+    "EnvState",
+    "Label",
+    "TwinEnv",
+    "UnknownTwinError",
+    "make",
+    "register",
+    "registered",
+    "spec",
+]

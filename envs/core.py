@@ -1,0 +1,211 @@
+"""The env API every twin keeps: ``TwinEnv`` with pure ``reset`` and ``step``.
+
+A twin subclasses :class:`TwinEnv` and implements ``default_params``, ``reset_env``, ``step_env``,
+``observation_space`` and ``action_space`` (and optionally ``render``, ``baselines``, ``scenarios``,
+``observation_labels``, ``action_labels``). Every method is a pure function of its arguments: nothing
+is stored on ``self`` after construction, so one instance serves any number of batched copies.
+
+Auto-reset happens here, in :meth:`TwinEnv.step`, and nowhere else: when ``step_env`` reports
+``terminated | truncated``, ``step`` returns the first observation of a fresh episode drawn from the
+step key, the last observation of the finished one in ``info["final_observation"]``, and the two
+flags unchanged.
+
+State and params are immutable pytrees (``flax.struct.dataclass``). Everything physical lives in
+params, so ``jax.vmap`` over params is domain randomisation and over keys is batching.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, NamedTuple, TypeVar
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import struct
+
+from twingym.envs import spaces
+
+StateT = TypeVar("StateT")
+ParamsT = TypeVar("ParamsT")
+
+Obs = jax.Array
+Action = jax.Array
+Info = dict[str, jax.Array]
+StepResult = tuple[Obs, Any, jax.Array, jax.Array, jax.Array, Info]
+
+#: keys every twin's ``step_env`` must put in ``info`` (``final_observation`` is added by ``step``).
+REQUIRED_INFO_KEYS = ("cost",)
+
+
+@struct.dataclass
+class EnvState:
+    """Convenience base for twin states: ``time`` counts steps since the episode began (int32)."""
+
+    time: jax.Array
+
+
+@struct.dataclass
+class EnvParams:
+    """Convenience base for twin params: ``max_steps`` is the episode length (truncation)."""
+
+    max_steps: int = struct.field(pytree_node=False, default=200)
+
+
+class Label(NamedTuple):
+    """Meaning of one observation or action component.
+
+    ``asset`` groups components into the objects the live twin serves over OPC UA (a turbine, a bus,
+    a station); ``name`` is the variable name inside that object; ``unit`` is SI or a documented
+    unit string ("m/s", "deg", "MW", "1" for dimensionless).
+    """
+
+    asset: str
+    name: str
+    unit: str
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """A classical controller acting on observations, as pure functions.
+
+    ``init(params) -> carry`` builds the controller's internal state (integrators, counters; any
+    pytree, use ``()`` when stateless). ``act(carry, obs, params) -> (action, carry)`` maps one
+    observation to one action in the twin's action space. When ``jittable`` is False (an optimiser
+    that calls scipy, say), ``act`` takes and returns numpy arrays for a single copy and callers loop
+    over the batch on the host.
+    """
+
+    name: str
+    init: Callable[[Any], Any]
+    act: Callable[[Any, jax.Array, Any], tuple[jax.Array, Any]]
+    jittable: bool = True
+    description: str = ""
+
+
+class TwinEnv(Generic[StateT, ParamsT]):
+    """Base class of every twin. Subclasses implement the ``*_env`` methods and the spaces."""
+
+    #: registered id, e.g. "WindFarm-v0" (set by the registry on ``make``).
+    id: str = ""
+    #: the baseline that learning targets compare against (a key of ``baselines()``).
+    reference_baseline: str | None = None
+
+    # ---- to implement -------------------------------------------------------------------------
+    def default_params(self) -> ParamsT:
+        raise NotImplementedError
+
+    def reset_env(self, key: jax.Array, params: ParamsT) -> tuple[Obs, StateT]:
+        """Draw a fresh scenario from ``key``; return ``(obs, state)``."""
+        raise NotImplementedError
+
+    def step_env(self, key: jax.Array, state: StateT, action: Action, params: ParamsT) -> StepResult:
+        """One step without auto-reset. ``info`` must hold ``cost`` (float32 >= 0)."""
+        raise NotImplementedError
+
+    def observation_space(self, params: ParamsT) -> spaces.Space:
+        raise NotImplementedError
+
+    def action_space(self, params: ParamsT) -> spaces.Space:
+        raise NotImplementedError
+
+    # ---- optional -----------------------------------------------------------------------------
+    def render(self, state: StateT, params: ParamsT) -> np.ndarray:
+        """Host-side picture of one (unbatched) state: ``(H, W, 3)`` uint8."""
+        raise NotImplementedError(f"{type(self).__name__} has no render()")
+
+    def baselines(self) -> dict[str, Baseline]:
+        """Classical controllers of this twin, by name."""
+        return {}
+
+    def scenarios(self) -> dict[str, dict[str, Any]]:
+        """Named parameter override sets used by validation (``nominal`` is ``{}``)."""
+        return {"nominal": {}}
+
+    def observation_labels(self, params: ParamsT) -> list[Label]:
+        """One label per flattened observation component (default: generic names)."""
+        n = int(np.prod(self.observation_space(params).shape))
+        return [Label("twin", f"obs_{i}", "1") for i in range(n)]
+
+    def action_labels(self, params: ParamsT) -> list[Label]:
+        """One label per flattened action component (default: generic names)."""
+        n = int(np.prod(self.action_space(params).shape)) or 1
+        return [Label("twin", f"action_{i}", "1") for i in range(n)]
+
+    # ---- the API (do not override) --------------------------------------------------------------
+    def reset(self, key: jax.Array, params: ParamsT | None = None) -> tuple[Obs, StateT]:
+        """First observation and state of a new episode drawn from ``key``."""
+        params = self.default_params() if params is None else params
+        return self.reset_env(key, params)
+
+    def step(self, key: jax.Array, state: StateT, action: Action,
+             params: ParamsT | None = None) -> StepResult:
+        """Advance one step; auto-resets into a fresh episode when this one ends.
+
+        Returns ``(obs, state, reward, terminated, truncated, info)`` with ``reward`` float32,
+        flags bool, ``info["cost"]`` float32 >= 0 and ``info["final_observation"]`` the
+        observation reached by this step before any reset.
+        """
+        params = self.default_params() if params is None else params
+        key_step, key_reset = jax.random.split(key)
+        obs_st, state_st, reward, terminated, truncated, info = self.step_env(
+            key_step, state, action, params)
+        missing = [k for k in REQUIRED_INFO_KEYS if k not in info]
+        if missing:
+            raise KeyError(f"{type(self).__name__}.step_env must return info keys {missing}")
+        terminated = jnp.asarray(terminated, dtype=jnp.bool_)
+        truncated = jnp.asarray(truncated, dtype=jnp.bool_) & ~terminated
+        done = terminated | truncated
+        obs_re, state_re = self.reset_env(key_reset, params)
+        state = jax.tree.map(lambda r, s: jnp.where(done, r, s), state_re, state_st)
+        obs = jnp.where(done, obs_re, obs_st)
+        info = dict(info)
+        info["cost"] = jnp.asarray(info["cost"], dtype=jnp.float32)
+        info["final_observation"] = obs_st
+        return obs, state, jnp.asarray(reward, dtype=jnp.float32), terminated, truncated, info
+
+    def make_params(self, **overrides: Any) -> ParamsT:
+        """Default params with ``overrides`` applied. Twins whose options change array shapes
+        (a layout, a grid case) override this to build params from those options."""
+        return self.replace_params(self.default_params(), **overrides)
+
+    def replace_params(self, params: ParamsT, **overrides: Any) -> ParamsT:
+        """``params`` with fields replaced; unknown names raise ``ValueError`` listing valid ones."""
+        return replace_fields(params, overrides, what=f"{self.id or type(self).__name__} parameter")
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.id}>"
+
+
+def param_names(params: Any) -> list[str]:
+    """Field names of a params dataclass, in declaration order."""
+    return list(getattr(params, "__dataclass_fields__", {}).keys())
+
+
+def replace_fields(params: Any, overrides: dict[str, Any], what: str = "parameter") -> Any:
+    """Replace dataclass fields, checking names; arrays keep their dtype and shape."""
+    valid = param_names(params)
+    unknown = sorted(set(overrides) - set(valid))
+    if unknown:
+        raise ValueError(f"unknown {what} {', '.join(map(repr, unknown))}; valid: {', '.join(valid)}")
+    converted = {}
+    for name, value in overrides.items():
+        current = getattr(params, name)
+        if isinstance(current, jax.Array | np.ndarray) and not isinstance(value, jax.Array | np.ndarray):
+            value = jnp.asarray(value, dtype=current.dtype)
+            if value.shape != current.shape and value.ndim != 0:
+                raise ValueError(f"{what} {name!r} has shape {current.shape}, got {value.shape}")
+            value = jnp.broadcast_to(value, current.shape)
+        converted[name] = value
+    return params.replace(**converted)
+
+
+def batch_reset(env: TwinEnv, keys: jax.Array, params: Any) -> tuple[Obs, Any]:
+    """``reset`` vmapped over a leading batch of keys (params shared)."""
+    return jax.vmap(env.reset, in_axes=(0, None))(keys, params)
+
+
+def batch_step(env: TwinEnv, keys: jax.Array, states: Any, actions: Action, params: Any) -> StepResult:
+    """``step`` vmapped over a leading batch of keys, states and actions (params shared)."""
+    return jax.vmap(env.step, in_axes=(0, 0, 0, None))(keys, states, actions, params)

@@ -1,0 +1,108 @@
+"""Twin registry: ``register``, ``make``, ``registered``, and the gymnasium registration.
+
+Ids are versioned, ``Name-vN``. Entry points are ``"module:Class"`` strings imported on first
+``make`` (so listing twins never imports JAX-heavy twin modules). Every twin is also registered in
+gymnasium's registry as ``twingym/<Id>`` with an ``entry_point`` (single env) and a
+``vector_entry_point`` (the batched env that steps all copies in one jitted call).
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import gymnasium
+
+from twingym.envs.core import TwinEnv
+
+ID_PATTERN = re.compile(r"^[A-Z][A-Za-z0-9]*-v\d+$")
+GYM_NAMESPACE = "twingym"
+
+
+@dataclass(frozen=True)
+class TwinSpec:
+    """Registry entry: ``id`` (``Name-vN``), ``entry_point`` (``"module:Class"``), constructor
+    kwargs, default param overrides, and a one-line description."""
+
+    id: str
+    entry_point: str
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    param_overrides: dict[str, Any] = field(default_factory=dict)
+    description: str = ""
+
+
+_REGISTRY: dict[str, TwinSpec] = {}
+
+
+class UnknownTwinError(KeyError):
+    """Raised by ``make`` for an id that is not registered."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; keep it one clean line
+        return str(self.args[0])
+
+
+def register(id: str, entry_point: str, *, kwargs: dict[str, Any] | None = None,
+             param_overrides: dict[str, Any] | None = None, description: str = "",
+             gymnasium_register: bool = True) -> TwinSpec:
+    """Register a twin under ``id``; raises ``ValueError`` on a malformed or duplicate id."""
+    if not ID_PATTERN.match(id):
+        raise ValueError(f"twin id {id!r} must look like 'Name-vN' (e.g. 'WindFarm-v0')")
+    if id in _REGISTRY:
+        raise ValueError(f"twin id {id!r} is already registered (entry point "
+                         f"{_REGISTRY[id].entry_point}); bump the version instead of overwriting")
+    if ":" not in entry_point:
+        raise ValueError(f"entry point {entry_point!r} must be 'module:Class'")
+    spec = TwinSpec(id, entry_point, dict(kwargs or {}), dict(param_overrides or {}), description)
+    _REGISTRY[id] = spec
+    if gymnasium_register:
+        _register_in_gymnasium(spec)
+    return spec
+
+
+def registered() -> dict[str, TwinSpec]:
+    """All registered twins, by id (a copy)."""
+    return dict(_REGISTRY)
+
+
+def spec(id: str) -> TwinSpec:
+    """The registry entry of ``id``; raises :class:`UnknownTwinError` naming the known ids."""
+    try:
+        return _REGISTRY[id]
+    except KeyError:
+        known = ", ".join(sorted(_REGISTRY)) or "none"
+        raise UnknownTwinError(f"unknown twin {id!r}; registered twins: {known}") from None
+
+
+def load_class(entry_point: str) -> type[TwinEnv]:
+    module_name, _, attr = entry_point.partition(":")
+    module = importlib.import_module(module_name)
+    return getattr(module, attr)
+
+
+def make(id: str, **param_overrides: Any) -> tuple[TwinEnv, Any]:
+    """Build the twin ``id`` and its params with ``param_overrides`` applied.
+
+    Returns ``(env, params)``. An unknown id raises :class:`UnknownTwinError`; an unknown override
+    raises ``ValueError`` naming the valid parameter names.
+    """
+    entry = spec(id)
+    env = load_class(entry.entry_point)(**entry.kwargs)
+    env.id = id
+    overrides = {**entry.param_overrides, **param_overrides}
+    params = env.make_params(**overrides)
+    return env, params
+
+
+def _register_in_gymnasium(entry: TwinSpec) -> None:
+    gym_id = f"{GYM_NAMESPACE}/{entry.id}"
+    if gym_id in gymnasium.registry:
+        return
+    gymnasium.register(
+        id=gym_id,
+        entry_point="twingym.envs.adapters:make_gymnasium_env",
+        vector_entry_point="twingym.envs.adapters:make_vector_env",
+        kwargs={"twin_id": entry.id},
+        disable_env_checker=True,
+    )

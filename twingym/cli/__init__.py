@@ -1,0 +1,37 @@
+"""The ``twingym`` command: one typer app; each verb group lives in its own module.
+
+This is the only place that knows every package. Errors a user can act on (unknown twin, bad config
+key, missing file, tampered bundle) print one line and exit non-zero; see :func:`main`.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from twingym.cli import bench_cmd, envs_cmd, live_cmd, pipeline_cmd, policy_cmd, train_cmd
+from twingym.cli.errors import UserError, run_guarded
+
+app = typer.Typer(
+    name="twingym",
+    help="Reinforcement-learning gym for industrial digital twins: train, export, validate, serve, deploy.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+envs_cmd.register(app)
+train_cmd.register(app)
+policy_cmd.register(app)
+live_cmd.register(app)
+bench_cmd.register(app)
+pipeline_cmd.register(app)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: run the app, turning user errors into one line and exit code 2."""
+    sys.exit(run_guarded(app, argv))
+
+
+__all__ = ["UserError", "app", "main"]

@@ -1,0 +1,49 @@
+"""One place that turns user-facing errors into a single clear line and a non-zero exit."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import typer
+
+from twingym.envs.registry import UnknownTwinError
+
+
+class UserError(Exception):
+    """An error caused by the user's input: printed as one line, exit code 2, no traceback."""
+
+
+#: exception types whose message is shown as-is to the user (one line, exit 2).
+USER_ERRORS: tuple[type[BaseException], ...] = (UserError, UnknownTwinError, FileNotFoundError,
+                                                 ValueError, KeyError)
+
+
+def run_guarded(app: typer.Typer, argv: list[str] | None = None) -> int:
+    """Run ``app``; return its exit code. User errors print ``twingym: error: <message>``."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code or 0)
+    except click.exceptions.Abort:
+        print("twingym: aborted", file=sys.stderr)
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return int(exc.exit_code or 2)
+    except USER_ERRORS as exc:
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if isinstance(exc, KeyError) and message.startswith("'") and message.endswith("'"):
+            message = message[1:-1]
+        print(f"twingym: error: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("twingym: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+def waits_for(feature: str, issue: int) -> None:
+    """Placeholder body of a verb that is not built yet: one line and exit code 3."""
+    print(f"twingym: '{feature}' is not available yet: it waits for issue #{issue}", file=sys.stderr)
+    raise typer.Exit(3)
