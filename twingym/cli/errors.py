@@ -22,7 +22,9 @@ USER_ERRORS: tuple[type[BaseException], ...] = (UserError, UnknownTwinError, Fil
 def run_guarded(app: typer.Typer, argv: list[str] | None = None) -> int:
     """Run ``app``; return its exit code. User errors print ``twingym: error: <message>``."""
     try:
-        app(args=argv, standalone_mode=False)
+        result = app(args=argv, standalone_mode=False)
+        if isinstance(result, int):  # click returns Exit's code when not standalone
+            return result
     except click.exceptions.Exit as exc:
         return int(exc.exit_code or 0)
     except click.exceptions.Abort:
