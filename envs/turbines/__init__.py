@@ -5,3 +5,10 @@
 - ROSCO-format rotor performance surfaces (Cp, Ct, Cq over tip-speed ratio and pitch) and the
   reference controller settings (DISCON.IN), used by the single-turbine twin.
 """
+
+from twingym.envs.turbines.floris_yaml import (  # noqa: E402  (wind farm twin: FLORIS turbine YAML)
+    TurbineCurves,
+    TurbineFileError,
+    available_turbines,
+    load_floris_turbine,
+)
