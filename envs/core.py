@@ -24,7 +24,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import struct
-
 from twingym.envs import spaces
 
 StateT = TypeVar("StateT")

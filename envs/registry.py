@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import gymnasium
-
 from twingym.envs.core import TwinEnv
 
 ID_PATTERN = re.compile(r"^[A-Z][A-Za-z0-9]*-v\d+$")

@@ -6,7 +6,7 @@
   reference controller settings (DISCON.IN), used by the single-turbine twin.
 """
 
-from twingym.envs.turbines.floris_yaml import (  # noqa: E402  (wind farm twin: FLORIS turbine YAML)
+from twingym.envs.turbines.floris_yaml import (
     TurbineCurves,
     TurbineFileError,
     available_turbines,

@@ -14,7 +14,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import struct
-
 from twingym.envs import spaces
 from twingym.envs.core import Baseline, Label, TwinEnv
 

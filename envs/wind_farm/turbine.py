@@ -1,0 +1,88 @@
+"""One turbine as JAX functions: thrust coefficient, axial induction and power from rotor velocities.
+
+The turbine follows FLORIS's ``cosine-loss`` operation model (the FLORIS v3 turbine model):
+
+- rotor-average velocity: the cubic mean ``(mean u^3)^(1/3)`` over the rotor points;
+- thrust coefficient ``Ct = clip(Ct_table(U), 1e-4, 0.9999) * cos(gamma)`` (yaw ``gamma``);
+- axial induction ``a = (1 - sqrt(1 - Ct cos(gamma))) / (2 cos(gamma))``;
+- power ``P = P_table(U (rho/rho_ref)^(1/3) cos(gamma)^(pP/3))``, i.e. ``P ~ cos(gamma)^pP``
+  below rated, with ``pP = 1.88`` for the NREL 5-MW turbine.
+
+Tables are linearly interpolated; outside the table power is 0 and Ct is 1e-4.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import struct
+from twingym.envs.turbines.floris_yaml import TurbineCurves, load_floris_turbine
+
+CT_MIN, CT_MAX = 1e-4, 0.9999
+
+
+@struct.dataclass
+class TurbineModel:
+    """A turbine type as a pytree of float32 arrays (shapes: tables ``(n_table,)``, the rest scalars).
+
+    Attributes:
+        wind_speed: m/s, table abscissa.
+        power: W, electrical power at ``ref_air_density``.
+        thrust_coefficient: dimensionless.
+        rotor_diameter: m.
+        hub_height: m.
+        ref_air_density: kg/m^3.
+        cosine_loss_exponent_yaw: exponent pP of ``P ~ cos(gamma)^pP``.
+    """
+
+    wind_speed: jax.Array
+    power: jax.Array
+    thrust_coefficient: jax.Array
+    rotor_diameter: jax.Array
+    hub_height: jax.Array
+    ref_air_density: jax.Array
+    cosine_loss_exponent_yaw: jax.Array
+
+    @property
+    def rated_power(self) -> jax.Array:
+        """W."""
+        return jnp.max(self.power)
+
+
+def turbine_model(turbine: str | TurbineCurves = "nrel_5MW") -> TurbineModel:
+    """:class:`TurbineModel` from a bundled name, a FLORIS YAML path, or :class:`TurbineCurves`."""
+    curves = turbine if isinstance(turbine, TurbineCurves) else load_floris_turbine(turbine)
+    f32 = lambda v: jnp.asarray(np.asarray(v, dtype=np.float32))  # noqa: E731
+    return TurbineModel(
+        wind_speed=f32(curves.wind_speed), power=f32(curves.power),
+        thrust_coefficient=f32(curves.thrust_coefficient), rotor_diameter=f32(curves.rotor_diameter),
+        hub_height=f32(curves.hub_height), ref_air_density=f32(curves.ref_air_density),
+        cosine_loss_exponent_yaw=f32(curves.cosine_loss_exponent_yaw))
+
+
+def cubic_mean(u: jax.Array, axis: int = -1) -> jax.Array:
+    """Rotor-average velocity ``(mean u^3)^(1/3)`` over ``axis`` (m/s)."""
+    return jnp.cbrt(jnp.mean(u**3, axis=axis))
+
+
+def thrust_coefficient(turbine: TurbineModel, rotor_velocity: jax.Array, yaw_deg: jax.Array) -> jax.Array:
+    """Yawed thrust coefficient ``Ct(U) cos(gamma)`` (dimensionless; broadcasts its inputs)."""
+    ct = jnp.interp(rotor_velocity, turbine.wind_speed, turbine.thrust_coefficient,
+                    left=CT_MIN, right=CT_MIN)
+    return jnp.clip(ct, CT_MIN, CT_MAX) * jnp.cos(jnp.deg2rad(yaw_deg))
+
+
+def axial_induction(ct_yawed: jax.Array, yaw_deg: jax.Array) -> jax.Array:
+    """Axial induction factor from the yawed thrust coefficient (dimensionless)."""
+    cos_g = jnp.cos(jnp.deg2rad(yaw_deg))
+    return 0.5 / cos_g * (1.0 - jnp.sqrt(1.0 - ct_yawed * cos_g))
+
+
+def power(turbine: TurbineModel, rotor_velocity: jax.Array, yaw_deg: jax.Array,
+          air_density: jax.Array | float = 1.225) -> jax.Array:
+    """Electrical power (W) at rotor-average velocity ``rotor_velocity`` (m/s) and yaw (deg)."""
+    cos_g = jnp.cos(jnp.deg2rad(yaw_deg))
+    effective = (rotor_velocity * (air_density / turbine.ref_air_density) ** (1.0 / 3.0)
+                 * cos_g ** (turbine.cosine_loss_exponent_yaw / 3.0))
+    return jnp.interp(effective, turbine.wind_speed, turbine.power, left=0.0, right=0.0)
