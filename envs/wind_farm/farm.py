@@ -22,7 +22,6 @@ import functools
 import jax
 import jax.numpy as jnp
 from flax import struct
-
 from twingym.envs.wind_farm import turbine as tb
 from twingym.envs.wind_farm import wake as wk
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import numpy as np
+from pathlib import Path
 
+import numpy as np
 from twingym.envs.turbines.floris_yaml import DATA_DIR
 
 
@@ -12,7 +13,7 @@ def floris_model(layout_x, layout_y, turbine_file=DATA_DIR / "nrel_5MW.yaml"):
     import floris
     import yaml
 
-    turbine = yaml.safe_load(open(turbine_file))
+    turbine = yaml.safe_load(Path(turbine_file).read_text())
     config = {
         "name": "twingym-parity",
         "description": "gauss velocity+deflection, sosfs, crespo_hernandez, no GCH extras",
