@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import sys
 
-import click
 import typer
+from typer import Abort, Exit
+
+try:  # newer typer vendors click as typer._click; older typer uses click itself
+    from typer._click.exceptions import ClickException
+except ImportError:  # pragma: no cover
+    from click import ClickException
 
 from twingym.envs.registry import UnknownTwinError
 
@@ -25,12 +30,12 @@ def run_guarded(app: typer.Typer, argv: list[str] | None = None) -> int:
         result = app(args=argv, standalone_mode=False)
         if isinstance(result, int):  # click returns Exit's code when not standalone
             return result
-    except click.exceptions.Exit as exc:
+    except Exit as exc:
         return int(exc.exit_code or 0)
-    except click.exceptions.Abort:
+    except Abort:
         print("twingym: aborted", file=sys.stderr)
         return 130
-    except click.ClickException as exc:
+    except ClickException as exc:
         exc.show()
         return int(exc.exit_code or 2)
     except USER_ERRORS as exc:
