@@ -1,0 +1,26 @@
+"""AssemblyCell-v0: a serial assembly cell twin (finite buffers, failures, wear, maintenance, energy).
+
+``bernoulli_line(p, buffers) -> (env, params)`` reduces it to Li & Meerkov's Bernoulli line; the
+analytic throughput formulas live in :mod:`twingym.envs.assembly_cell.bernoulli`.
+"""
+
+from twingym.envs.assembly_cell.bernoulli import (
+    aggregation,
+    bernoulli_line,
+    markov_throughput,
+    nominal_action,
+    two_machine_throughput,
+)
+from twingym.envs.assembly_cell.dynamics import CellParams, CellState
+from twingym.envs.assembly_cell.env import AssemblyCell
+
+__all__ = [
+    "AssemblyCell",
+    "CellParams",
+    "CellState",
+    "aggregation",
+    "bernoulli_line",
+    "markov_throughput",
+    "nominal_action",
+    "two_machine_throughput",
+]

@@ -1,0 +1,100 @@
+"""Classical controllers of the assembly cell (pure, jittable, one copy; callers vmap).
+
+* ``run_to_failure``: every station at nominal speed, never maintained (the reference baseline).
+* ``periodic_maintenance``: nominal speed; each station is maintained every ``period`` cycles of
+  uptime (counters in the carry, reset by an observed maintenance or repair; staggered start).
+* ``wear_threshold``: nominal speed; a station is maintained when its wear sensor reads above
+  ``threshold``.
+* ``bottleneck_aware``: wear-threshold maintenance plus a speed rule: stations that would be
+  blocked (full downstream buffer) or starved (empty upstream buffer) idle at eco; with a large
+  backlog the bottleneck (lowest nominal processing probability) and any station feeding an
+  emptier buffer boost; with enough finished stock and a high price the line runs at eco.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from twingym.envs.assembly_cell import observation as ob
+from twingym.envs.assembly_cell.dynamics import BOOST, ECO, NOMINAL, CellParams
+from twingym.envs.core import Baseline
+
+PERIOD_CYCLES = 150          # periodic maintenance interval [cycles of uptime]
+WEAR_THRESHOLD = 0.55        # wear-threshold maintenance trigger [wear units]
+BACKLOG_HIGH = 4.0           # [parts] boost the bottleneck above this backlog
+STOCK_HIGH = 6.0             # [parts] run at eco above this finished stock...
+PRICE_HIGH = 0.3             # [EUR/kWh] ...or above this price when the backlog is small
+
+
+def _flat(speed: jax.Array, maintain: jax.Array) -> jax.Array:
+    """(M,) speed and (M,) maintain -> flat action (2M,) int32."""
+    return jnp.stack([speed.astype(jnp.int32), maintain.astype(jnp.int32)], axis=1).reshape(-1)
+
+
+def _station_field(obs: jax.Array, m: int, field: str) -> jax.Array:
+    return jnp.stack([obs[ob.station_index(i, field)] for i in range(m)])
+
+
+def _run_to_failure(carry, obs, params: CellParams):
+    m = params.num_stations
+    return _flat(jnp.full((m,), NOMINAL), jnp.zeros((m,), bool)), carry
+
+
+def _periodic_init(params: CellParams) -> jax.Array:
+    m = params.num_stations
+    return (jnp.arange(m) * PERIOD_CYCLES // m).astype(jnp.int32)
+
+
+def _periodic(carry, obs, params: CellParams):
+    m = params.num_stations
+    up = _station_field(obs, m, "is_up") > 0.5
+    down = ~up
+    due = up & (carry >= PERIOD_CYCLES)
+    counters = jnp.where(down | due, 0, carry + 1).astype(jnp.int32)
+    return _flat(jnp.full((m,), NOMINAL), due), counters
+
+
+def _threshold_maintain(obs: jax.Array, m: int) -> jax.Array:
+    up = _station_field(obs, m, "is_up") > 0.5
+    return up & (_station_field(obs, m, "wear_sensor") > WEAR_THRESHOLD)
+
+
+def _wear_threshold(carry, obs, params: CellParams):
+    m = params.num_stations
+    return _flat(jnp.full((m,), NOMINAL), _threshold_maintain(obs, m)), carry
+
+
+def _bottleneck_aware(carry, obs, params: CellParams):
+    m = params.num_stations
+    buffers = jnp.stack([obs[ob.buffer_index(m, i)] for i in range(m - 1)])
+    cap = params.buffer_capacity.astype(jnp.float32)
+    backlog = obs[ob.cell_index(m, "backlog")]
+    stock = obs[ob.cell_index(m, "finished_stock")]
+    price = obs[ob.cell_index(m, "price")]
+    upstream = jnp.concatenate([jnp.ones((1,)), buffers])            # station i reads buffer i-1
+    downstream_fill = jnp.concatenate([buffers / cap, jnp.zeros((1,))])  # station i feeds buffer i
+    starved = upstream <= 0.0
+    blocked = downstream_fill >= 1.0
+    bottleneck = jnp.arange(m) == jnp.argmin(params.proc_prob[:, NOMINAL])
+    rush = backlog > BACKLOG_HIGH
+    relax = (stock > STOCK_HIGH) | ((price > PRICE_HIGH) & (backlog <= 1.0) & (stock > 1.0))
+    speed = jnp.full((m,), NOMINAL)
+    speed = jnp.where(relax, ECO, speed)
+    speed = jnp.where(rush & (bottleneck | (downstream_fill < 0.5)), BOOST, speed)
+    speed = jnp.where(starved | blocked, ECO, speed)
+    return _flat(speed, _threshold_maintain(obs, m)), carry
+
+
+def make_baselines() -> dict[str, Baseline]:
+    return {
+        "run_to_failure": Baseline("run_to_failure", lambda p: (), _run_to_failure,
+                                   description="nominal speed, never maintained"),
+        "periodic_maintenance": Baseline(
+            "periodic_maintenance", _periodic_init, _periodic,
+            description=f"nominal speed, maintenance every {PERIOD_CYCLES} cycles of uptime"),
+        "wear_threshold": Baseline("wear_threshold", lambda p: (), _wear_threshold,
+                                   description=f"nominal speed, maintain when wear sensor > {WEAR_THRESHOLD}"),
+        "bottleneck_aware": Baseline(
+            "bottleneck_aware", lambda p: (), _bottleneck_aware,
+            description="wear-threshold maintenance, speed by bottleneck, buffers, backlog and price"),
+    }

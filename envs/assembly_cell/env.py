@@ -1,0 +1,113 @@
+"""AssemblyCell-v0: a serial assembly cell with finite buffers, failures, wear, maintenance and energy.
+
+See :mod:`twingym.envs.assembly_cell.dynamics` for the model and its time-slot conventions and
+:mod:`twingym.envs.assembly_cell.observation` for the observation and action layout with units.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from twingym.envs import spaces
+from twingym.envs.assembly_cell import observation as ob
+from twingym.envs.assembly_cell.dynamics import (
+    NUM_SPEEDS,
+    CellParams,
+    CellState,
+    default_cell_params,
+    initial_state,
+    transition,
+)
+from twingym.envs.core import Baseline, Label, TwinEnv
+
+
+class AssemblyCell(TwinEnv[CellState, CellParams]):
+    """Serial assembly cell of M stations (default 5) and M-1 finite buffers; one step is one cycle.
+
+    Observation: float32 ``(5M + M - 1 + 7,)`` = 36 for M = 5. Per station ``i``: ``is_up`` {0,1},
+    ``is_failed`` {0,1}, ``in_maintenance`` {0,1}, ``wear_sensor`` [0, 2] (noisy wear, 1 = design
+    life), ``speed_level`` {0..3}; per buffer: ``level`` [0, N_i] parts; cell: ``price`` [0, 3]
+    EUR/kWh, ``hour_sin``/``hour_cos`` [-1, 1], ``episode_progress`` [0, 1], ``backlog`` [0, 100]
+    parts, ``finished_stock`` [0, 100] parts, ``demand_rate`` [0, 4] parts/cycle.
+
+    Action: MultiDiscrete ``[4, 2] * M`` flattened, ``[speed_0, maintain_0, ...]``: speed 0 off,
+    1 eco, 2 nominal, 3 boost; maintain 1 starts preventive maintenance of an up station.
+
+    Reward: profit of the cycle (revenue of shipped parts minus energy, maintenance, repair, holding
+    and backlog costs, EUR) times ``reward_scale``. ``info["cost"]``: backlog growth (parts, >= 0).
+    Episodes last ``max_steps`` cycles (288 = one day of 5-minute cycles) and are truncated, never
+    terminated. ``info`` also holds ``parts_in``, ``parts_out``, ``wip``, ``shipped``, ``orders``,
+    ``failures``, ``maintenances``, ``energy_kwh``, ``price``, ``profit`` and ``backlog``.
+    """
+
+    reference_baseline = "run_to_failure"
+
+    # ---- params ---------------------------------------------------------------------------------
+    def default_params(self) -> CellParams:
+        return default_cell_params()
+
+    def make_params(self, **overrides: Any) -> CellParams:
+        """Default params with overrides; ``num_stations`` rebuilds the per-station arrays first."""
+        m = overrides.pop("num_stations", None)
+        base = self.default_params() if m is None else default_cell_params(int(m))
+        if "max_steps" in overrides:
+            base = base.replace(max_steps=int(overrides.pop("max_steps")))
+        return self.replace_params(base, **overrides)
+
+    # ---- dynamics -------------------------------------------------------------------------------
+    def reset_env(self, key: jax.Array, params: CellParams) -> tuple[jax.Array, CellState]:
+        k_state, k_obs = jax.random.split(key)
+        state = initial_state(k_state, params)
+        return ob.make_obs(k_obs, state, params), state
+
+    def step_env(self, key: jax.Array, state: CellState, action: jax.Array, params: CellParams):
+        k_dyn, k_obs = jax.random.split(key)
+        new, out = transition(k_dyn, state, action, params)
+        obs = ob.make_obs(k_obs, new, params)
+        truncated = new.time >= params.max_steps
+        info = {
+            "cost": out.backlog_growth,
+            "parts_in": out.parts_in,
+            "parts_out": out.parts_out,
+            "wip": jnp.sum(new.buffers).astype(jnp.int32),
+            "shipped": out.shipped,
+            "orders": out.orders,
+            "failures": out.failures,
+            "maintenances": out.maintenances,
+            "energy_kwh": out.energy_kwh,
+            "price": out.price,
+            "profit": out.profit,
+            "backlog": new.backlog,
+        }
+        reward = out.profit * params.reward_scale
+        return obs, new, reward, jnp.asarray(False), truncated, info
+
+    # ---- spaces and labels ----------------------------------------------------------------------
+    def observation_space(self, params: CellParams) -> spaces.Box:
+        low, high = ob.obs_bounds(params)
+        return spaces.Box(low=low, high=high)
+
+    def action_space(self, params: CellParams) -> spaces.MultiDiscrete:
+        return spaces.MultiDiscrete((NUM_SPEEDS, 2) * params.num_stations)
+
+    def observation_labels(self, params: CellParams) -> list[Label]:
+        return ob.observation_labels(params.num_stations)
+
+    def action_labels(self, params: CellParams) -> list[Label]:
+        return ob.action_labels(params.num_stations)
+
+    # ---- extras ---------------------------------------------------------------------------------
+    def baselines(self) -> dict[str, Baseline]:
+        from twingym.envs.assembly_cell.baselines import make_baselines
+        return make_baselines()
+
+    def scenarios(self) -> dict[str, dict[str, Any]]:
+        from twingym.envs.assembly_cell.scenarios import SCENARIOS
+        return {name: dict(overrides) for name, overrides in SCENARIOS.items()}
+
+    def render(self, state: CellState, params: CellParams) -> np.ndarray:
+        from twingym.envs.assembly_cell.render import render_cell
+        return render_cell(state, params)
