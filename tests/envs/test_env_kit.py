@@ -118,18 +118,18 @@ def test_step_compiles_once_per_batch_shape(twin):
 
 
 def test_vector_adapters_step_the_batch(twin):
-    twin_id, env, params = twin
+    twin_id = twin[0]
     vec = gymnasium.make_vec(f"twingym/{twin_id}", num_envs=3)
     assert isinstance(vec, JaxVectorEnv)
     assert vec.metadata["autoreset_mode"] == gymnasium.vector.AutoresetMode.SAME_STEP
     obs, _ = vec.reset(seed=0)
     assert obs.shape == (3, *vec.single_observation_space.shape)
-    obs, reward, terminated, truncated, infos = vec.step(vec.action_space.sample())
+    obs, reward, terminated, _, infos = vec.step(vec.action_space.sample())
     assert reward.shape == (3,) and terminated.dtype == np.bool_ and "cost" in infos
     sb3 = SB3VecEnv(twin_id, num_envs=3, seed=0)
     obs = sb3.reset()
     assert obs.shape == (3, *sb3.observation_space.shape)
-    obs, reward, dones, infos = sb3.step(np.stack([sb3.action_space.sample() for _ in range(3)]))
+    obs, reward, _, infos = sb3.step(np.stack([sb3.action_space.sample() for _ in range(3)]))
     assert len(infos) == 3 and all("cost" in i for i in infos)
 
 

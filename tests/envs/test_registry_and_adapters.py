@@ -23,7 +23,7 @@ def test_duplicate_and_malformed_ids_are_refused():
 
 
 def test_unknown_twin_and_unknown_override_name_the_valid_ones():
-    with pytest.raises(twin_envs.UnknownTwinError, match="registered twins: .*ToyTank-v0"):
+    with pytest.raises(twin_envs.UnknownTwinError, match=r"registered twins: .*ToyTank-v0"):
         twin_envs.make("NoSuchTwin-v0")
     with pytest.raises(ValueError, match="valid: inflow_gain, outflow_coeff, noise_std, max_steps"):
         twin_envs.make("ToyTank-v0", no_such_param=1.0)
