@@ -1,0 +1,401 @@
+"""The policy bundle: a directory (or ``.zip`` of one) that carries a policy from training to a plant.
+
+Files (format version :data:`FORMAT_VERSION`, see ``docs/bundle-format.md``):
+
+- ``policy.onnx``: raw observation in, action in the twin's units out (see ``onnx_export``).
+- ``reference_spec.npz``: the exported :class:`PolicySpec` (numpy reference of the same policy),
+  used by validation's equivalence gate.
+- ``manifest.json``: format version, twin id and params hash, spaces and labels, backend, run id,
+  training config, and the sha256 of every other file it lists; its own sha256 over its canonical
+  form is stored in it as ``manifest_sha256``. The file must be byte-identical to that canonical
+  form, so *any* changed byte is detected.
+- ``validation.json`` + ``report.html``: written by ``twingym validate``; ``validation.json`` binds
+  itself to the sha256 of ``policy.onnx`` and of ``manifest.json`` and carries its own digest.
+
+Digests detect corruption and edits; they are not signatures (anyone can recompute a sha256).
+
+API used by deployment (issue 8)::
+
+    bundle = load_bundle(path)        # BundleError (one line) on missing files, bad digests, tampering
+    record = require_validated(bundle)  # BundleError unless validation.json binds this exact policy
+                                        # and manifest and every gate passed
+    bundle.policy_bytes, bundle.manifest, bundle.observation_space(), bundle.action_space()
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import json
+import os
+import shutil
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from twingym.envs import spaces
+
+FORMAT_VERSION = 1
+POLICY_FILE = "policy.onnx"
+SPEC_FILE = "reference_spec.npz"
+MANIFEST_FILE = "manifest.json"
+VALIDATION_FILE = "validation.json"
+REPORT_FILE = "report.html"
+DIGEST_KEY = "manifest_sha256"
+VALIDATION_DIGEST_KEY = "validation_sha256"
+
+
+class BundleError(ValueError):
+    """A bundle that cannot be used: missing, corrupted, tampered, or not validated. One-line message."""
+
+
+# ---- digests and canonical JSON -----------------------------------------------------------------------
+def sha256_bytes(data: bytes) -> str:
+    """Hex sha256 of ``data``."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def _jsonable(obj: Any) -> Any:
+    """``obj`` with numpy/JAX values and non-finite floats turned into strict-JSON values."""
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, bool | str) or obj is None:
+        return obj
+    if isinstance(obj, int | np.integer):
+        return int(obj)
+    if isinstance(obj, float | np.floating):
+        f = float(obj)
+        if np.isnan(f):
+            return "nan"
+        if np.isinf(f):
+            return "inf" if f > 0 else "-inf"
+        return f
+    if hasattr(obj, "__array__"):
+        return _jsonable(np.asarray(obj).tolist())
+    return str(obj)
+
+
+def canonical_json(obj: Any) -> bytes:
+    """The one serialisation of bundle JSON files: sorted keys, indent 2, strict JSON, final newline."""
+    return (json.dumps(_jsonable(obj), sort_keys=True, indent=2, allow_nan=False, ensure_ascii=True)
+            + "\n").encode("ascii")
+
+
+def seal(record: dict, key: str) -> dict:
+    """``record`` plus ``{key: sha256(canonical_json(record without key))}``."""
+    body = {k: v for k, v in _jsonable(record).items() if k != key}
+    return {**body, key: sha256_bytes(canonical_json(body))}
+
+
+def _check_sealed(raw: bytes, key: str, what: str) -> dict:
+    try:
+        record = json.loads(raw.decode("ascii"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise BundleError(f"{what} is not valid JSON: the file is corrupted or was edited") from None
+    if not isinstance(record, dict) or key not in record:
+        raise BundleError(f"{what} has no {key}: not a twingym bundle file, or it was edited")
+    body = {k: v for k, v in record.items() if k != key}
+    if sha256_bytes(canonical_json(body)) != record[key]:
+        raise BundleError(f"{what} digest mismatch: its content was modified after it was written")
+    if canonical_json(record) != raw:
+        raise BundleError(f"{what} was modified after it was written (bytes differ from its sealed form)")
+    return record
+
+
+# ---- params hash and spaces ----------------------------------------------------------------------------
+def params_hash(params: Any) -> str:
+    """sha256 over a twin's params: every pytree leaf (path, dtype, shape, bytes) and static field.
+
+    Walks dataclass fields in declaration order; arrays and python numbers are hashed by value,
+    anything else (static config such as ``max_steps`` or a layout name) by ``repr``.
+    """
+    h = hashlib.sha256()
+
+    def walk(prefix: str, value: Any) -> None:
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            for f in dataclasses.fields(value):
+                walk(f"{prefix}.{f.name}", getattr(value, f.name))
+        elif isinstance(value, dict):
+            for k in sorted(value, key=str):
+                walk(f"{prefix}[{k!r}]", value[k])
+        elif isinstance(value, list | tuple) and all(isinstance(v, int | float | bool) for v in value):
+            walk(prefix, np.asarray(value))
+        elif isinstance(value, list | tuple):
+            for i, v in enumerate(value):
+                walk(f"{prefix}[{i}]", v)
+        elif isinstance(value, bool | int | float | np.number) or hasattr(value, "__array__"):
+            arr = np.ascontiguousarray(np.asarray(value))
+            h.update(f"{prefix}:{arr.dtype.str}:{arr.shape}:".encode())
+            h.update(arr.tobytes())
+        else:
+            h.update(f"{prefix}={value!r};".encode())
+
+    walk("params", params)
+    return "sha256:" + h.hexdigest()
+
+
+def space_to_json(space: spaces.Space) -> dict:
+    """JSON description of a twingym space (non-finite bounds as the strings "inf"/"-inf")."""
+    if isinstance(space, spaces.Box):
+        return {"type": "Box", "shape": list(space.shape), "dtype": np.dtype(space.dtype).name,
+                "low": _jsonable(space.low_array.ravel().tolist()),
+                "high": _jsonable(space.high_array.ravel().tolist())}
+    if isinstance(space, spaces.Discrete):
+        return {"type": "Discrete", "n": int(space.n), "dtype": np.dtype(space.dtype).name}
+    if isinstance(space, spaces.MultiDiscrete):
+        return {"type": "MultiDiscrete", "nvec": list(space.nvec), "dtype": np.dtype(space.dtype).name}
+    raise BundleError(f"unsupported space type {type(space).__name__}")
+
+
+def _floats(values: list) -> np.ndarray:
+    return np.asarray([float(v) for v in values], dtype=np.float32)
+
+
+def space_from_json(data: dict) -> spaces.Space:
+    """Inverse of :func:`space_to_json`."""
+    kind = data.get("type")
+    if kind == "Box":
+        shape = tuple(data["shape"])
+        return spaces.Box(_floats(data["low"]).reshape(shape), _floats(data["high"]).reshape(shape),
+                          shape=shape, dtype=np.dtype(data.get("dtype", "float32")))
+    if kind == "Discrete":
+        return spaces.Discrete(int(data["n"]))
+    if kind == "MultiDiscrete":
+        return spaces.MultiDiscrete(tuple(data["nvec"]))
+    raise BundleError(f"manifest describes an unknown space type {kind!r}")
+
+
+# ---- the bundle ------------------------------------------------------------------------------------------
+@dataclass
+class Bundle:
+    """A loaded, digest-checked bundle. ``files`` maps member names to their bytes."""
+
+    path: Path
+    manifest: dict
+    files: dict[str, bytes] = field(repr=False)
+
+    @property
+    def is_zip(self) -> bool:
+        return self.path.suffix.lower() == ".zip"
+
+    @property
+    def policy_bytes(self) -> bytes:
+        return self.files[POLICY_FILE]
+
+    @property
+    def manifest_bytes(self) -> bytes:
+        return self.files[MANIFEST_FILE]
+
+    @property
+    def manifest_digest(self) -> str:
+        """sha256 of the ``manifest.json`` file bytes (what validation binds to)."""
+        return sha256_bytes(self.manifest_bytes)
+
+    @property
+    def twin_id(self) -> str:
+        return self.manifest["twin"]["id"]
+
+    def observation_space(self) -> spaces.Space:
+        return space_from_json(self.manifest["observation_space"])
+
+    def action_space(self) -> spaces.Space:
+        return space_from_json(self.manifest["action_space"])
+
+    def reference_spec(self):
+        """The exported PolicySpec (numpy reference), or None when the bundle has none."""
+        from twingym.policies.onnx_export import load_spec
+        return load_spec(self.files[SPEC_FILE]) if SPEC_FILE in self.files else None
+
+    def validation(self) -> dict | None:
+        """The parsed ``validation.json`` (digest-checked), or None when not validated yet."""
+        if VALIDATION_FILE not in self.files:
+            return None
+        return _check_sealed(self.files[VALIDATION_FILE], VALIDATION_DIGEST_KEY, VALIDATION_FILE)
+
+
+def _read_members(path: Path) -> dict[str, bytes]:
+    if path.is_dir():
+        return {p.name: p.read_bytes() for p in sorted(path.iterdir()) if p.is_file()}
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as zf:
+            names = [n for n in zf.namelist() if not n.endswith("/")]
+            roots = {n.split("/", 1)[0] for n in names}
+            strip = len(roots) == 1 and all("/" in n for n in names)
+            out = {}
+            for n in names:
+                rel = n.split("/", 1)[1] if strip else n
+                if "/" not in rel:
+                    try:
+                        out[rel] = zf.read(n)
+                    except zipfile.BadZipFile as exc:
+                        raise BundleError(f"bundle {path}: member {rel} is corrupted ({exc})") from None
+            return out
+    raise BundleError(f"bundle {path} is neither a directory nor a .zip archive")
+
+
+def load_bundle(path: str | os.PathLike) -> Bundle:
+    """Load and verify a bundle directory or ``.zip``.
+
+    Raises :class:`BundleError` when the path is missing, ``manifest.json`` or a file it lists is
+    missing, the manifest was edited (any byte), or a listed file's sha256 differs from the manifest.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise BundleError(f"bundle {path} does not exist")
+    files = _read_members(path)
+    if MANIFEST_FILE not in files:
+        raise BundleError(f"bundle {path} has no {MANIFEST_FILE}: not a twingym policy bundle")
+    manifest = _check_sealed(files[MANIFEST_FILE], DIGEST_KEY, f"{MANIFEST_FILE} of bundle {path}")
+    version = manifest.get("format_version")
+    if version != FORMAT_VERSION:
+        raise BundleError(f"bundle {path} has format version {version!r}; this twingym reads "
+                          f"version {FORMAT_VERSION}")
+    listed = manifest.get("files", {})
+    if POLICY_FILE not in listed:
+        raise BundleError(f"{MANIFEST_FILE} of bundle {path} lists no {POLICY_FILE}")
+    for name, digest in sorted(listed.items()):
+        if name not in files:
+            raise BundleError(f"bundle {path} is missing {name} (listed in {MANIFEST_FILE})")
+        actual = sha256_bytes(files[name])
+        if actual != digest:
+            raise BundleError(f"{name} digest mismatch in bundle {path}: sha256 {actual[:12]}... but the "
+                              f"manifest says {digest[:12]}...; the file was modified or corrupted")
+    return Bundle(path=path, manifest=manifest, files=files)
+
+
+def failed_gates(record: dict) -> list[str]:
+    """Names of the gates in a validation record that did not pass (recomputed, not trusted)."""
+    gates = record.get("gates") or []
+    return [g.get("name", "?") for g in gates if g.get("passed") is not True]
+
+
+def validation_problem(bundle: Bundle) -> str | None:
+    """Why ``bundle`` may not be deployed (one line), or None when it is validated and passed."""
+    try:
+        record = bundle.validation()
+    except BundleError as exc:
+        return str(exc)
+    if record is None:
+        return f"bundle {bundle.path} has not been validated: run `twingym validate {bundle.path}` first"
+    binding = record.get("binding", {})
+    if binding.get("policy_onnx_sha256") != sha256_bytes(bundle.policy_bytes):
+        return (f"{VALIDATION_FILE} of bundle {bundle.path} was made for a different {POLICY_FILE}; "
+                "re-run `twingym validate`")
+    if binding.get("manifest_sha256") != bundle.manifest_digest:
+        return (f"{VALIDATION_FILE} of bundle {bundle.path} was made for a different {MANIFEST_FILE}; "
+                "re-run `twingym validate`")
+    for name, digest in sorted((record.get("files") or {}).items()):
+        if sha256_bytes(bundle.files.get(name, b"")) != digest:
+            return f"{name} of bundle {bundle.path} does not match {VALIDATION_FILE}; re-run `twingym validate`"
+    if not record.get("gates"):
+        return f"{VALIDATION_FILE} of bundle {bundle.path} holds no gates"
+    failed = failed_gates(record)
+    if failed:
+        return f"bundle {bundle.path} failed validation gates: {', '.join(failed)}"
+    return None
+
+
+def require_validated(bundle: Bundle) -> dict:
+    """The validation record of ``bundle``; raises :class:`BundleError` unless it binds the exact
+    ``policy.onnx`` and ``manifest.json`` of this bundle and every gate passed."""
+    problem = validation_problem(bundle)
+    if problem:
+        raise BundleError(problem)
+    return bundle.validation()
+
+
+# ---- writing -------------------------------------------------------------------------------------------
+def build_manifest(*, twin_id: str, params_digest: str, param_overrides: dict, observation_space: dict,
+                   action_space: dict, observation_labels: list, action_labels: list, backend: str,
+                   run_id: str, training_config: dict, files: dict[str, bytes], policy: dict,
+                   export_check: dict | None = None, twingym_version: str = "") -> dict:
+    """A sealed manifest (see the module docstring and ``docs/bundle-format.md``)."""
+    manifest = {
+        "format_version": FORMAT_VERSION,
+        "twingym_version": twingym_version,
+        "twin": {"id": twin_id, "params_hash": params_digest, "param_overrides": param_overrides},
+        "observation_space": observation_space,
+        "action_space": action_space,
+        "observation_labels": observation_labels,
+        "action_labels": action_labels,
+        "policy": policy,
+        "backend": backend,
+        "run_id": run_id,
+        "training_config": training_config,
+        "export_check": export_check,
+        "files": {name: sha256_bytes(data) for name, data in sorted(files.items())},
+    }
+    return seal(manifest, DIGEST_KEY)
+
+
+def _write_dir(directory: Path, files: dict[str, bytes]) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, data in files.items():
+        tmp = directory / f".{name}.tmp"
+        tmp.write_bytes(data)
+        os.replace(tmp, directory / name)
+
+
+def _write_zip(path: Path, files: dict[str, bytes]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".bundle", suffix=".zip", dir=path.parent)
+    os.close(fd)
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name, data in sorted(files.items()):
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, data)
+    os.replace(tmp, path)
+
+
+def write_bundle(path: str | os.PathLike, files: dict[str, bytes], manifest: dict, *,
+                 overwrite: bool = False) -> Path:
+    """Write ``files`` + ``manifest.json`` as a directory, or a ``.zip`` when ``path`` ends in .zip."""
+    path = Path(path)
+    if path.exists():
+        if not overwrite:
+            raise BundleError(f"{path} already exists; choose another output or pass --force")
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+    members = {**files, MANIFEST_FILE: canonical_json(manifest)}
+    if path.suffix.lower() == ".zip":
+        _write_zip(path, members)
+    else:
+        _write_dir(path, members)
+    return path
+
+
+def write_validation(bundle: Bundle, record: dict, extra_files: dict[str, bytes]) -> dict:
+    """Bind ``record`` to ``bundle``, seal it, and store it with ``extra_files`` (the report).
+
+    Returns the sealed record as written. The bundle's ``files`` are updated in place.
+    """
+    record = dict(record)
+    record["binding"] = {"policy_onnx_sha256": sha256_bytes(bundle.policy_bytes),
+                         "manifest_sha256": bundle.manifest_digest}
+    record["files"] = {name: sha256_bytes(data) for name, data in sorted(extra_files.items())}
+    sealed = seal(record, VALIDATION_DIGEST_KEY)
+    new = {**extra_files, VALIDATION_FILE: canonical_json(sealed)}
+    if bundle.is_zip:
+        _write_zip(bundle.path, {**bundle.files, **new})
+    else:
+        _write_dir(bundle.path, new)
+    bundle.files.update(new)
+    return sealed
+
+
+def zip_bytes(files: dict[str, bytes]) -> bytes:
+    """In-memory zip of ``files`` (used by tests and tooling)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, data in sorted(files.items()):
+            zf.writestr(name, data)
+    return buf.getvalue()
