@@ -1,15 +1,22 @@
-"""CLI verbs: bench (issue #9)."""
+"""CLI verb ``twingym bench``: throughput and scaling against peers, as a table and JSON."""
 
 from __future__ import annotations
 
-import typer
+from pathlib import Path
 
-from twingym.cli.errors import waits_for
+import typer
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("bench", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-    def _bench(ctx: typer.Context) -> None:
-        """(waits for issue #9)"""
-        waits_for("bench", 9)
+    @app.command("bench")
+    def bench(
+        quick: bool = typer.Option(False, "--quick", help="Small batches and budgets (under 3 minutes)."),
+        json_out: Path = typer.Option(None, "--json", help="Write the records as JSON to this file."),
+        only: list[str] = typer.Option(None, "--only", help="Run only these sections (repeatable)."),
+    ) -> None:
+        """Benchmark the twins, peers (FLORIS, pandapower, gymnax) and training backends."""
+        from twingym.bench.runner import run_bench
 
+        failures = run_bench(quick=quick, only=only, json_path=json_out)
+        if failures:
+            raise typer.Exit(1)
