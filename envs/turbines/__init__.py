@@ -12,3 +12,12 @@ from twingym.envs.turbines.floris_yaml import (
     available_turbines,
     load_floris_turbine,
 )
+from twingym.envs.turbines.rosco import (  # noqa: F401  (single-turbine twin: ROSCO surfaces, DISCON.IN)
+    RoscoFileError,
+    RoscoTurbine,
+    RotorPerformance,
+    available_rotor_surfaces,
+    load_rosco_turbine,
+    load_rotor_performance,
+    parse_discon,
+)

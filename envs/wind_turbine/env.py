@@ -1,0 +1,420 @@
+"""WindTurbine-v0: one turbine in turbulent wind; hold power and rotor speed, spare the structure.
+
+The NREL 5-MW turbine (ROSCO ``Cp_Ct_Cq`` surfaces and ``DISCON.IN``, hub height from the FLORIS
+turbine file; ``twingym.envs.turbines``) with a one-mass drivetrain, rate-limited generator torque
+and a rate-limited first-order pitch actuator (``dynamics.py``), in Kaimal turbulence with optional
+gust and ramp (``wind.py``). One control step is ``dt = 0.2`` s (two 0.1 s physics substeps); one
+episode is ``max_steps = 600`` steps (2 minutes) at a mean wind drawn uniformly in
+``[wind_mean_min, wind_mean_max]`` (5..20 m/s), starting at the steady operating point of the
+reference controller for the initial wind.
+
+Observation (float32, shape (6,)), noisy sensors (std x ``sensor_noise``):
+
+==  ======================  ======  ===========  ==================================================
+ i  name                    unit    range        meaning
+==  ======================  ======  ===========  ==================================================
+ 0  rotor_speed             rpm     0 .. 30      measured rotor speed (noise 0.5 % of rated)
+ 1  rotor_speed_filtered    rpm     0 .. 30      first-order low-pass of 0 (``F_LPFCornerFreq``)
+ 2  pitch                   deg     -10 .. 95    measured collective pitch (noise 0.1 deg)
+ 3  generator_torque        kN m    -5 .. 60     measured generator torque, HSS (noise 0.5 % rated)
+ 4  power                   MW      -1 .. 10     measured electrical power (noise 1 % of rated)
+ 5  episode_progress        1       0 .. 1       step / max_steps
+==  ======================  ======  ===========  ==================================================
+
+The true wind is not observed.
+
+Action (float32, shape (2,), in [-1, 1], clipped), scaled to physical commands
+(``dynamics.action_to_physical``):
+
+- ``a[0]`` generator torque command: ``VS_MinTq + (a+1)/2 (VS_MaxTq - VS_MinTq)``, 0 .. 47,403 N m
+  (HSS); the generator follows at most ``VS_MaxRat`` = 40,000 N m/s.
+- ``a[1]`` collective pitch command: ``PC_MinPit + (a+1)/2 (pitch_cmd_max - PC_MinPit)``,
+  0 .. 35 deg; the actuator follows with a 0.32 s lag (``PA_CornerFreq``) at most 8 deg/s.
+
+Reward per step (about 1 for perfect operation)::
+
+    r = 1 - w_power |P - P_ref| / P_rated            power tracking, P_ref = min(P_rated, P_avail)
+          - w_pitch (d beta / (8 deg/s * dt))^2       pitch activity (0..1 at full rate)
+          - w_torque_rate (dQ / (VS_MaxRat dt))^2     generator torque rate (0..1 at full rate)
+          - w_tower |T - T_lp| / T_rated              tower fore-aft load variation (thrust)
+          - w_drivetrain |Q - Q_lp| / Q_rated         drivetrain load variation (aero torque)
+          - shutdown_penalty [overspeed shutdown]
+
+``P_avail = eta 0.5 rho pi R^2 U^3 Cp_max`` uses the true wind; ``T_lp``, ``Q_lp`` are low-pass
+filtered (``fatigue_tau`` s) thrust and aerodynamic torque, so the two load terms measure their
+fast variations (a fatigue proxy). ``T_rated`` and ``Q_rated`` are the steady thrust and rotor
+torque at rated wind.
+
+Cost per step (count of events, 0..3): generator overspeed (> ``overspeed_factor`` x rated),
+overpower (> ``overpower_factor`` x rated), generator torque at its upper limit.
+The episode terminates (overspeed shutdown) when generator speed exceeds ``SD_MaxGenSpd``
+(1.2 x rated); it is truncated after ``max_steps``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import struct
+from twingym.envs import spaces
+from twingym.envs.core import Baseline, Label, TwinEnv, replace_fields
+from twingym.envs.turbines.floris_yaml import load_floris_turbine
+from twingym.envs.turbines.rosco import load_rosco_turbine
+from twingym.envs.wind_turbine import wind as wind_model
+from twingym.envs.wind_turbine.baselines import (
+    REFERENCE_CONTROLLER,
+    ReferenceControllerParams,
+    reference_controller_params,
+    torque_law,
+    wind_turbine_baselines,
+)
+from twingym.envs.wind_turbine.dynamics import (
+    action_to_physical,
+    aero_loads,
+    rotor_substeps,
+    steady_state_table,
+    torque_actuator,
+)
+
+RPM = np.pi / 30.0
+OBS_LOW = np.array([0.0, 0.0, -10.0, -5.0, -1.0, 0.0], dtype=np.float32)
+OBS_HIGH = np.array([30.0, 30.0, 95.0, 60.0, 10.0, 1.0], dtype=np.float32)
+#: rows of ``WindTurbineState.history``.
+HISTORY_ROWS = ("rotor_speed_rpm", "pitch_deg", "power_mw", "wind_ms")
+
+
+@struct.dataclass
+class WindTurbineParams:
+    """Everything physical of the twin. Units SI unless named; HSS = generator side."""
+
+    # --- turbine (ROSCO DISCON.IN and Cp_Ct_Cq surfaces; hub height from the FLORIS file)
+    rotor_radius: float              # m
+    hub_height: float                # m
+    gearbox_ratio: float             # -
+    inertia: float                   # kg m^2, drivetrain on the LSS
+    air_density: float               # kg/m^3
+    generator_efficiency: float      # 0..1
+    rated_power: float               # W, electrical
+    rated_gen_speed: float           # rad/s, HSS
+    shutdown_gen_speed: float        # rad/s, HSS (SD_MaxGenSpd): overspeed shutdown, terminates
+    min_gen_torque: float            # N m, HSS
+    max_gen_torque: float            # N m, HSS
+    max_torque_rate: float           # N m/s, HSS
+    min_pitch: float                 # rad
+    max_pitch: float                 # rad (physical limit)
+    pitch_cmd_max: float             # rad, upper end of the action's pitch range
+    pitch_rate_max: float            # rad/s, actuator rate limit (8 deg/s, Jonkman 2009)
+    pitch_tau: float                 # s, actuator lag (1 / PA_CornerFreq)
+    speed_filter_corner: float       # rad/s, low-pass of the measured speed (F_LPFCornerFreq)
+    tsr_grid: jax.Array              # (n_tsr,) -
+    pitch_grid: jax.Array            # (n_pitch,) rad
+    coefficients: jax.Array          # (3, n_tsr, n_pitch): Cp, Ct, Cq
+    cp_max: float                    # max of the Cp surface (unscaled)
+    cp_scale: float                  # multiplies Cp and Cq (surface shift scenarios)
+    ct_scale: float                  # multiplies Ct
+    # --- steady operating points of the reference controller (episode start), and load scales
+    ss_wind: jax.Array               # (m,) m/s
+    ss_omega: jax.Array              # (m,) rad/s
+    ss_pitch: jax.Array              # (m,) rad
+    ss_torque: jax.Array             # (m,) N m, HSS
+    rated_thrust: float              # N, steady thrust at rated wind
+    rated_aero_torque: float         # N m, LSS, rated mechanical torque
+    # --- wind
+    wind_mean_min: float             # m/s
+    wind_mean_max: float             # m/s
+    turbulence_intensity: float      # sigma / U
+    turbulence_length: float         # m, Kaimal L
+    turbulence_time_factors: jax.Array  # (K,) T_k = c_k L / U
+    turbulence_weights: jax.Array    # (K,) variance fractions
+    gust_scale: float                # 0: no gust; 1: IEC extreme operating gust
+    gust_iref: float                 # IEC reference turbulence intensity for the EOG
+    gust_duration: float             # s
+    ramp_delta: float                # m/s, change of the mean wind (0: none)
+    ramp_duration: float             # s
+    event_window: jax.Array          # (2,) fraction of the episode where gusts/ramps may start
+    # --- sensors
+    sensor_noise: float              # multiplier of the noise levels below
+    noise_speed: float               # fraction of rated rotor speed
+    noise_pitch_deg: float           # deg
+    noise_torque: float              # fraction of max generator torque
+    noise_power: float               # fraction of rated power
+    # --- reward and cost
+    w_power: float
+    w_pitch: float
+    w_torque_rate: float
+    w_tower: float
+    w_drivetrain: float
+    fatigue_tau: float               # s
+    shutdown_penalty: float
+    overspeed_factor: float
+    overpower_factor: float
+    controller: ReferenceControllerParams
+    dt: float = 0.2                  # s, control step
+    max_steps: int = struct.field(pytree_node=False, default=600)
+    n_substeps: int = struct.field(pytree_node=False, default=2)
+    history_len: int = struct.field(pytree_node=False, default=60)
+    history_every: int = struct.field(pytree_node=False, default=5)
+
+
+@struct.dataclass
+class WindTurbineState:
+    """State of one turbine episode (float32 scalars unless shaped)."""
+
+    time: jax.Array                  # int32, steps since the episode began
+    omega: jax.Array                 # rad/s, rotor speed (LSS)
+    pitch: jax.Array                 # rad, collective pitch
+    gen_torque: jax.Array            # N m, HSS
+    speed_filtered: jax.Array        # rad/s, low-pass of the measured rotor speed
+    turbulence: jax.Array            # (K,) m/s, AR components
+    wind_mean: jax.Array             # m/s, episode mean wind before any ramp
+    ramp_start: jax.Array            # s
+    gust_start: jax.Array            # s
+    gust_amplitude: jax.Array        # m/s
+    wind: jax.Array                  # m/s, current hub wind
+    power: jax.Array                 # W, electrical
+    thrust_lp: jax.Array             # N, low-passed thrust
+    torque_lp: jax.Array             # N m, low-passed aerodynamic torque
+    history: jax.Array               # (4, history_len): HISTORY_ROWS, one sample per history_every
+
+
+#: param fields that change the steady operating points (make_params recomputes them).
+_AERO_FIELDS = {"cp_scale", "ct_scale", "air_density", "rotor_radius", "coefficients",
+                "gearbox_ratio", "rated_power", "generator_efficiency", "rated_gen_speed"}
+
+
+def build_params(discon: str | Path = "DISCON.IN", performance: str | Path | None = None,
+                 floris_turbine: str | Path = "nrel_5MW", **overrides: Any) -> WindTurbineParams:
+    """Params from turbine data files, then ``overrides`` (checked names).
+
+    Args:
+        discon: ROSCO ``DISCON.IN`` (path or bundled name).
+        performance: ``Cp_Ct_Cq`` file; default: the one the DISCON file names.
+        floris_turbine: FLORIS turbine YAML giving the hub height (and rotor diameter for the gust).
+    """
+    turbine = load_rosco_turbine(discon, performance)
+    floris = load_floris_turbine(floris_turbine)
+    perf = turbine.performance
+    f32 = lambda x: jnp.asarray(x, dtype=jnp.float32)  # noqa: E731
+    factors = np.asarray(wind_model.KAIMAL_TIME_FACTORS)
+    shutdown = turbine.discon.get("SD_MaxGenSpd", 1.2 * turbine.rated_gen_speed)
+    params = WindTurbineParams(
+        rotor_radius=turbine.rotor_radius, hub_height=floris.hub_height,
+        gearbox_ratio=turbine.gearbox_ratio, inertia=turbine.inertia,
+        air_density=turbine.air_density, generator_efficiency=turbine.generator_efficiency,
+        rated_power=turbine.rated_power, rated_gen_speed=turbine.rated_gen_speed,
+        shutdown_gen_speed=float(shutdown), min_gen_torque=turbine.min_gen_torque,
+        max_gen_torque=turbine.max_gen_torque, max_torque_rate=turbine.max_torque_rate,
+        min_pitch=turbine.min_pitch, max_pitch=turbine.max_pitch,
+        pitch_cmd_max=float(np.deg2rad(perf.pitch_deg.max())), pitch_rate_max=float(np.deg2rad(8.0)),
+        pitch_tau=1.0 / turbine.pitch_actuator_bandwidth,
+        speed_filter_corner=float(turbine.discon["F_LPFCornerFreq"]),
+        tsr_grid=f32(perf.tsr), pitch_grid=f32(np.deg2rad(perf.pitch_deg)),
+        coefficients=f32(np.stack([perf.cp, perf.ct, perf.cq])), cp_max=float(perf.cp.max()),
+        cp_scale=1.0, ct_scale=1.0,
+        ss_wind=f32(np.zeros(1)), ss_omega=f32(np.zeros(1)), ss_pitch=f32(np.zeros(1)),
+        ss_torque=f32(np.zeros(1)), rated_thrust=1.0, rated_aero_torque=1.0,
+        wind_mean_min=5.0, wind_mean_max=20.0, turbulence_intensity=0.10,
+        turbulence_length=wind_model.turbulence_length_scale(floris.hub_height),
+        turbulence_time_factors=f32(factors),
+        turbulence_weights=f32(wind_model.kaimal_ar_weights(tuple(factors))),
+        gust_scale=0.0, gust_iref=0.14, gust_duration=10.5, ramp_delta=0.0, ramp_duration=30.0,
+        event_window=f32([0.2, 0.6]),
+        sensor_noise=1.0, noise_speed=0.005, noise_pitch_deg=0.1, noise_torque=0.005, noise_power=0.01,
+        w_power=1.0, w_pitch=0.1, w_torque_rate=0.1, w_tower=1.0, w_drivetrain=1.0, fatigue_tau=5.0,
+        shutdown_penalty=10.0, overspeed_factor=1.1, overpower_factor=1.1,
+        controller=reference_controller_params(turbine))
+    params = replace_fields(params, overrides, what="WindTurbine-v0 parameter")
+    return with_operating_points(params)
+
+
+def with_operating_points(params: WindTurbineParams) -> WindTurbineParams:
+    """Recompute the steady operating-point table and the load scales for ``params``."""
+    host = jax.tree.map(lambda x: np.asarray(x, dtype=np.float64) if isinstance(x, jax.Array) else x, params)
+    c = host.controller
+    winds = np.arange(2.0, 35.01, 0.25)
+    omega, pitch, torque = steady_state_table(
+        host, lambda w: torque_law(c, w, 0.0, xp=np), winds, c.ref_speed, c.rated_power_mech)
+    _, thrusts = aero_loads(host, winds, omega, pitch, xp=np)
+    f32 = lambda x: jnp.asarray(x, dtype=jnp.float32)  # noqa: E731
+    return params.replace(ss_wind=f32(winds), ss_omega=f32(omega), ss_pitch=f32(pitch),
+                          ss_torque=f32(torque), rated_thrust=float(np.max(thrusts)),
+                          rated_aero_torque=float(c.rated_power_mech / (host.rated_gen_speed
+                                                                        / host.gearbox_ratio)))
+
+
+class WindTurbine(TwinEnv[WindTurbineState, WindTurbineParams]):
+    __doc__ = __doc__
+    reference_baseline = REFERENCE_CONTROLLER
+
+    # ---- params ---------------------------------------------------------------------------------
+    def default_params(self) -> WindTurbineParams:
+        return _default_params()
+
+    def make_params(self, **overrides: Any) -> WindTurbineParams:
+        """Default params with ``overrides``. ``discon``, ``performance`` and ``floris_turbine``
+        load another turbine; aerodynamic changes (e.g. ``cp_scale``) refresh the start table."""
+        files = {k: overrides.pop(k) for k in ("discon", "performance", "floris_turbine") if k in overrides}
+        if files:
+            return build_params(**files, **overrides)
+        params = self.replace_params(self.default_params(), **overrides)
+        if _AERO_FIELDS & set(overrides):
+            params = with_operating_points(params)
+        return params
+
+    # ---- helpers --------------------------------------------------------------------------------
+    def _hub_wind(self, state: WindTurbineState, turbulence: jax.Array, t: jax.Array,
+                  params: WindTurbineParams) -> jax.Array:
+        ramp = wind_model.ramp_offset(t, state.ramp_start, params.ramp_duration, params.ramp_delta)
+        gust = state.gust_amplitude * wind_model.eog_shape(t - state.gust_start, params.gust_duration)
+        return jnp.maximum(state.wind_mean + ramp + jnp.sum(turbulence) + gust, 0.0)
+
+    def _sigma(self, state: WindTurbineState, params: WindTurbineParams) -> jax.Array:
+        return params.turbulence_intensity * state.wind_mean
+
+    def _measure(self, key: jax.Array, state: WindTurbineState, params: WindTurbineParams
+                 ) -> jax.Array:
+        """Noisy (rotor speed rad/s, pitch rad, torque N m, power W)."""
+        e = jax.random.normal(key, (4,)) * params.sensor_noise
+        omega_rated = params.rated_gen_speed / params.gearbox_ratio
+        return jnp.stack([
+            state.omega + e[0] * params.noise_speed * omega_rated,
+            state.pitch + e[1] * jnp.deg2rad(params.noise_pitch_deg),
+            state.gen_torque + e[2] * params.noise_torque * params.max_gen_torque,
+            state.power + e[3] * params.noise_power * params.rated_power])
+
+    def _obs(self, meas: jax.Array, state: WindTurbineState, params: WindTurbineParams) -> jax.Array:
+        obs = jnp.stack([meas[0] / RPM, state.speed_filtered / RPM, jnp.rad2deg(meas[1]),
+                         meas[2] / 1e3, meas[3] / 1e6, state.time / params.max_steps])
+        obs = jnp.nan_to_num(obs, nan=0.0)
+        return jnp.clip(obs, OBS_LOW, OBS_HIGH).astype(jnp.float32)
+
+    def _history_sample(self, state: WindTurbineState) -> jax.Array:
+        return jnp.stack([state.omega / RPM, jnp.rad2deg(state.pitch), state.power / 1e6, state.wind])
+
+    # ---- API ------------------------------------------------------------------------------------
+    def reset_env(self, key: jax.Array, params: WindTurbineParams) -> tuple[jax.Array, WindTurbineState]:
+        k_mean, k_turb, k_ramp, k_gust, k_obs = jax.random.split(key, 5)
+        wind_mean = jax.random.uniform(k_mean, (), minval=params.wind_mean_min, maxval=params.wind_mean_max)
+        sigma = params.turbulence_intensity * wind_mean
+        turbulence = wind_model.turbulence_init(k_turb, sigma, params.turbulence_weights)
+        horizon = params.max_steps * params.dt
+        lo, hi = params.event_window[0] * horizon, params.event_window[1] * horizon
+        ramp_start = jax.random.uniform(k_ramp, (), minval=lo, maxval=hi)
+        gust_start = jax.random.uniform(k_gust, (), minval=lo, maxval=hi)
+        gust_amp = params.gust_scale * wind_model.eog_amplitude(
+            wind_mean, params.gust_iref, 2.0 * params.rotor_radius, 0.7 * jnp.minimum(params.hub_height, 60.0))
+        hub = jnp.maximum(wind_mean + jnp.sum(turbulence), 0.0)
+        omega = jnp.interp(hub, params.ss_wind, params.ss_omega)
+        pitch = jnp.interp(hub, params.ss_wind, params.ss_pitch)
+        torque = jnp.interp(hub, params.ss_wind, params.ss_torque)
+        q_aero, thrust = aero_loads(params, hub, omega, pitch)
+        power = params.generator_efficiency * torque * params.gearbox_ratio * omega
+        f32 = lambda x: jnp.asarray(x, jnp.float32)  # noqa: E731
+        state = WindTurbineState(
+            time=jnp.int32(0), omega=f32(omega), pitch=f32(pitch), gen_torque=f32(torque),
+            speed_filtered=f32(omega), turbulence=f32(turbulence), wind_mean=f32(wind_mean),
+            ramp_start=f32(ramp_start), gust_start=f32(gust_start), gust_amplitude=f32(gust_amp),
+            wind=f32(hub), power=f32(power), thrust_lp=f32(thrust), torque_lp=f32(q_aero),
+            history=jnp.zeros((len(HISTORY_ROWS), params.history_len), jnp.float32))
+        state = state.replace(history=jnp.tile(self._history_sample(state)[:, None],
+                                               (1, params.history_len)).astype(jnp.float32))
+        return self._obs(self._measure(k_obs, state, params), state, params), state
+
+    def step_env(self, key: jax.Array, state: WindTurbineState, action: jax.Array,
+                 params: WindTurbineParams):
+        k_turb, k_obs = jax.random.split(key)
+        dt = params.dt
+        torque_cmd, pitch_cmd = action_to_physical(jnp.asarray(action, jnp.float32), params)
+        time = state.time + 1
+        t = time * dt
+        turbulence = wind_model.turbulence_step(
+            k_turb, state.turbulence, self._sigma(state, params), state.wind_mean,
+            params.turbulence_length, params.turbulence_time_factors, params.turbulence_weights, dt)
+        hub = self._hub_wind(state, turbulence, t, params)
+        gen_torque = torque_actuator(state.gen_torque, torque_cmd, params)
+        omega, pitch, q_aero, thrust = rotor_substeps(
+            params, state.omega, state.pitch, pitch_cmd, gen_torque, hub, params.n_substeps)
+        power = params.generator_efficiency * gen_torque * params.gearbox_ratio * omega
+        alpha = 1.0 - jnp.exp(-dt / params.fatigue_tau)
+        thrust_lp = state.thrust_lp + alpha * (thrust - state.thrust_lp)
+        torque_lp = state.torque_lp + alpha * (q_aero - state.torque_lp)
+        new = state.replace(time=time, omega=omega, pitch=pitch, gen_torque=gen_torque,
+                            turbulence=turbulence, wind=hub, power=power,
+                            thrust_lp=thrust_lp, torque_lp=torque_lp)
+        meas = self._measure(k_obs, new, params)
+        beta_f = 1.0 - jnp.exp(-dt * params.speed_filter_corner)
+        new = new.replace(speed_filtered=state.speed_filtered + beta_f * (meas[0] - state.speed_filtered))
+        every = params.history_every
+        slot = (time // every) % params.history_len
+        sample = jnp.where(time % every == 0, self._history_sample(new), new.history[:, slot])
+        new = new.replace(history=new.history.at[:, slot].set(sample))
+
+        # reward
+        area = np.pi * params.rotor_radius**2
+        p_avail = (params.generator_efficiency * 0.5 * params.air_density * area * hub**3
+                   * params.cp_max * params.cp_scale)
+        p_ref = jnp.minimum(params.rated_power, p_avail)
+        e_power = jnp.abs(power - p_ref) / params.rated_power
+        pitch_rate = (pitch - state.pitch) / (params.pitch_rate_max * dt)
+        torque_rate = (gen_torque - state.gen_torque) / (params.max_torque_rate * dt)
+        tower = jnp.abs(thrust - thrust_lp) / params.rated_thrust
+        drivetrain = jnp.abs(q_aero - torque_lp) / params.rated_aero_torque
+        gen_speed = omega * params.gearbox_ratio
+        terminated = gen_speed > params.shutdown_gen_speed
+        reward = (1.0 - params.w_power * e_power - params.w_pitch * pitch_rate**2
+                  - params.w_torque_rate * torque_rate**2 - params.w_tower * tower
+                  - params.w_drivetrain * drivetrain - params.shutdown_penalty * terminated)
+        overspeed = gen_speed > params.overspeed_factor * params.rated_gen_speed
+        overpower = power > params.overpower_factor * params.rated_power
+        at_torque_limit = gen_torque >= 0.999 * params.max_gen_torque
+        cost = (overspeed.astype(jnp.float32) + overpower.astype(jnp.float32)
+                + at_torque_limit.astype(jnp.float32))
+        truncated = time >= params.max_steps
+        info = {"cost": cost, "wind": hub, "power": power, "power_reference": p_ref,
+                "rotor_speed": omega, "pitch": pitch, "gen_torque": gen_torque, "thrust": thrust,
+                "aero_torque": q_aero, "power_error": e_power, "tower_load_variation": tower,
+                "drivetrain_load_variation": drivetrain}
+        obs = self._obs(meas, new, params)
+        return obs, new, jnp.nan_to_num(reward, nan=-10.0), terminated, truncated, info
+
+    def observation_space(self, params: WindTurbineParams) -> spaces.Box:
+        return spaces.Box(low=OBS_LOW, high=OBS_HIGH)
+
+    def action_space(self, params: WindTurbineParams) -> spaces.Box:
+        return spaces.Box(low=-1.0, high=1.0, shape=(2,))
+
+    def observation_labels(self, params: WindTurbineParams) -> list[Label]:
+        return [Label("turbine", "rotor_speed", "rpm"), Label("turbine", "rotor_speed_filtered", "rpm"),
+                Label("turbine", "pitch", "deg"), Label("turbine", "generator_torque", "kN m"),
+                Label("turbine", "power", "MW"), Label("twin", "episode_progress", "1")]
+
+    def action_labels(self, params: WindTurbineParams) -> list[Label]:
+        return [Label("turbine", "generator_torque_command", "1"),
+                Label("turbine", "pitch_command", "1")]
+
+    def baselines(self) -> dict[str, Baseline]:
+        return wind_turbine_baselines()
+
+    def scenarios(self) -> dict[str, dict[str, Any]]:
+        from twingym.envs.wind_turbine.scenarios import SCENARIOS
+
+        return {name: dict(overrides) for name, overrides in SCENARIOS.items()}
+
+    def render(self, state: WindTurbineState, params: WindTurbineParams) -> np.ndarray:
+        from twingym.envs.wind_turbine.render import render_history
+
+        return render_history(state, params)
+
+
+_DEFAULT: list[WindTurbineParams] = []
+
+
+def _default_params() -> WindTurbineParams:
+    """Default params, built once per process (the operating-point table takes ~0.1 s)."""
+    if not _DEFAULT:
+        _DEFAULT.append(build_params())
+    return _DEFAULT[0]
