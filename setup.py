@@ -5,6 +5,8 @@ The repository keeps the top-level folders named in DESIGN.md (``envs/``, ``agen
 so a new subpackage (a new twin folder) is picked up without editing a list.
 """
 
+from pathlib import Path
+
 from setuptools import find_namespace_packages, setup
 
 FOLDERS = {
@@ -19,6 +21,8 @@ FOLDERS = {
 packages: list[str] = []
 package_dir: dict[str, str] = {}
 for name, folder in FOLDERS.items():
+    if not Path(folder).is_dir():
+        continue
     packages.append(name)
     package_dir[name] = folder
     for sub in find_namespace_packages(where=folder, exclude=["*__pycache__*"]):

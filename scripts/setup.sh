@@ -13,9 +13,11 @@ fi
 stamp=".venv/.twingym-installed-$(cat pyproject.toml setup.py | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
   echo "twingym setup: installing dependencies into .venv (first run takes a few minutes)" >&2
-  python -m pip install -q --disable-pip-version-check --upgrade "pip>=24" 2>&1 | grep -v "^WARNING: Location" || true
-  python -m pip install -q --disable-pip-version-check "torch==2.13.0" 2>&1 | grep -v "^WARNING: Location" || true
-  python -m pip install -q --disable-pip-version-check -e ".[dev]" 2>&1 | grep -v "^WARNING: Location" || true
+  # pip's notes about this machine's absent local index folders are noise; real errors still show.
+  pip_install() { python -m pip install -q --disable-pip-version-check "$@" 2> >(grep -v "^WARNING: Location" >&2); }
+  pip_install --upgrade "pip>=24"
+  pip_install "torch==2.13.0"
+  pip_install -e ".[dev]"
   python -c "import twingym.envs, torch, jax; assert torch.__version__.startswith('2.13.0'), torch.__version__" \
     || { echo "twingym setup: install failed" >&2; exit 1; }
   rm -f .venv/.twingym-installed-*
