@@ -31,9 +31,6 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-
-import twingym
-from twingym import envs as twin_envs
 from twingym.envs import spaces
 from twingym.envs.core import Baseline
 from twingym.policies import bundle as bundle_mod
@@ -42,6 +39,9 @@ from twingym.policies.export import action_error
 from twingym.policies.runtime import OnnxPolicy
 from twingym.policies.sanitize import ObservationGuard, sanitize_observation
 from twingym.policies.scenarios import Corruption, Scenario, Suite, default_suite, load_suite, scenario_params
+
+import twingym
+from twingym import envs as twin_envs
 
 POLICY = "policy"
 N_EQUIVALENCE = 10_000

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import numpy as np
+import itertools
 
+import numpy as np
 from twingym.agents.policy_spec import DenseLayer, PolicySpec
 
 
@@ -20,7 +21,7 @@ def random_spec(obs_dim: int, transform: str, *, out: int | None = None, nvec: t
     layers = [DenseLayer(rng.normal(0, 1 / np.sqrt(a), (a, b)).astype(np.float32),
                          rng.normal(0, 0.1, b).astype(np.float32),
                          activation if i < len(sizes) - 2 else "none")
-              for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True))]
+              for i, (a, b) in enumerate(itertools.pairwise(sizes))]
     if low is None and transform in ("clip", "scale_clip", "tanh_scale"):
         low = -rng.uniform(0.5, 2.0, out).astype(np.float32)
         high = rng.uniform(0.5, 2.0, out).astype(np.float32)
