@@ -11,6 +11,8 @@ from twingym.envs.registry import UnknownTwinError, make, register, registered, 
 
 #: built-in twins: id -> (entry point, one-line description). Twin modules import lazily on make().
 BUILTIN_TWINS: dict[str, tuple[str, str]] = {
+    "AssemblyCell-v0": ("twingym.envs.assembly_cell.env:AssemblyCell",
+                        "serial assembly cell: buffers, failures, wear, maintenance, energy"),
 }
 
 for _id, (_entry, _doc) in BUILTIN_TWINS.items():
