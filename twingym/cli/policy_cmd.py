@@ -1,25 +1,160 @@
-"""CLI verbs: export,validate,inspect (issue #7)."""
+"""CLI verbs ``export``, ``validate`` and ``inspect``: policy bundles (issue #7).
+
+- ``twingym export RUN -o BUNDLE``: a training run directory (any backend) -> bundle dir or ``.zip``.
+- ``twingym validate BUNDLE [--suite FILE] [--gates FILE]``: scenario suite + gates; writes
+  ``validation.json`` and ``report.html`` into the bundle; exit 0 only when every gate passes (1 when a
+  gate fails, 2 on a user error such as a tampered bundle).
+- ``twingym inspect BUNDLE``: manifest, spaces and validation status; refuses a tampered bundle.
+"""
 
 from __future__ import annotations
 
-import typer
+import json
+from pathlib import Path
 
-from twingym.cli.errors import waits_for
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from twingym.cli.errors import UserError
+
+
+def _user_errors():
+    from twingym.policies.bundle import BundleError
+    from twingym.policies.export import ExportFailed
+    from twingym.policies.gates import GatesError
+    from twingym.policies.onnx_export import ExportError
+    from twingym.policies.scenarios import SuiteError
+    return (BundleError, ExportFailed, ExportError, GatesError, SuiteError)
+
+
+def _space_line(space: dict) -> str:
+    if space["type"] == "Box":
+        lows = [float(v) for v in space["low"]]
+        highs = [float(v) for v in space["high"]]
+        return f"Box{tuple(space['shape'])} {space['dtype']} [{min(lows):g} .. {max(highs):g}]"
+    if space["type"] == "Discrete":
+        return f"Discrete({space['n']})"
+    return f"MultiDiscrete({space['nvec']})"
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("export", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-    def _export(ctx: typer.Context) -> None:
-        """(waits for issue #7)"""
-        waits_for("export", 7)
+    @app.command("export")
+    def export(
+        run: Path = typer.Argument(..., help="Training run directory (config.yaml, final/, summary.json)."),
+        output: Path = typer.Option(..., "--output", "-o", help="Bundle to write: a directory, or a path ending in .zip."),
+        force: bool = typer.Option(False, "--force", help="Overwrite an existing bundle."),
+        no_check: bool = typer.Option(False, "--no-check",
+                                      help="Skip the equivalence check against the backend's own policy."),
+    ) -> None:
+        """Export a trained policy to a bundle: policy.onnx + manifest.json (+ reference spec)."""
+        from twingym.policies.export import export_run
 
-    @app.command("validate", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-    def _validate(ctx: typer.Context) -> None:
-        """(waits for issue #7)"""
-        waits_for("validate", 7)
+        try:
+            path = export_run(run, output, overwrite=force, check=not no_check)
+        except _user_errors() as exc:
+            raise UserError(str(exc)) from None
+        from twingym.policies.bundle import load_bundle
 
-    @app.command("inspect", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-    def _inspect(ctx: typer.Context) -> None:
-        """(waits for issue #7)"""
-        waits_for("inspect", 7)
+        bundle = load_bundle(path)
+        check = bundle.manifest.get("export_check")
+        console = Console()
+        console.print(f"exported [bold]{bundle.twin_id}[/] policy ({bundle.manifest['backend']}) to {path}")
+        if check:
+            verdict = "[green]ok[/]" if check["passed"] else "[red]MISMATCH[/]"
+            console.print(f"equivalence with the backend over {check['n']} rollout observations: "
+                          f"{check['metric']} = {check['value']:.2e} (limit {check['threshold']:g}) {verdict}")
+        console.print(f"next: twingym validate {path}")
 
+    @app.command("validate")
+    def validate(
+        bundle: Path = typer.Argument(..., help="Policy bundle (directory or .zip)."),
+        suite: Path = typer.Option(None, "--suite", help="Scenario suite YAML (default: the twin's suite)."),
+        gates: Path = typer.Option(None, "--gates", help="Gates YAML that tightens the defaults."),
+        episodes: int = typer.Option(None, "--episodes", min=2, help="Episodes per scenario (overrides the suite)."),
+        max_horizon: int = typer.Option(None, "--max-horizon", min=1, help="Longest episode, steps."),
+        save_suite: Path = typer.Option(None, "--save-suite", help="Also write the suite used to this YAML file."),
+    ) -> None:
+        """Validate a bundle on its twin's scenario suite; exit 0 only when every gate passes."""
+        from twingym.policies.validate import validate_bundle
+
+        console = Console()
+        try:
+            outcome = validate_bundle(bundle, suite=suite, gates_file=gates, episodes=episodes,
+                                      max_horizon=max_horizon, progress=lambda m: console.print(f"  {m}"))
+        except _user_errors() as exc:
+            raise UserError(str(exc)) from None
+        record = outcome.record
+        if save_suite is not None:
+            import yaml
+            save_suite.write_text(yaml.safe_dump(record["suite"], sort_keys=False))
+        table = Table(title=f"validation of {bundle} ({record['twin']})")
+        for col in ("gate", "verdict", "figure", "", "threshold", "tightest check"):
+            table.add_column(col)
+        for g in record["gates"]:
+            fig = "-" if g["figure"] is None else f"{g['figure']:.4g}"
+            thr = "-" if g["threshold"] is None else f"{g['threshold']:.4g}"
+            table.add_row(g["name"], "[green]pass[/]" if g["passed"] else "[red]FAIL[/]", fig, g["op"] or "",
+                          thr, escape(g["detail"]))
+        console.print(table)
+        console.print(f"report: {outcome.report_path}")
+        if outcome.passed:
+            console.print("[green]validation PASSED[/]: every gate passed")
+            return
+        console.print(f"[red]validation FAILED[/]: gates {', '.join(outcome.failed_gates)}")
+        raise typer.Exit(1)
+
+    @app.command("inspect")
+    def inspect(
+        bundle: Path = typer.Argument(..., help="Policy bundle (directory or .zip)."),
+        as_json: bool = typer.Option(False, "--json", help="Print the manifest as JSON."),
+    ) -> None:
+        """Show a bundle's manifest, spaces and validation status (refuses a tampered bundle)."""
+        from twingym.policies.bundle import BundleError, load_bundle, validation_problem
+
+        try:
+            b = load_bundle(bundle)
+        except BundleError as exc:
+            raise UserError(str(exc)) from None
+        m = b.manifest
+        if as_json:
+            print(json.dumps(m, indent=2, sort_keys=True))
+            return
+        console = Console()
+        table = Table(title=f"bundle {bundle}", show_header=False)
+        table.add_column("field", style="bold")
+        table.add_column("value")
+        pol = m.get("policy") or {}
+        rows = [
+            ("format version", str(m["format_version"])),
+            ("twin", m["twin"]["id"]),
+            ("params hash", m["twin"]["params_hash"]),
+            ("param overrides", json.dumps(m["twin"].get("param_overrides") or {})),
+            ("backend", m.get("backend") or "-"),
+            ("run id", m.get("run_id") or "-"),
+            ("policy", f"{pol.get('action_transform', '?')} head, layers "
+                       f"{[tuple(x[:2]) for x in pol.get('layers', [])]}"),
+            ("observation space", _space_line(m["observation_space"])),
+            ("action space", _space_line(m["action_space"])),
+            ("observations", ", ".join(f"{a}.{n}[{u}]" for a, n, u in m.get("observation_labels", []))[:400]),
+            ("actions", ", ".join(f"{a}.{n}[{u}]" for a, n, u in m.get("action_labels", []))),
+        ]
+        check = m.get("export_check")
+        if check:
+            rows.append(("export check", f"{check['metric']} {check['value']:.2e} vs backend over {check['n']} obs"))
+        for name, digest in sorted(m["files"].items()):
+            rows.append((name, f"sha256 {digest}"))
+        problem = validation_problem(b)
+        if problem is None:
+            rec = b.validation()
+            status = f"[green]VALIDATED[/]: all {len(rec['gates'])} gates passed ({rec['created']})"
+        elif "failed validation gates" in problem:
+            status = f"[red]FAILED[/]: {escape(problem)}"
+        else:
+            status = f"[yellow]NOT VALIDATED[/]: {escape(problem)}"
+        rows.append(("validation", status))
+        for k, v in rows[:-1]:
+            table.add_row(k, escape(v))
+        table.add_row(*rows[-1])
+        console.print(table)
