@@ -1,0 +1,195 @@
+"""AC power flow (Newton-Raphson, optionally with a reused factorisation) and DC power flow in JAX.
+
+Unknowns are the polar bus voltages ``x = [va (n), vm (n)]``. The equations are the active power
+balance at every non-slack bus and the reactive balance at every PQ bus. Rows of fixed variables
+(slack angle, slack and PV magnitudes) are replaced by identity rows, so the system is always
+``2n x 2n`` and the bus types are arrays (traceable, vmappable) rather than index lists.
+
+Two iteration kinds, both inside ``lax.while_loop`` with a fixed budget and a convergence flag:
+
+* ``chord``: ``x -= J0^-1 F(x)`` with a Jacobian inverse ``J0^-1`` computed once per grid (at a
+  reference operating point) and shared by every copy of a batch. One iteration is two dense
+  matrix products, which batch into BLAS matrix-matrix products. Convergence is linear; a step
+  that does not reduce the mismatch is rejected and ends the chord phase for that copy.
+* ``newton``: exact Newton with the Jacobian rebuilt and solved (dense LU) every iteration.
+  Quadratic convergence, used from where the chord phase stopped. Under ``vmap`` a while loop runs
+  only as long as some copy still needs it, so a batch whose chord phase converged everywhere pays
+  nothing for the Newton phase.
+
+All arithmetic follows the dtype of the inputs (float32/complex64 or float64/complex128).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+
+class PFProblem(NamedTuple):
+    """One power-flow problem. Shapes: ``n`` buses.
+
+    ybus: (n, n) complex pu; s_spec: (n,) complex pu specified injections (generation - load);
+    vm_set: (n,) pu magnitudes used at PV and slack buses; va_slack: () rad;
+    is_slack, is_pv: (n,) bool.
+    """
+
+    ybus: jax.Array
+    s_spec: jax.Array
+    vm_set: jax.Array
+    va_slack: jax.Array
+    is_slack: jax.Array
+    is_pv: jax.Array
+
+
+class PFResult(NamedTuple):
+    """Solution: ``va`` (n,) rad, ``vm`` (n,) pu, ``converged`` bool, ``iterations`` int32
+    (chord + Newton), ``mismatch`` () largest remaining power mismatch (pu)."""
+
+    va: jax.Array
+    vm: jax.Array
+    converged: jax.Array
+    iterations: jax.Array
+    mismatch: jax.Array
+
+
+def _row_masks(p: PFProblem) -> tuple[jax.Array, jax.Array]:
+    """(2n,) bool: which equation rows are active, and the matching fixed-variable rows."""
+    p_rows = ~p.is_slack
+    q_rows = ~(p.is_slack | p.is_pv)
+    active = jnp.concatenate([p_rows, q_rows])
+    return active, ~active
+
+
+def _voltage(va, vm):
+    return (vm * jnp.cos(va) + 1j * vm * jnp.sin(va)).astype(jnp.result_type(va, jnp.complex64))
+
+
+def mismatch(x: jax.Array, p: PFProblem) -> jax.Array:
+    """(2n,) power mismatch ``S(V) - S_spec`` (real, imaginary), zero on fixed rows."""
+    n = p.ybus.shape[0]
+    v = _voltage(x[:n], x[n:])
+    s = v * jnp.conj(p.ybus @ v) - p.s_spec
+    active, _ = _row_masks(p)
+    return jnp.where(active, jnp.concatenate([s.real, s.imag]), 0.0)
+
+
+def jacobian(x: jax.Array, p: PFProblem) -> jax.Array:
+    """(2n, 2n) Jacobian of :func:`mismatch` with identity rows for fixed variables."""
+    n = p.ybus.shape[0]
+    va, vm = x[:n], x[n:]
+    v = _voltage(va, vm)
+    vnorm = v / vm
+    ibus = p.ybus @ v
+    ds_dvm = v[:, None] * jnp.conj(p.ybus * vnorm[None, :]) + jnp.diag(jnp.conj(ibus) * vnorm)
+    ds_dva = 1j * v[:, None] * jnp.conj(jnp.diag(ibus) - p.ybus * v[None, :])
+    jac = jnp.block([[ds_dva.real, ds_dvm.real], [ds_dva.imag, ds_dvm.imag]])
+    active, _ = _row_masks(p)
+    eye = jnp.eye(2 * n, dtype=jac.dtype)
+    return jnp.where(active[:, None], jac, eye)
+
+
+def initial_point(p: PFProblem, va0: jax.Array | None = None) -> jax.Array:
+    """(2n,) start: given (or zero) angles with the slack angle imposed, set-point magnitudes at
+    PV/slack buses and 1.0 pu elsewhere."""
+    n = p.ybus.shape[0]
+    dtype = p.vm_set.dtype
+    va = jnp.zeros(n, dtype) if va0 is None else jnp.asarray(va0, dtype)
+    va = jnp.where(p.is_slack, p.va_slack, va)
+    vm = jnp.where(p.is_slack | p.is_pv, p.vm_set, 1.0).astype(dtype)
+    return jnp.concatenate([va, vm])
+
+
+def _inf_norm(f):
+    return jnp.max(jnp.abs(f))
+
+
+def chord_phase(x0: jax.Array, p: PFProblem, jinv: jax.Array, max_iter: int,
+                tol: float) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Chord iterations ``x -= jinv @ F(x)``; returns ``(x, |F|, iterations)``.
+
+    Stops when converged, when ``max_iter`` is reached, or when a step would not reduce the
+    mismatch (that step is rejected)."""
+    f0 = _inf_norm(mismatch(x0, p))
+
+    def cond(c):
+        _, err, it, stalled = c
+        return (err > tol) & (it < max_iter) & ~stalled
+
+    def body(c):
+        x, err, it, _ = c
+        x_new = x - jinv @ mismatch(x, p)
+        err_new = _inf_norm(mismatch(x_new, p))
+        ok = jnp.isfinite(err_new) & (err_new < err)
+        return (jnp.where(ok, x_new, x), jnp.where(ok, err_new, err), it + 1, ~ok)
+
+    x, err, it, _ = lax.while_loop(cond, body, (x0, f0, jnp.int32(0), jnp.bool_(False)))
+    return x, err, it
+
+
+def newton_phase(x0: jax.Array, p: PFProblem, max_iter: int,
+                 tol: float) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Exact Newton iterations; returns ``(x, |F|, iterations)``."""
+    f0 = mismatch(x0, p)
+
+    def cond(c):
+        _, f, it = c
+        err = _inf_norm(f)
+        return (err > tol) & (it < max_iter) & jnp.isfinite(err)
+
+    def body(c):
+        x, f, it = c
+        x = x - jnp.linalg.solve(jacobian(x, p), f)
+        return x, mismatch(x, p), it + 1
+
+    x, f, it = lax.while_loop(cond, body, (x0, f0, jnp.int32(0)))
+    return x, _inf_norm(f), it
+
+
+def solve_ac(p: PFProblem, x0: jax.Array, jinv: jax.Array | None = None, *,
+             max_chord: int = 30, max_newton: int = 10, tol: float = 1e-9) -> PFResult:
+    """Solve the AC power flow from ``x0`` (see :func:`initial_point`).
+
+    With ``jinv`` (a ``(2n, 2n)`` inverse Jacobian, e.g. from :func:`reference_jacobian_inverse`)
+    chord iterations run first; exact Newton iterations then finish whatever is left. ``tol`` is
+    the largest allowed power mismatch in pu (1e-9 pu = 1e-7 MW on a 100 MVA base).
+    """
+    it_c = jnp.int32(0)
+    x = x0
+    if jinv is not None:
+        x, _, it_c = chord_phase(x0, p, jinv, max_chord, tol)
+    x, err, it_n = newton_phase(x, p, max_newton, tol)
+    n = p.ybus.shape[0]
+    ok = (err <= tol) & jnp.all(jnp.isfinite(x))
+    return PFResult(va=x[:n], vm=x[n:], converged=ok, iterations=it_c + it_n, mismatch=err)
+
+
+def reference_jacobian_inverse(p: PFProblem, x: jax.Array) -> jax.Array:
+    """``J(x)^-1`` (2n, 2n) for chord iterations; compute once per grid and reuse."""
+    return jnp.linalg.inv(jacobian(x, p))
+
+
+def solve_dc(b_branch: jax.Array, f: jax.Array, t: jax.Array, shift_rad: jax.Array,
+             p_spec: jax.Array, is_slack: jax.Array, va_slack: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """DC power flow.
+
+    Args: branch susceptances ``b_branch`` (n_branch,) pu (see ``ybus.dc_susceptance``), bus rows
+    ``f``/``t``, phase shifts ``shift_rad`` (n_branch,), net active injections ``p_spec`` (n,) pu
+    (generation - load - shunt conductance), ``is_slack`` (n,) bool, ``va_slack`` () rad.
+
+    Returns ``(va (n,) rad, p_from (n_branch,) pu)``.
+    """
+    n = p_spec.shape[0]
+    dtype = p_spec.dtype
+    inc = jnp.zeros((b_branch.shape[0], n), dtype).at[jnp.arange(f.shape[0]), f].set(1.0)
+    inc = inc.at[jnp.arange(t.shape[0]), t].add(-1.0)
+    bbus = inc.T @ (b_branch[:, None] * inc)
+    p_fin = -b_branch * shift_rad
+    p_bus = p_spec - inc.T @ p_fin
+    a = jnp.where(is_slack[:, None], jnp.eye(n, dtype=dtype), bbus)
+    rhs = jnp.where(is_slack, va_slack, p_bus)
+    va = jnp.linalg.solve(a, rhs)
+    p_from = b_branch * (va[f] - va[t]) + p_fin
+    return va, p_from
