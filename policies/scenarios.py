@@ -149,7 +149,9 @@ def default_suite(env: Any, params: Any, twin_id: str) -> Suite:
     scenarios = [Scenario("nominal", "nominal", params=dict(nominal_overrides),
                           description="the twin's default scenario")]
     noise = noise_param_names(params)
-    if noise:
+    if "sensor_noise_x3" in twin_scenarios:  # the twin defines its own; it is used as the noise scenario
+        pass
+    elif noise:
         scenarios.append(Scenario("sensor_noise_x3", "noise", scale_params={n: NOISE_FACTOR for n in noise},
                                   description=f"sensor noise x{NOISE_FACTOR:g} ({', '.join(noise)})"))
     else:
@@ -159,7 +161,8 @@ def default_suite(env: Any, params: Any, twin_id: str) -> Suite:
     scenarios.append(Scenario("sensor_dropout", "dropout", corruption=dataclasses.replace(DEFAULT_DROPOUT),
                               description="NaN/inf readings and stale (frozen) readings on the policy side"))
     for name, overrides in twin_scenarios.items():
-        scenarios.append(Scenario(name, "twin", params=dict(overrides or {}), description="twin scenario"))
+        kind = "noise" if "noise" in name else "dropout" if "dropout" in name else "twin"
+        scenarios.append(Scenario(name, kind, params=dict(overrides or {}), description=f"{kind} scenario of the twin"))
     return Suite(twin=twin_id, scenarios=scenarios)
 
 
