@@ -206,6 +206,9 @@ class LiveTwin:
                            np.clip(0.0, low, high))
             initial = np.round(mid) if self.action_kind != "box" else mid
         self.setpoints = initial.astype(np.float64)
+        # compile the step now (a throw-away step), not while clients wait on the first one
+        jax.block_until_ready(self._step_fn(self._key, self._state, self._to_env_action(self.setpoints),
+                                            self.params))
         self.sources = ["initial"] * len(self.act_labels)
         self.mode = "remote"
         self.step_count = 0
