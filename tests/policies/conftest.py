@@ -12,7 +12,6 @@ if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
 from specs import degraded_spec, tank_controller_spec  # noqa: E402
-
 from twingym.policies.export import export_spec  # noqa: E402
 
 

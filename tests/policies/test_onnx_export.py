@@ -6,7 +6,6 @@ import numpy as np
 import onnx
 import pytest
 from specs import random_spec
-
 from twingym.agents.policy_spec import DenseLayer, PolicySpec
 from twingym.policies.onnx_export import ExportError, build_model, export_bytes, load_spec, save_spec
 from twingym.policies.runtime import OnnxPolicy

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-
 from twingym.policies.sanitize import ObservationGuard, fallback_values, sanitize_observation
 
 LOW = np.array([0.0, -1.0, -np.inf, 5.0], np.float32)
