@@ -158,6 +158,14 @@ def plan_security(host: str, port: int, sec: SecurityConfig, app_uri: str) -> Se
     for path in (cert, key):
         if path is not None and not path.is_file():
             raise SecurityError(f"certificate or key file not found: {path}")
+    if not loopback and not sec.insecure:
+        if not credentials:
+            raise SecurityError(f"endpoint host {host!r} is not loopback: it requires --user with a "
+                                f"password ({PASSWORD_ENV} or --password-file) and Basic256Sha256 "
+                                "certificates (--cert/--key or --generate-certs DIR), or --insecure")
+        if sec.mode == "none":
+            raise SecurityError(f"endpoint host {host!r} is not loopback: security mode 'none' needs "
+                                "--insecure; use sign, sign_encrypt or both")
     mode = sec.mode or ("none" if (loopback or sec.insecure) and cert is None and not sec.generate_certs
                         else "both")
     if mode != "none" and cert is None:
@@ -166,14 +174,6 @@ def plan_security(host: str, port: int, sec: SecurityConfig, app_uri: str) -> Se
                                 "--key, or --generate-certs DIR to create a self-signed pair")
         cert, key = generate_certificate(sec.generate_certs, host, app_uri, "server")
     warning = None
-    if not loopback and not sec.insecure:
-        if not credentials:
-            raise SecurityError(f"endpoint host {host!r} is not loopback: it requires --user with a "
-                                f"password ({PASSWORD_ENV} or --password-file) and Basic256Sha256 "
-                                "certificates (--cert/--key or --generate-certs DIR), or --insecure")
-        if mode == "none":
-            raise SecurityError(f"endpoint host {host!r} is not loopback: security mode 'none' needs "
-                                "--insecure; use sign, sign_encrypt or both")
     if not loopback and sec.insecure:
         warning = insecure_warning(host, port, sec)
 
