@@ -29,7 +29,7 @@ class AssemblyCell(TwinEnv[CellState, CellParams]):
 
     Observation: float32 ``(5M + M - 1 + 7,)`` = 36 for M = 5. Per station ``i``: ``is_up`` {0,1},
     ``is_failed`` {0,1}, ``in_maintenance`` {0,1}, ``wear_sensor`` [0, 2] (noisy wear, 1 = design
-    life), ``speed_level`` {0..3}; per buffer: ``level`` [0, N_i] parts; cell: ``price`` [0, 3]
+    life), ``speed_actual`` {0..3}; per buffer: ``level`` [0, N_i] parts; cell: ``price`` [0, 3]
     EUR/kWh, ``hour_sin``/``hour_cos`` [-1, 1], ``episode_progress`` [0, 1], ``backlog`` [0, 100]
     parts, ``finished_stock`` [0, 100] parts, ``demand_rate`` [0, 4] parts/cycle.
 

@@ -9,7 +9,7 @@ is_up                  station_<i>    1           {0, 1}: up (may be off, starve
 is_failed              station_<i>    1           {0, 1}: failed, under repair
 in_maintenance         station_<i>    1           {0, 1}: in preventive maintenance
 wear_sensor            station_<i>    1           [0, wear_obs_max]: wear + N(0, sensor_noise_std), clipped
-speed_level            station_<i>    1           {0..3}: level applied in the last cycle
+speed_actual           station_<i>    1           {0..3}: speed level applied in the last cycle
 level                  buffer_<i>     parts       [0, N_i]: parts in buffer i (between stations i, i+1)
 price                  cell           EUR/kWh     [0, price_obs_max]: electricity price this cycle
 hour_sin, hour_cos     cell           1           [-1, 1]: time of day on the unit circle
@@ -44,7 +44,7 @@ from twingym.envs.assembly_cell.dynamics import (
 from twingym.envs.core import Label
 
 STATION_FIELDS = (("is_up", "1"), ("is_failed", "1"), ("in_maintenance", "1"), ("wear_sensor", "1"),
-                  ("speed_level", "1"))
+                  ("speed_actual", "1"))
 CELL_FIELDS = (("price", "EUR/kWh"), ("hour_sin", "1"), ("hour_cos", "1"), ("episode_progress", "1"),
                ("backlog", "parts"), ("finished_stock", "parts"), ("demand_rate", "parts/cycle"))
 PER_STATION = len(STATION_FIELDS)
