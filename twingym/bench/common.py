@@ -119,14 +119,18 @@ def env_throughput_records(twin_id: str, env, params, batches=(1, 64, 1024, 1638
 def print_records(records: list[Record], title: str) -> None:
     """Rich table of records."""
     table = Table(title=title)
-    for col in ("metric", "batch", "ours", "peer", "peer value", "ratio"):
-        table.add_column(col, justify="right" if col not in ("metric", "peer") else "left")
+    for col in ("metric", "batch", "ours", "peer", "peer value", "ratio", "notes"):
+        table.add_column(col, justify="right" if col not in ("metric", "peer", "notes") else "left")
+    base = {"metric", "unit", "ours", "peer_name", "peer", "ratio", "batch", "section", "machine",
+            "jax_backend"}
     for r in records:
+        notes = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                          for k, v in r.items() if k not in base)
         table.add_row(r["metric"], "" if r.get("batch") is None else str(r["batch"]),
                       f"{r['ours']:.4g} {r['unit']}", r.get("peer_name") or "",
                       "" if r.get("peer") is None else f"{r['peer']:.4g}",
-                      "" if r.get("ratio") is None else f"{r['ratio']:.1f}x")
-    Console().print(table)
+                      "" if r.get("ratio") is None else f"{r['ratio']:.1f}x", notes)
+    Console(width=max(Console().width, 160)).print(table)
 
 
 def as_numpy(x: Any) -> np.ndarray:
