@@ -19,6 +19,7 @@ Step`` in one Read has a consistent snapshot.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import time
@@ -168,8 +169,9 @@ class LiveTwinServer:
     def stop(self, reason: str = "stop") -> None:
         """Ask the run to end after the current step (safe from any thread or signal handler)."""
         self._stop_reason = reason
-        if self._loop is not None and self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
+        if self._loop is not None and self._stop is not None and not self._loop.is_closed():
+            with contextlib.suppress(RuntimeError):   # the loop closed in between: already stopped
+                self._loop.call_soon_threadsafe(self._stop.set)
 
     # ---- address space ---------------------------------------------------------------------------
     async def _build(self, server: Server, idx: int) -> None:

@@ -217,8 +217,9 @@ class Deployment:
     def stop(self, reason: str = "stop") -> None:
         """End the run at the next poll (thread-safe, signal-safe)."""
         self._stop_reason = self._stop_reason or reason
-        if self._loop is not None and self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
+        if self._loop is not None and self._stop is not None and not self._loop.is_closed():
+            with contextlib.suppress(RuntimeError):   # the loop closed in between: already stopped
+                self._loop.call_soon_threadsafe(self._stop.set)
 
     async def _sleep(self, seconds: float) -> None:
         assert self._stop is not None
