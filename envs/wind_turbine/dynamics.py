@@ -42,8 +42,9 @@ def bilinear(x_grid: Any, y_grid: Any, tables: Any, x: Any, y: Any, xp: Any = jn
     """
     x = xp.clip(x, x_grid[0], x_grid[-1])
     y = xp.clip(y, y_grid[0], y_grid[-1])
-    i = xp.clip(xp.searchsorted(x_grid, x, side="right") - 1, 0, x_grid.shape[0] - 2)
-    j = xp.clip(xp.searchsorted(y_grid, y, side="right") - 1, 0, y_grid.shape[0] - 2)
+    kw = {"method": "compare_all"} if xp is jnp else {}  # small grids: cheapest to compile and run
+    i = xp.clip(xp.searchsorted(x_grid, x, side="right", **kw) - 1, 0, x_grid.shape[0] - 2)
+    j = xp.clip(xp.searchsorted(y_grid, y, side="right", **kw) - 1, 0, y_grid.shape[0] - 2)
     tx = (x - x_grid[i]) / (x_grid[i + 1] - x_grid[i])
     ty = (y - y_grid[j]) / (y_grid[j + 1] - y_grid[j])
     f00 = tables[..., i, j]

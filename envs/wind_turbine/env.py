@@ -224,7 +224,7 @@ def build_params(discon: str | Path = "DISCON.IN", performance: str | Path | Non
         gust_scale=0.0, gust_iref=0.14, gust_duration=10.5, ramp_delta=0.0, ramp_duration=30.0,
         event_window=f32([0.2, 0.6]),
         sensor_noise=1.0, noise_speed=0.005, noise_pitch_deg=0.1, noise_torque=0.005, noise_power=0.01,
-        w_power=1.0, w_pitch=0.1, w_torque_rate=0.1, w_tower=1.0, w_drivetrain=1.0, fatigue_tau=5.0,
+        w_power=1.0, w_pitch=0.1, w_torque_rate=0.1, w_tower=0.5, w_drivetrain=0.5, fatigue_tau=5.0,
         shutdown_penalty=10.0, overspeed_factor=1.1, overpower_factor=1.1,
         controller=reference_controller_params(turbine))
     params = replace_fields(params, overrides, what="WindTurbine-v0 parameter")
