@@ -157,7 +157,7 @@ def run_info(run_dir: Path) -> dict:
     twin = _first(config, ["twin.id", "twin_id", "env.id", "env_id", "twin", "env"])
     if not isinstance(twin, str):
         raise ExportFailed(f"{config_path} names no twin id (expected a 'twin' key)")
-    overrides = _first(config, ["twin.params", "twin.overrides", "twin_params", "params", "param_overrides",
+    overrides = _first(config, ["env_params", "twin.params", "twin.overrides", "twin_params", "params", "param_overrides",
                                 "env.params", "env.overrides"]) or {}
     backend = _first(config, ["backend", "agent.backend", "agent.name", "algo"]) or ""
     summary = {}
