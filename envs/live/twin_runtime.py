@@ -105,6 +105,18 @@ class StepOutcome:
     state: dict[str, Any] = field(default_factory=dict)
 
 
+#: twin id -> (env, jitted step, jitted reset): one compilation per twin and params structure per
+#: process, however many live twins are started (tests, a pipeline restarting its server).
+_COMPILED: dict[str, tuple[TwinEnv, Any, Any]] = {}
+
+
+def _compiled(twin_id: str) -> tuple[TwinEnv, Any, Any]:
+    if twin_id not in _COMPILED:
+        env, _ = make(twin_id)
+        _COMPILED[twin_id] = (env, jax.jit(env.step), jax.jit(env.reset))
+    return _COMPILED[twin_id]
+
+
 def _flat_size(space: spaces.Space) -> int:
     return int(np.prod(space.shape)) if space.shape else 1
 
@@ -153,13 +165,13 @@ class LiveTwin:
                  overrides: dict[str, Any] | None = None, dt: float | None = None,
                  baseline: str | None = None, faults: list[Fault] | tuple[Fault, ...] = (),
                  record_state: bool = True) -> None:
-        env, _ = make(twin_id)
+        env, self._step_fn, reset_fn = _compiled(twin_id)
         scenarios = env.scenarios()
         if scenario not in scenarios:
             raise ValueError(f"twin {twin_id} has no scenario {scenario!r}; "
                              f"known: {', '.join(sorted(scenarios))}")
-        self.env: TwinEnv
-        self.env, self.params = make(twin_id, **{**scenarios[scenario], **(overrides or {})})
+        self.env: TwinEnv = env
+        _, self.params = make(twin_id, **{**scenarios[scenario], **(overrides or {})})
         self.twin_id, self.scenario, self.seed = twin_id, scenario, int(seed)
         self.dt = float(dt if dt is not None else getattr(self.params, "dt", 1.0))
         if not self.dt > 0:
@@ -186,14 +198,16 @@ class LiveTwin:
         self.baseline_name: str | None = name if name in baselines else None
         self._baseline = baselines.get(self.baseline_name) if self.baseline_name else None
         if self._baseline is not None and self._baseline.jittable:
-            self._baseline_act = jax.jit(self._baseline.act)
+            key = f"{twin_id}:baseline:{self.baseline_name}"
+            if key not in _COMPILED:
+                _COMPILED[key] = (env, jax.jit(self._baseline.act), None)
+            self._baseline_act = _COMPILED[key][1]
         elif self._baseline is not None:
             self._baseline_act = self._baseline.act
 
-        self._step_fn = jax.jit(self.env.step)
         self._key = jax.random.PRNGKey(self.seed)
         self._key, k_reset = jax.random.split(self._key)
-        obs, self._state = jax.jit(self.env.reset)(k_reset, self.params)
+        obs, self._state = reset_fn(k_reset, self.params)
         self.obs = np.asarray(obs, dtype=np.float64).ravel()
         self._carry = self._baseline.init(self.params) if self._baseline is not None else None
         self.baseline_action = self._next_baseline_action()

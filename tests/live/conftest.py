@@ -60,22 +60,34 @@ def port() -> int:
     return free_port()
 
 
+def start_thread(folder: Path, **options) -> ServerThread:
+    """A ToyTank (or ``twin_id=``) server thread on a free loopback port, recording into ``folder``."""
+    options.setdefault("port", free_port())
+    options.setdefault("record", str(folder / f"record-{options['port']}.jsonl"))
+    config = ServerConfig(options.pop("twin_id", "ToyTank-v0"), **options)
+    return start_server_thread(config, timeout=120)
+
+
 @pytest.fixture
 def serve_thread(tmp_path: Path) -> Iterator:
-    """Factory: start a ToyTank server thread with options; all are stopped at teardown."""
+    """Factory: start a server thread with options; all are stopped at teardown."""
     handles: list[ServerThread] = []
 
     def start(**options) -> ServerThread:
-        options.setdefault("port", free_port())
-        options.setdefault("record", str(tmp_path / f"record-{options['port']}.jsonl"))
-        config = ServerConfig(options.pop("twin_id", "ToyTank-v0"), **options)
-        handle = start_server_thread(config, timeout=60)
-        handles.append(handle)
-        return handle
+        handles.append(start_thread(tmp_path, **options))
+        return handles[-1]
 
     yield start
     for handle in handles:
         handle.stop()
+
+
+@pytest.fixture(scope="module")
+def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
+    """One ToyTank server for a whole test module (tests must leave it in remote mode)."""
+    handle = start_thread(tmp_path_factory.mktemp("shared"), speed=25.0)
+    yield handle
+    handle.stop()
 
 
 def python_path() -> list[str]:

@@ -8,7 +8,6 @@ import time
 import numpy as np
 import pytest
 from asyncua import Client, ua
-
 from twingym.envs import make
 from twingym.envs.live import SecurityConfig, read_record
 from twingym.envs.live.naming import NAMESPACE_URI
@@ -34,8 +33,8 @@ async def _wait_step(client: Client, after: int, timeout: float = 10.0) -> int:
     raise TimeoutError(f"twin did not pass step {after}")
 
 
-def test_address_space_is_built_from_the_twin_labels(serve_thread):
-    handle = serve_thread(speed=20.0)
+def test_address_space_is_built_from_the_twin_labels(shared_server):
+    handle = shared_server
     env, params = make("ToyTank-v0")
 
     async def check():
@@ -63,8 +62,8 @@ def test_address_space_is_built_from_the_twin_labels(serve_thread):
     run(check())
 
 
-def test_setpoints_apply_from_the_next_step_are_held_and_recorded(serve_thread):
-    handle = serve_thread(speed=25.0)
+def test_setpoints_apply_from_the_next_step_are_held_and_recorded(shared_server):
+    handle = shared_server
 
     async def drive():
         async with Client(handle.endpoint) as client:
@@ -77,11 +76,12 @@ def test_setpoints_apply_from_the_next_step_are_held_and_recorded(serve_thread):
             source = await (await _node(client, "a/tank/SetpointSource")).read_value()
             return written_after, applied, source
     written_after, applied, source = run(drive())
-    handle.stop()
+    time.sleep(0.3)                       # let the record writer catch up
     assert applied == pytest.approx(0.8) and source == "held"
     steps = [r for r in read_record(handle.record_path) if r["event"] == "step"]
     by_step = {r["step"]: r for r in steps}
     assert all(by_step[k]["source"] == ["initial"] for k in range(1, written_after + 1))
+    steps = [r for r in steps if r["mode"] == "remote"]
     client_steps = [r["step"] for r in steps if r["source"] == ["client"]]
     assert len(client_steps) == 1 and client_steps[0] > written_after     # applied from a later step
     after = [r for r in steps if r["step"] > client_steps[0]]
@@ -92,8 +92,8 @@ def test_setpoints_apply_from_the_next_step_are_held_and_recorded(serve_thread):
     assert steps[-1]["state"][".level"] == pytest.approx(steps[-1]["obs"][0], abs=0.1)
 
 
-def test_local_mode_hands_control_to_the_twins_baseline(serve_thread):
-    handle = serve_thread(speed=25.0)
+def test_local_mode_hands_control_to_the_twins_baseline(shared_server):
+    handle = shared_server       # runs after the remote-mode tests of this module
 
     async def drive():
         async with Client(handle.endpoint) as client:
@@ -101,9 +101,11 @@ def test_local_mode_hands_control_to_the_twins_baseline(serve_thread):
             await mode.write_value(ua.DataValue(ua.Variant("local", ua.VariantType.String)))
             step = await _wait_step(client, 0)
             await _wait_step(client, step + 3)
-            return await (await _node(client, "a/tank/SetpointSource")).read_value()
+            source = await (await _node(client, "a/tank/SetpointSource")).read_value()
+            await mode.write_value(ua.DataValue(ua.Variant("remote", ua.VariantType.String)))
+            return source
     assert run(drive()) == "local"
-    handle.stop()
+    time.sleep(0.3)
     env, params = make("ToyTank-v0")
     steps = [r for r in read_record(handle.record_path) if r["event"] == "step"]
     local = [r for r in steps if r["mode"] == "local"]
@@ -115,8 +117,12 @@ def test_local_mode_hands_control_to_the_twins_baseline(serve_thread):
         np.testing.assert_allclose(r["action"], np.asarray(expected), rtol=1e-5)
 
 
-def test_credentials_refuse_anonymous_and_wrong_passwords(serve_thread):
-    handle = serve_thread(speed=5.0, security=SecurityConfig(username="operator", password="s3cret"))
+def test_credentials_refuse_anonymous_and_wrong_passwords_and_sign_encrypt_works(serve_thread, tmp_path):
+    from twingym.policies.deploy import ClientSecurity, TwinLink
+
+    handle = serve_thread(speed=5.0, security=SecurityConfig(
+        username="operator", password="s3cret", generate_certs=str(tmp_path / "srv")))
+    assert (tmp_path / "srv" / "server-cert.der").is_file()
 
     async def login(user, password):
         client = Client(handle.endpoint, timeout=5)
@@ -137,14 +143,6 @@ def test_credentials_refuse_anonymous_and_wrong_passwords(serve_thread):
     assert run(login(None, None)) in ("BadIdentityTokenRejected", "BadUserAccessDenied")
     assert run(login("operator", "s3cret")) == "ToyTank-v0"
 
-
-def test_sign_and_encrypt_with_generated_certificates(serve_thread, tmp_path):
-    from twingym.policies.deploy import ClientSecurity, TwinLink
-
-    handle = serve_thread(speed=5.0, security=SecurityConfig(
-        username="operator", password="s3cret", mode="sign_encrypt", generate_certs=str(tmp_path / "srv")))
-    assert (tmp_path / "srv" / "server-cert.der").is_file()
-
     async def connect(security):
         link = TwinLink(handle.endpoint, security)
         try:
@@ -152,9 +150,13 @@ def test_sign_and_encrypt_with_generated_certificates(serve_thread, tmp_path):
         finally:
             await link.close()
 
-    good = ClientSecurity(username="operator", password="s3cret", mode="sign_encrypt",
-                          generate_certs=str(tmp_path / "cli"))
-    assert run(connect(good)) == "ToyTank-v0"
-    # the None policy is not offered when a security mode is chosen
-    with pytest.raises(Exception):  # noqa: B017 - asyncua raises several kinds here
-        run(connect(ClientSecurity(username="operator", password="s3cret")))
+    encrypted = ClientSecurity(username="operator", password="s3cret", mode="sign_encrypt",
+                               generate_certs=str(tmp_path / "cli"))
+    assert run(connect(encrypted)) == "ToyTank-v0"
+    signed = ClientSecurity(username="operator", password="s3cret", mode="sign",
+                            generate_certs=str(tmp_path / "cli"))
+    assert run(connect(signed)) == "ToyTank-v0"
+    from twingym.policies.deploy import LinkError
+    with pytest.raises(LinkError, match="refused"):
+        run(connect(ClientSecurity(username="operator", password="nope", mode="sign_encrypt",
+                                   generate_certs=str(tmp_path / "cli"))))
