@@ -29,7 +29,7 @@ Not modelled: ROSCO's wind-speed estimator, TSR tracking, setpoint smoother and 
 
 The controller reads the twin's observation (filtered rotor speed, measured pitch and torque,
 episode progress; see ``env.WindTurbine``) and keeps its integrator, last torque and last pitch
-command in the carry. A new episode (episode progress not larger than at the last call) restarts
+command in the carry. A new episode (episode progress smaller than at the last call) restarts
 it bumplessly from the measured pitch and torque.
 """
 
@@ -141,7 +141,7 @@ def controller_act(carry: ControllerCarry, obs: jax.Array, params: Any
     gen_speed = obs[OBS_SPEED_FILTERED] * RPM * params.gearbox_ratio
     pitch_meas = jnp.deg2rad(obs[OBS_PITCH])
     torque_meas = obs[OBS_TORQUE] * 1e3
-    restart = obs[OBS_PROGRESS] <= carry.progress
+    restart = obs[OBS_PROGRESS] < carry.progress
     last_pitch = jnp.where(restart, pitch_meas, carry.pitch)
     last_torque = jnp.where(restart, torque_meas, carry.torque)
     integrator = jnp.where(restart, pitch_meas, carry.integrator)
