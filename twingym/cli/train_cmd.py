@@ -1,25 +1,93 @@
-"""CLI verbs: train,evaluate,sweep (issue #6)."""
+"""CLI verbs ``train``, ``evaluate`` and ``sweep`` (issue #6)."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import typer
 
-from twingym.cli.errors import waits_for
+from twingym.cli.errors import UserError
+
+SET_HELP = "Override a config key: --set agent.learning_rate=1e-3 (value parsed as YAML); repeatable."
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("train", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-    def _train(ctx: typer.Context) -> None:
-        """(waits for issue #6)"""
-        waits_for("train", 6)
+    @app.command("train")
+    def _train(
+        config: str = typer.Argument(None, help="Config file, or a packaged name such as wind_farm/ppo_jax."),
+        set_: list[str] = typer.Option([], "--set", help=SET_HELP),
+        resume: Path = typer.Option(None, "--resume", help="Continue this run directory from its last checkpoint."),
+        ray_address: str = typer.Option(None, "--ray-address", help="Join this Ray cluster (RLlib; else RAY_ADDRESS)."),
+        no_progress: bool = typer.Option(False, "--no-progress", help="Hide the progress bar."),
+    ) -> None:
+        """Train an agent on a twin; writes a run directory (config, TensorBoard, checkpoints, final policy)."""
+        from twingym.training import driver
+        from twingym.training.config import load_config
 
-    @app.command("evaluate", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-    def _evaluate(ctx: typer.Context) -> None:
-        """(waits for issue #6)"""
-        waits_for("evaluate", 6)
+        if ray_address:
+            os.environ["RAY_ADDRESS"] = ray_address
+        if resume is not None:
+            if config is not None or set_:
+                raise UserError("--resume RUN continues a run with its saved config; give no CONFIG or --set")
+            run_dir, summary = driver.resume(resume)
+        else:
+            if config is None:
+                raise UserError("give a CONFIG (e.g. configs/wind_farm/ppo_jax.yaml) or --resume RUN")
+            overrides = list(set_) + (["run.progress=false"] if no_progress else [])
+            run_dir, summary = driver.train(load_config(config, overrides))
+        _print_summary(run_dir, summary)
 
-    @app.command("sweep", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-    def _sweep(ctx: typer.Context) -> None:
-        """(waits for issue #6)"""
-        waits_for("sweep", 6)
+    @app.command("evaluate")
+    def _evaluate(
+        target: str = typer.Argument(..., help="A run directory, or baseline:NAME (with --twin)."),
+        twin: str = typer.Option(None, "--twin", help="Twin id (required for baseline:NAME)."),
+        episodes: int = typer.Option(64, "--episodes", min=1, help="Episodes per controller."),
+        seed: int = typer.Option(12345, "--seed", help="Seed of the shared scenario keys."),
+        set_: list[str] = typer.Option([], "--set", help="Twin parameter override name=value; repeatable."),
+    ) -> None:
+        """Evaluate a trained policy (or a baseline) and every baseline of the twin on the same scenarios."""
+        from rich.console import Console
 
+        from twingym.training.cli_support import evaluate_target
+
+        table = evaluate_target(target, twin, episodes, seed, set_)
+        Console().print(table)
+
+    @app.command("sweep")
+    def _sweep(
+        config: str = typer.Argument(..., help="Config file or packaged name (the base of every trial)."),
+        samples: int = typer.Option(8, "--samples", min=1, help="Number of trials."),
+        set_: list[str] = typer.Option([], "--set", help=SET_HELP),
+        ray_address: str = typer.Option(None, "--ray-address", help="Join this Ray cluster (else RAY_ADDRESS)."),
+        max_concurrent: int = typer.Option(0, "--max-concurrent", min=0, help="Trials at once (0: Ray decides)."),
+    ) -> None:
+        """Hyperparameter search with Ray Tune; every trial is a run directory."""
+        from rich.console import Console
+
+        from twingym.training.config import load_config
+        from twingym.training.sweep import results_table, run_sweep
+
+        cfg = load_config(config, list(set_))
+        sweep_dir, rows = run_sweep(cfg, samples, ray_address=ray_address, max_concurrent=max_concurrent)
+        Console().print(results_table(rows))
+        typer.echo(f"sweep directory: {sweep_dir}")
+
+
+def _print_summary(run_dir: Path, summary: dict | None) -> None:
+    if summary is None:
+        typer.echo(f"stopped; resume with: twingym train --resume {run_dir}")
+        return
+    final = summary.get("final_eval", {})
+    pol = final.get("policy", {})
+    typer.echo(f"run directory: {run_dir}")
+    typer.echo(f"env steps: {summary['env_steps']:,}  wall time: {summary['wall_time_s']:.1f} s  "
+               f"({summary['steps_per_s']:,.0f} steps/s)")
+    if pol:
+        typer.echo(f"policy return: {pol['return_mean']:.3f} [{pol['return_ci_low']:.3f}, "
+                   f"{pol['return_ci_high']:.3f}] over {pol['episodes']} episodes, mean cost {pol['cost_mean']:.4f}")
+    if final.get("reference"):
+        ref, d = final["reference_eval"], final["difference"]
+        verdict = "beats" if d["better"] else "does not beat"
+        typer.echo(f"reference {final['reference']}: {ref['return_mean']:.3f}; difference {d['mean']:+.3f} "
+                   f"[{d['ci_low']:+.3f}, {d['ci_high']:+.3f}] -> policy {verdict} the reference")

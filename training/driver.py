@@ -1,0 +1,78 @@
+"""Start, resume and dispatch a training run to its backend loop.
+
+``start_run(cfg)`` creates the run directory and writes the resolved ``config.yaml``;
+``train(cfg)`` runs it; ``resume(run_dir)`` reloads ``config.yaml`` and continues from the last
+checkpoint. Each backend has its own loop module (``jax_loop``, ``sb3_loop``, ``rllib_loop``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from twingym.envs import make
+from twingym.training import run_dir as rd
+from twingym.training.config import (
+    ConfigError,
+    TrainConfig,
+    dump_config,
+    load_config,
+    load_yaml,
+    parse_config,
+)
+
+
+def check_twin(cfg: TrainConfig) -> None:
+    """Fail early (one line) on an unknown twin or a bad twin parameter override."""
+    try:
+        make(cfg.twin, **cfg.env_params)
+    except ValueError as err:
+        raise ConfigError(f"env_params: {err}") from None
+
+
+def start_run(cfg: TrainConfig) -> Path:
+    """Create the run directory and write ``config.yaml`` (with the run name filled in)."""
+    name = cfg.run.name or rd.default_run_name(cfg.twin, cfg.backend)
+    path = rd.create_run_dir(cfg.run.root, name)
+    cfg = cfg.model_copy(update={"run": cfg.run.model_copy(update={"name": path.name})})
+    (path / rd.CONFIG_FILE).write_text(dump_config(cfg))
+    return path
+
+
+def run_config(run_dir: str | Path) -> TrainConfig:
+    """The resolved config saved in a run directory."""
+    return parse_config(load_yaml(rd.require_run_dir(run_dir) / rd.CONFIG_FILE))
+
+
+def _dispatch(cfg: TrainConfig, run_dir: Path, resume: bool, **kwargs: Any) -> dict[str, Any] | None:
+    if cfg.backend == "jax_ppo":
+        from twingym.training import jax_loop
+
+        return jax_loop.run(cfg, run_dir, resume=resume, **kwargs)
+    if cfg.backend in ("sb3_ppo", "sb3_sac"):
+        from twingym.training import sb3_loop
+
+        return sb3_loop.run(cfg, run_dir, resume=resume, **kwargs)
+    from twingym.training import rllib_loop
+
+    return rllib_loop.run(cfg, run_dir, resume=resume, **kwargs)
+
+
+def train(cfg: TrainConfig, **kwargs: Any) -> tuple[Path, dict[str, Any] | None]:
+    """Train ``cfg`` into a new run directory; returns ``(run_dir, summary)``."""
+    check_twin(cfg)
+    path = start_run(cfg)
+    return path, _dispatch(cfg, path, resume=False, **kwargs)
+
+
+def resume(run_dir: str | Path, **kwargs: Any) -> tuple[Path, dict[str, Any] | None]:
+    """Continue the run in ``run_dir`` from its last checkpoint."""
+    path = rd.require_run_dir(run_dir)
+    cfg = run_config(path)
+    check_twin(cfg)
+    return path, _dispatch(cfg, path, resume=True, **kwargs)
+
+
+def train_from_file(ref: str, overrides: list[str] | None = None, **kwargs: Any
+                    ) -> tuple[Path, dict[str, Any] | None]:
+    return train(load_config(ref, overrides), **kwargs)

@@ -1,0 +1,118 @@
+"""The Python loop around compiled JAX PPO chunks: log, show progress, evaluate, checkpoint.
+
+Between chunks only: metrics come to the host, TensorBoard/``metrics.jsonl`` get one line per PPO
+update (means over seeds), and a checkpoint (``state.npz``: the whole train-state pytree including
+the RNG key, ``meta.json``: chunks done) is written. Resuming loads the last checkpoint and runs the
+remaining chunks of the same compiled function, so the result equals an uninterrupted run bit for bit.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+from twingym.agents.jax_ppo import JaxPolicy, PPOTrain, RunnerState, load_state, make_train, save_state
+from twingym.envs import make
+from twingym.envs.core import Baseline
+from twingym.training import run_dir as rd
+from twingym.training.config import TrainConfig
+from twingym.training.progress import TrainProgress
+from twingym.training.summary import eval_metrics, evaluate_against_reference, finish_run
+
+_NAMES = {"episode_return": "train/episode_return", "episode_cost": "train/episode_cost",
+          "episode_length": "train/episode_length", "episodes": "train/episodes",
+          "policy_loss": "loss/policy", "value_loss": "loss/value", "entropy": "loss/entropy",
+          "approx_kl": "loss/approx_kl", "clip_fraction": "loss/clip_fraction",
+          "explained_variance": "loss/explained_variance", "learning_rate": "train/learning_rate",
+          "action_std": "train/action_std"}
+
+
+def policy_controller(policy: JaxPolicy) -> Baseline:
+    """A trained policy as a jittable single-copy controller (for evaluation rollouts)."""
+    return Baseline("policy", lambda p: (), lambda c, obs, p: (policy.act(obs[None])[0], c))
+
+
+def _save_checkpoint(run_dir: Path, state: RunnerState, chunk: int, steps: int, keep: int) -> None:
+    path = rd.checkpoint_dir(run_dir, steps)
+    path.mkdir(parents=True, exist_ok=True)
+    save_state(path / "state.npz", state)
+    rd.write_checkpoint_meta(path, {"backend": "jax_ppo", "chunk": chunk, "env_steps": steps})
+    rd.prune_checkpoints(run_dir, keep)
+
+
+def build(cfg: TrainConfig) -> tuple[Any, Any, PPOTrain]:
+    env, params = make(cfg.twin, **cfg.env_params)
+    return env, params, make_train(cfg.agent, env, params, cfg.total_steps)  # type: ignore[arg-type]
+
+
+def run(cfg: TrainConfig, run_dir: Path, resume: bool = False, stop_after_chunks: int | None = None
+        ) -> dict[str, Any] | None:
+    """Train (or resume) into ``run_dir``; returns the summary (None when stopped early on purpose).
+
+    ``stop_after_chunks`` ends the loop after that many chunks of this call, as an interruption
+    would (used by the resume test).
+    """
+    hp = cfg.agent
+    env, params, tr = build(cfg)
+    key = jax.random.PRNGKey(cfg.seed)
+    start_chunk, steps_per_chunk = 0, tr.updates_per_chunk * tr.steps_per_update
+    if resume and rd.list_checkpoints(run_dir):
+        last = rd.list_checkpoints(run_dir)[-1]
+        start_chunk = int(rd.read_checkpoint_meta(last)["chunk"])
+        state = load_state(last / "state.npz", jax.eval_shape(tr.init, key), tr.sharding)
+    else:
+        state = tr.init(key)
+    logger = rd.RunLogger(run_dir)
+    ckpt_every = cfg.checkpoint.every_steps or steps_per_chunk
+    eval_every = cfg.eval.every_steps
+    last_ckpt = last_eval = start_chunk * steps_per_chunk
+    wall0 = time.time()
+    prior_wall = float(logger.last.get("perf/wall_time_s", 0.0))
+    done_chunks = 0
+    try:
+        with TrainProgress(tr.total_steps, cfg.run.progress, start=last_ckpt) as bar:
+            for c in range(start_chunk, tr.num_chunks):
+                t_chunk = time.time()
+                state, metrics = tr.chunk(state)
+                metrics = jax.device_get(metrics)
+                elapsed = time.time() - t_chunk
+                rate = steps_per_chunk * hp.num_seeds / max(elapsed, 1e-9)
+                for u in range(tr.updates_per_chunk):
+                    step = (c * tr.updates_per_chunk + u + 1) * tr.steps_per_update
+                    row = {_NAMES.get(k, k): _seed_mean(v[:, u]) for k, v in metrics.items()}
+                    if u == tr.updates_per_chunk - 1:
+                        row["perf/env_steps_per_s"] = rate
+                        row["perf/wall_time_s"] = prior_wall + time.time() - wall0
+                    logger.log(step, row)
+                steps = (c + 1) * steps_per_chunk
+                bar.update(steps, _seed_mean(metrics["episode_return"][:, -1]) if metrics["episodes"].any()
+                           else logger.last.get("train/episode_return"), rate=rate)
+                if eval_every and steps - last_eval >= eval_every:
+                    results = evaluate_against_reference(env, params, policy_controller(
+                        JaxPolicy.from_state(state, tr.head, hp)), cfg.eval.during_episodes, cfg.eval.seed)
+                    logger.log(steps, eval_metrics(results))
+                    last_eval = steps
+                if steps - last_ckpt >= ckpt_every or c == tr.num_chunks - 1:
+                    _save_checkpoint(run_dir, state, c + 1, steps, cfg.checkpoint.keep)
+                    last_ckpt = steps
+                done_chunks += 1
+                if stop_after_chunks is not None and done_chunks >= stop_after_chunks and c < tr.num_chunks - 1:
+                    return None
+        wall = prior_wall + time.time() - wall0
+        policy = JaxPolicy.from_state(state, tr.head, hp)
+        policy.save(run_dir / rd.FINAL)
+        return finish_run(run_dir, cfg, env, params, policy_controller(policy), tr.total_steps, wall,
+                          extra={"num_seeds": hp.num_seeds,
+                                 "total_env_steps_all_seeds": tr.total_steps * hp.num_seeds,
+                                 "final_train_return": logger.last.get("train/episode_return")})
+    finally:
+        logger.close()
+
+
+def _seed_mean(x: np.ndarray) -> float:
+    x = np.asarray(x, np.float64)
+    finite = x[np.isfinite(x)]
+    return float(finite.mean()) if finite.size else float("nan")
