@@ -39,7 +39,8 @@ class AssemblyCell(TwinEnv[CellState, CellParams]):
     Reward: profit of the cycle (revenue of shipped parts minus energy, maintenance, repair, holding
     and backlog costs, EUR) times ``reward_scale``. ``info["cost"]``: backlog growth (parts, >= 0).
     Episodes last ``max_steps`` cycles (288 = one day of 5-minute cycles) and are truncated, never
-    terminated. ``info`` also holds ``parts_in``, ``parts_out``, ``wip``, ``shipped``, ``orders``,
+    terminated. ``info`` also holds ``parts_in``, ``parts_out``, ``processed`` ((M,) bool: station
+    moved a part this cycle), ``wip``, ``shipped``, ``orders``,
     ``failures``, ``maintenances``, ``energy_kwh``, ``price``, ``profit`` and ``backlog``.
     """
 
@@ -72,6 +73,7 @@ class AssemblyCell(TwinEnv[CellState, CellParams]):
             "cost": out.backlog_growth,
             "parts_in": out.parts_in,
             "parts_out": out.parts_out,
+            "processed": out.produce,
             "wip": jnp.sum(new.buffers).astype(jnp.int32),
             "shipped": out.shipped,
             "orders": out.orders,
