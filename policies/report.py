@@ -96,6 +96,12 @@ def _trajectory_plot(scenario: str, runs: dict, best: str | None, action_labels:
         axes[1].plot(tr["cost"], color=color, lw=1)
         for k in range(n_act):
             axes[2 + k].plot(tr["action"][:, k], color=color, lw=1, ls="-" if i == 0 else "--")
+    fallback = runs[POLICY].trajectory.get("fallback")
+    if fallback is not None and fallback.any():
+        for ax in axes:  # steps where the policy's rows were handed to the fallback baseline
+            ax.fill_between(np.arange(len(fallback)), 0, 1, where=fallback, color="orange", alpha=0.25,
+                            transform=ax.get_xaxis_transform(), label=None)
+        axes[0].plot([], [], color="orange", alpha=0.5, lw=6, label="policy in fallback")
     axes[0].set_ylabel("reward", fontsize=8)
     axes[0].legend(fontsize=8)
     axes[1].set_ylabel("cost", fontsize=8)

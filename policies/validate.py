@@ -228,7 +228,8 @@ class Engine:
                 lengths=lengths[i],
                 fallback_frac=float((fb_arr * alive[:, 0]).sum() / max(alive[:, 0].sum(), 1)) if name == POLICY else None,
                 trajectory={"obs": np.stack(traj_obs)[:n0, i], "action": np.stack(traj_act)[:n0, i],
-                            "reward": r_arr[:n0, i, 0], "cost": c_arr[:n0, i, 0]})
+                            "reward": r_arr[:n0, i, 0], "cost": c_arr[:n0, i, 0],
+                            "fallback": fb_arr[:n0, 0] if name == POLICY else np.zeros(n0, bool)})
         collected = np.concatenate(seen_obs)[:collect] if seen_obs else np.zeros((0, d), np.float32)
         return out, collected
 
