@@ -72,6 +72,15 @@ def rotor_offsets(diameter: jax.Array) -> jax.Array:
     return jnp.linspace(-0.25, 0.25, GRID_POINTS) * diameter
 
 
+def _row_mean(a: jax.Array) -> jax.Array:
+    """Mean over the (short) last axis as a chain of adds, keeping the axis; XLA's CPU reduction
+    kernels are slow on rows of 9."""
+    total = a[..., 0:1]
+    for p in range(1, a.shape[-1]):
+        total = total + a[..., p:p + 1]
+    return total / a.shape[-1]
+
+
 class Solution(struct.PyTreeNode):
     """Output of :func:`solve_condition` for one condition (n turbines, P = 9 rotor points)."""
 
@@ -84,7 +93,7 @@ class Solution(struct.PyTreeNode):
 
 def solve_condition(model: FarmModel, x: jax.Array, y: jax.Array, wind_direction: jax.Array,
                     wind_speed: jax.Array, turbulence_intensity: jax.Array, yaw: jax.Array,
-                    wake_yaw: jax.Array | None = None) -> Solution:
+                    wake_yaw: jax.Array | None = None, unroll: int | bool = 1) -> Solution:
     """Steady flow at the rotors for one inflow condition.
 
     Args:
@@ -96,43 +105,51 @@ def solve_condition(model: FarmModel, x: jax.Array, y: jax.Array, wind_direction
         yaw: (n,) yaw misalignment of each turbine, deg (FLORIS v4 sign), used for its power.
         wake_yaw: optional (n_source, n_target) yaw (deg) that source turbine's wake has when it
             reaches each target (wake advection delay); defaults to ``yaw`` for every target.
+        unroll: ``lax.scan`` unrolling (``True`` compiles the sweep as straight-line code: faster
+            for small farms, longer to compile).
     """
     n = x.shape[0]
     D = model.turbine.rotor_diameter
     H = model.turbine.hub_height
-    wake_yaw = jnp.broadcast_to(yaw[:, None], (n, n)) if wake_yaw is None else wake_yaw
+    # (n_source, n_target) or (n_source, 1): one yaw per source unless the wake is delayed
+    wake_yaw = yaw[:, None] if wake_yaw is None else wake_yaw
 
     xr, yr = rotate_to_wind(x, y, wind_direction)
+    # visit turbines upstream to downstream: work in sorted order, undo the sort at the end
+    order = jnp.argsort(xr)
+    xs, ys = xr[order], yr[order]
+    wake_yaw_s = wake_yaw[order] if wake_yaw.shape[1] == 1 else wake_yaw[order][:, order]
     g = rotor_offsets(D)
     dy_grid = jnp.repeat(g, GRID_POINTS)             # (P,) lateral offset of point (a, b)
     dz_grid = jnp.tile(g, GRID_POINTS)               # (P,) vertical offset of point (a, b)
-    py = yr[:, None] + dy_grid[None, :]              # (n, P)
+    py = ys[:, None] + dy_grid[None, :]              # (n, P)
     u0 = wind_speed * ((H + dz_grid) / H) ** model.wind_shear  # (P,) free stream
     ambient = turbulence_intensity
 
-    def visit(carry, i):
+    def visit(carry, source):
         sq, ti = carry                               # (n, P) sum of squared deficits, TI
-        u_i = u0 - wk.safe_sqrt(sq[i])
+        k, x_i, y_i, yaw_row = source
+        u_i = u0 - wk.safe_sqrt(sq[k])
         v_i = tb.cubic_mean(u_i)
-        yaw_t = wake_yaw[i][:, None]                 # (n, 1) yaw of i's wake at each target
+        yaw_t = yaw_row[:, None]                     # (n or 1, 1) yaw of the wake at the targets
         ct = tb.thrust_coefficient(model.turbine, v_i, yaw_t)
         a = tb.axial_induction(ct, yaw_t)
-        ti_i = ti[i][None, :]                        # (1, P) TI at i's rotor points
-        dx = (xr - xr[i])[:, None]                   # (n, 1)
-        delta = wk.deflection(model.wake, dx, yaw_t, ct, ti_i, D)
-        frac = wk.velocity_deficit(model.wake, dx, py - yr[i] - delta, dz_grid[None, :], yaw_t,
-                                   ct, ti_i, D)
+        ti_i = ti[k][None, :]                        # (1, P) TI at the source's rotor points
+        dx = (xs - x_i)[:, None]                     # (n, 1)
+        src = wk.wake_source(model.wake, yaw_t, ct, ti_i, D)
+        frac = wk.deficit_at(src, dx, py - y_i - wk.deflection_at(src, dx), dz_grid[None, :])
         du = frac * u0[None, :]                      # (n, P) m/s
         sq = sq + du**2
-        overlap = jnp.mean((du > WAKE_TI_OVERLAP_DEFICIT).astype(du.dtype), axis=1, keepdims=True)
-        added = (overlap * wk.added_turbulence(model.wake, dx, a, ambient, D)
-                 * (jnp.abs(py - yr[i]) < WAKE_TI_WIDTH * D) * (dx <= WAKE_TI_LENGTH * D))
-        ti = jnp.maximum(jnp.sqrt(added**2 + ambient**2), ti)
+        overlap = _row_mean((du > WAKE_TI_OVERLAP_DEFICIT).astype(du.dtype))  # (n, 1)
+        added = overlap * wk.added_turbulence(model.wake, dx, a, ambient, D)      # (n, 1)
+        inside = (jnp.abs(py - y_i) < WAKE_TI_WIDTH * D) & (dx <= WAKE_TI_LENGTH * D) & (added > 0)
+        ti = jnp.maximum(jnp.where(inside, jnp.sqrt(added**2 + ambient**2), ambient), ti)
         return (sq, ti), None
 
-    order = jnp.argsort(xr)
     init = (jnp.zeros_like(py), jnp.full_like(py, ambient))
-    (sq, ti), _ = jax.lax.scan(visit, init, order)
+    (sq, ti), _ = jax.lax.scan(visit, init, (jnp.arange(n), xs, ys, wake_yaw_s), unroll=unroll)
+    inverse = jnp.argsort(order)
+    sq, ti = sq[inverse], ti[inverse]
     u = u0[None, :] - wk.safe_sqrt(sq)
     v = tb.cubic_mean(u)
     return Solution(power=tb.power(model.turbine, v, yaw, model.air_density), rotor_velocity=v,
@@ -140,9 +157,9 @@ def solve_condition(model: FarmModel, x: jax.Array, y: jax.Array, wind_direction
                     thrust_coefficient=tb.thrust_coefficient(model.turbine, v, yaw))
 
 
-@jax.jit
-def _farm_power(model, x, y, wd, ws, ti, yaw):
-    solve = jax.vmap(lambda d, s, t, g: solve_condition(model, x, y, d, s, t, g).power)
+@functools.partial(jax.jit, static_argnames="unroll")
+def _farm_power(model, x, y, wd, ws, ti, yaw, unroll=1):
+    solve = jax.vmap(lambda d, s, t, g: solve_condition(model, x, y, d, s, t, g, unroll=unroll).power)
     return solve(wd, ws, ti, yaw)
 
 

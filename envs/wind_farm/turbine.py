@@ -53,7 +53,7 @@ class TurbineModel:
 def turbine_model(turbine: str | TurbineCurves = "nrel_5MW") -> TurbineModel:
     """:class:`TurbineModel` from a bundled name, a FLORIS YAML path, or :class:`TurbineCurves`."""
     curves = turbine if isinstance(turbine, TurbineCurves) else load_floris_turbine(turbine)
-    f32 = lambda v: jnp.asarray(np.asarray(v, dtype=np.float32))  # noqa: E731
+    f32 = lambda v: np.asarray(v, dtype=np.float32)  # noqa: E731  (numpy: safe to cache and to build under a trace)
     return TurbineModel(
         wind_speed=f32(curves.wind_speed), power=f32(curves.power),
         thrust_coefficient=f32(curves.thrust_coefficient), rotor_diameter=f32(curves.rotor_diameter),

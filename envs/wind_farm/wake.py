@@ -67,6 +67,89 @@ def _near_wake_length(w: WakeParams, D, cos_g, s_yaw, s, ti):
     return D * cos_g * (1.0 + s_yaw) / (jnp.sqrt(2.0) * (4.0 * w.alpha * ti + 2.0 * w.beta * (1.0 - s)))
 
 
+class WakeSource(struct.PyTreeNode):
+    """Everything about one wake that does not depend on where it is sampled.
+
+    Fields broadcast like the ``yaw``, ``ct`` and ``ti`` they are built from (a scalar source or
+    one value per target / rotor point). Lengths in m.
+    """
+
+    x0: jax.Array          # far-wake onset of the velocity model
+    inv_x0: jax.Array      # 1 / x0
+    sigma_y0: jax.Array    # wake widths at x0
+    sigma_z0: jax.Array
+    sigma_rotor: jax.Array  # width at the rotor, 0.501 D sqrt(Ct/2)
+    k: jax.Array           # width growth rate ka TI + kb
+    peak_num: jax.Array    # Ct cos(g) D^2 / 8
+    d_x0: jax.Array        # far-wake onset of the deflection model
+    d_delta0: jax.Array    # deflection at d_x0
+    d_slope: jax.Array     # d_delta0 / d_x0, near-wake deflection per metre
+    d_sy0: jax.Array       # wake widths at d_x0 in the deflection model
+    d_sz0: jax.Array
+    d_inv_s0: jax.Array    # 1 / (d_sy0 * d_sz0)
+    d_sqrt_m0: jax.Array   # sqrt(M0)
+    d_log_scale: jax.Array  # log((1.6 + sqrt M0) / (1.6 - sqrt M0))
+    d_gain: jax.Array      # theta_c0 E0 / 5.2 sqrt(s0 / (k^2 M0))
+    ad: jax.Array
+    bd: jax.Array
+
+
+def wake_source(w: WakeParams, yaw_deg, ct, ti, D) -> WakeSource:
+    """Precompute a wake from the shedding turbine's yaw (deg), yawed Ct, TI and diameter (m)."""
+    cos_y = jnp.cos(jnp.deg2rad(yaw_deg))
+    s = jnp.sqrt(1.0 - ct)
+    # velocity model: uR / (U + u0) with uR = U Ct / (2 (1 - s)) and u0 = U s
+    sigma_z0 = 0.5 * D * jnp.sqrt(ct / (2.0 * (1.0 - s)) / (1.0 + s))
+    k = w.ka * ti + w.kb
+    # deflection model (Bastankhah's yaw counts the other way round)
+    g = -jnp.deg2rad(yaw_deg)
+    ct_c = ct * cos_y
+    s_yaw = jnp.sqrt(1.0 - ct_c)
+    c0 = 1.0 - s
+    m0 = c0 * (2.0 - c0)
+    e0 = c0**2 - 3.0 * jnp.exp(1.0 / 12.0) * c0 + 3.0 * jnp.exp(1.0 / 3.0)
+    dz0 = 0.5 * D * jnp.sqrt(ct_c / (2.0 * (1.0 - s_yaw)) / (1.0 + s))
+    d_s0 = dz0 * dz0 * cos_y
+    d_x0 = _near_wake_length(w, D, cos_y, s_yaw, s, ti)
+    theta_c0 = w.dm * 0.3 * g / cos_y * (1.0 - s_yaw)
+    sqrt_m0 = jnp.sqrt(m0)
+    x0 = _near_wake_length(w, D, cos_y, s, s, ti)
+    return WakeSource(
+        x0=x0, inv_x0=1.0 / x0, sigma_y0=sigma_z0 * cos_y, sigma_z0=sigma_z0,
+        sigma_rotor=0.501 * D * jnp.sqrt(ct / 2.0), k=k, peak_num=ct * cos_y * D**2 / 8.0,
+        d_x0=d_x0, d_delta0=jnp.tan(theta_c0) * d_x0, d_slope=jnp.tan(theta_c0), d_sy0=dz0 * cos_y, d_sz0=dz0, d_inv_s0=1.0 / d_s0, d_sqrt_m0=sqrt_m0,
+        d_log_scale=jnp.log((1.6 + sqrt_m0) / (1.6 - sqrt_m0)),
+        d_gain=theta_c0 * e0 / 5.2 * jnp.sqrt(d_s0 / (k * k * m0)),
+        ad=jnp.asarray(w.ad), bd=jnp.asarray(w.bd))
+
+
+def deficit_at(src: WakeSource, dx, dy, dz) -> jax.Array:
+    """Fractional velocity deficit ``du/U`` (0..1) at offsets ``dx, dy, dz`` (m; ``dy`` measured
+    from the deflected wake centre)."""
+    near = (dx > NEAR_WAKE_START) & (dx < src.x0)
+    far = dx >= src.x0
+    up = jnp.clip(dx, 0.0, src.x0) * src.inv_x0
+    grow = src.k * jnp.maximum(dx - src.x0, 0.0)
+    sy = jnp.where(near, src.sigma_rotor + up * (src.sigma_y0 - src.sigma_rotor), grow + src.sigma_y0)
+    sz = jnp.where(near, src.sigma_rotor + up * (src.sigma_z0 - src.sigma_rotor), grow + src.sigma_z0)
+    inv_y, inv_z = 1.0 / sy, 1.0 / sz
+    r2 = 0.5 * ((dy * inv_y) ** 2 + (dz * inv_z) ** 2)
+    peak = 1.0 - safe_sqrt(jnp.clip(1.0 - src.peak_num * inv_y * inv_z, 0.0, 1.0))
+    return jnp.where(near | far, peak * jnp.exp(-r2), 0.0)
+
+
+def deflection_at(src: WakeSource, dx) -> jax.Array:
+    """Lateral wake-centre offset ``delta`` (m) at ``dx`` metres downstream (0 upstream)."""
+    near = (dx >= 0.0) & (dx <= src.d_x0)
+    offset = src.ad + src.bd * dx
+    delta_near = jnp.clip(dx, 0.0, src.d_x0) * src.d_slope
+    grow = src.k * jnp.maximum(dx - src.d_x0, 0.0)
+    growth = jnp.sqrt((grow + src.d_sy0) * (grow + src.d_sz0) * src.d_inv_s0)
+    log_term = src.d_log_scale + jnp.log((1.6 * growth - src.d_sqrt_m0) / (1.6 * growth + src.d_sqrt_m0))
+    delta_far = src.d_delta0 + src.d_gain * log_term
+    return jnp.where(near, delta_near + offset, 0.0) + jnp.where(dx > src.d_x0, delta_far + offset, 0.0)
+
+
 def velocity_deficit(w: WakeParams, dx, dy, dz, yaw_deg, ct, ti, D) -> jax.Array:
     """Fractional velocity deficit ``du/U`` (0..1) of one wake at the given points.
 
@@ -78,69 +161,12 @@ def velocity_deficit(w: WakeParams, dx, dy, dz, yaw_deg, ct, ti, D) -> jax.Array
         ti: turbulence intensity at that turbine (fraction).
         D: rotor diameter (m).
     """
-    cos_g = jnp.cos(jnp.deg2rad(yaw_deg))
-    s = jnp.sqrt(1.0 - ct)
-    # uR / (U + u0) with uR = U Ct / (2 (1 - s)) and u0 = U s
-    sigma_z0 = 0.5 * D * jnp.sqrt(ct / (2.0 * (1.0 - s)) / (1.0 + s))
-    sigma_y0 = sigma_z0 * cos_g
-    x0 = _near_wake_length(w, D, cos_g, s, s, ti)
-
-    # near wake: linear blend of widths between the rotor and x0
-    xn = jnp.clip(dx, 0.0, x0)
-    up = xn / x0
-    down = 1.0 - up
-    sigma_rotor = 0.501 * D * jnp.sqrt(ct / 2.0)
-    sy_near = down * sigma_rotor + up * sigma_y0
-    sz_near = down * sigma_rotor + up * sigma_z0
-
-    # far wake: linear growth past x0
-    k = w.ka * ti + w.kb
-    xf = jnp.maximum(dx, x0)
-    sy_far = k * (xf - x0) + sigma_y0
-    sz_far = k * (xf - x0) + sigma_z0
-
-    near = (dx > NEAR_WAKE_START) & (dx < x0)
-    far = dx >= x0
-    sy = jnp.where(near, sy_near, sy_far)
-    sz = jnp.where(near, sz_near, sz_far)
-    r2 = dy**2 / (2.0 * sy**2) + dz**2 / (2.0 * sz**2)
-    peak = 1.0 - safe_sqrt(jnp.clip(1.0 - ct * cos_g * D**2 / (8.0 * sy * sz), 0.0, 1.0))
-    return jnp.where(near | far, peak * jnp.exp(-r2), 0.0)
+    return deficit_at(wake_source(w, yaw_deg, ct, ti, D), dx, dy, dz)
 
 
 def deflection(w: WakeParams, dx, yaw_deg, ct, ti, D) -> jax.Array:
     """Lateral wake-centre offset ``delta`` (m) at ``dx`` metres downstream (0 upstream)."""
-    g = -jnp.deg2rad(yaw_deg)  # the Bastankhah model counts yaw the other way round
-    cos_g = jnp.cos(g)
-    ct_c = ct * cos_g
-    s_yaw = jnp.sqrt(1.0 - ct_c)
-    s = jnp.sqrt(1.0 - ct)
-    x0 = _near_wake_length(w, D, cos_g, s_yaw, s, ti)
-    k = w.ka * ti + w.kb
-
-    c0 = 1.0 - s
-    m0 = c0 * (2.0 - c0)
-    e0 = c0**2 - 3.0 * jnp.exp(1.0 / 12.0) * c0 + 3.0 * jnp.exp(1.0 / 3.0)
-    sigma_z0 = 0.5 * D * jnp.sqrt(ct_c / (2.0 * (1.0 - s_yaw)) / (1.0 + s))
-    sigma_y0 = sigma_z0 * cos_g
-
-    theta_c0 = w.dm * 0.3 * g / cos_g * (1.0 - s_yaw)
-    delta0 = jnp.tan(theta_c0) * x0
-    offset = w.ad + w.bd * dx
-
-    near = (dx >= 0.0) & (dx <= x0)
-    delta_near = jnp.clip(dx, 0.0, x0) / x0 * delta0
-
-    xf = jnp.maximum(dx, x0)
-    sy = k * (xf - x0) + sigma_y0
-    sz = k * (xf - x0) + sigma_z0
-    sqrt_m0 = jnp.sqrt(m0)
-    growth = jnp.sqrt(sy * sz / (sigma_y0 * sigma_z0))
-    log_term = jnp.log((1.6 + sqrt_m0) * (1.6 * growth - sqrt_m0)
-                       / ((1.6 - sqrt_m0) * (1.6 * growth + sqrt_m0)))
-    delta_far = delta0 + theta_c0 * e0 / 5.2 * jnp.sqrt(sigma_y0 * sigma_z0 / (k * k * m0)) * log_term
-
-    return jnp.where(near, delta_near + offset, 0.0) + jnp.where(dx > x0, delta_far + offset, 0.0)
+    return deflection_at(wake_source(w, yaw_deg, ct, ti, D), dx)
 
 
 def added_turbulence(w: WakeParams, dx, axial_induction, ambient_ti, D) -> jax.Array:
