@@ -19,7 +19,7 @@ from twingym.policies.export import export_spec
 TESTS_ENVS = str(Path(__file__).resolve().parents[1] / "envs")
 
 
-def tank_spec(gain: float = 4.0) -> PolicySpec:
+def tank_spec(gain: float = 2.0) -> PolicySpec:
     """A ToyTank controller as a PolicySpec: valve = clip(0.19 + 0.19*ref + gain*(ref - level), 0, 1).
 
     The feed-forward term approximates the valve that holds the tank at the reference (inflow
