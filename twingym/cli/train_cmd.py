@@ -61,6 +61,9 @@ def register(app: typer.Typer) -> None:
         set_: list[str] = typer.Option([], "--set", help=SET_HELP),
         ray_address: str = typer.Option(None, "--ray-address", help="Join this Ray cluster (else RAY_ADDRESS)."),
         max_concurrent: int = typer.Option(0, "--max-concurrent", min=0, help="Trials at once (0: Ray decides)."),
+        param: list[str] = typer.Option([], "--param", help="Search space entry key=SPEC, SPEC one of "
+                                        "loguniform:LOW:HIGH, uniform:LOW:HIGH, randint:LOW:HIGH, choice:A,B,C; "
+                                        "repeatable (default: a space per backend)."),
     ) -> None:
         """Hyperparameter search with Ray Tune; every trial is a run directory."""
         from rich.console import Console
@@ -69,7 +72,14 @@ def register(app: typer.Typer) -> None:
         from twingym.training.sweep import results_table, run_sweep
 
         cfg = load_config(config, list(set_))
-        sweep_dir, rows = run_sweep(cfg, samples, ray_address=ray_address, max_concurrent=max_concurrent)
+        space = {}
+        for item in param:
+            key, sep, spec = item.partition("=")
+            if not sep:
+                raise UserError(f"--param expects key=SPEC, got {item!r}")
+            space[key.strip()] = spec.strip()
+        sweep_dir, rows = run_sweep(cfg, samples, ray_address=ray_address, max_concurrent=max_concurrent,
+                                    params=space or None)
         Console().print(results_table(rows))
         typer.echo(f"sweep directory: {sweep_dir}")
 
