@@ -2,8 +2,8 @@
 
 - ``nominal``: the default episode distribution (mean wind 5..20 m/s, turbulence intensity 10 %).
 - ``sensor_noise_x3``: every sensor noise level times three.
-- ``gust``: an IEC-like extreme operating gust (``wind.eog_shape``; about 7-10 m/s peak-to-trough
-  at 5-20 m/s mean wind, 10.5 s) starting at a random time in the first 20-60 % of the episode.
+- ``gust``: an IEC-like extreme operating gust (``wind.eog_shape``; 3.3-7.3 m/s peak-to-trough
+  at 5-20 m/s mean wind, over 10.5 s) starting at a random time in the first 20-60 % of the episode.
 - ``wind_ramp``: the mean wind rises by 6 m/s over 30 s (crossing rated from below for the lower
   means), starting at a random time.
 - ``high_turbulence``: turbulence intensity 20 % (about IEC class A at 10 m/s, doubled default).

@@ -31,6 +31,7 @@ Gust and ramp (scenario options)
       V(t) = -0.37 V_gust sin(3 pi t/T) (1 - cos(2 pi t/T)),  0 <= t <= T = 10.5 s
       V_gust = gust_scale * 3.3 sigma_1 / (1 + 0.1 D / Lambda),  sigma_1 = I_ref (0.75 U + 5.6)
 
+  ``V_gust`` is the peak-to-trough change (a 0.27 dip, then a 0.74 rise at ``T/2``)
   (the ``1.35 (V_e1 - U)`` cap of the standard is omitted: it only binds near cut-out for class I).
   ``gust_scale = 0`` disables it; the gust starts at a random time in the episode.
 - Ramp: the mean wind changes linearly by ``ramp_delta`` m/s over ``ramp_duration`` s from a

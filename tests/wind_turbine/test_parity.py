@@ -27,7 +27,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-
 from twingym.envs.turbines import load_floris_turbine
 from twingym.envs.wind_turbine import WindTurbine
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from twingym.envs.turbines import (
     RoscoFileError,
     available_rotor_surfaces,
@@ -69,5 +68,5 @@ def test_bad_inputs_raise_clear_errors(tmp_path):
         parse_discon(tmp_path / "missing.IN")
     broken = tmp_path / "broken.txt"
     broken.write_text("# Pitch angle vector\n0 1\n# TSR vector\n1 2\n# Wind speed vector\n5\n# Power coefficient\n0.1 0.2\n")
-    with pytest.raises(RoscoFileError, match="not 2 x 2|no section"):
+    with pytest.raises(RoscoFileError, match=r"not 2 x 2|no section"):
         load_rotor_performance(broken)
