@@ -80,14 +80,17 @@ def rollout_observations(env: Any, params: Any, policy: OnnxPolicy, n: int = 10_
     act_space = env.action_space(params)
     keys = jax.random.split(jax.random.PRNGKey(seed), n_envs)
     obs, state = jax.vmap(env.reset, in_axes=(0, None))(keys, params)
-    step = jax.jit(jax.vmap(env.step, in_axes=(0, 0, 0, None)))
+    @jax.jit
+    def step(t, state, action, params):
+        step_keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(keys, t)
+        return jax.vmap(env.step, in_axes=(0, 0, 0, None))(step_keys, state, action, params)[:2]
+
     out = []
     for t in range(steps):
         flat = np.asarray(obs, dtype=np.float32).reshape(n_envs, -1)
         out.append(flat)
         action = policy.act(flat).reshape((n_envs, *act_space.shape)).astype(np.dtype(act_space.dtype))
-        step_keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(keys, t)
-        obs, state, *_ = step(step_keys, state, jnp.asarray(action), params)
+        obs, state = step(t, state, jnp.asarray(action), params)
     return np.concatenate(out)[:n]
 
 

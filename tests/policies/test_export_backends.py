@@ -36,13 +36,16 @@ def _random_rollout_observations(twin: str, n: int = 10_000, n_envs: int = 100) 
     env, params = make(twin)
     keys = jax.random.split(jax.random.PRNGKey(123), n_envs)
     obs, state = jax.vmap(env.reset, in_axes=(0, None))(keys, params)
-    step = jax.jit(jax.vmap(env.step, in_axes=(0, 0, 0, None)))
-    sample = jax.jit(jax.vmap(env.action_space(params).sample))
+    @jax.jit
+    def step(t, state):
+        k = jax.vmap(jax.random.fold_in, in_axes=(0, None))(keys, t)
+        action = jax.vmap(env.action_space(params).sample)(k)
+        return jax.vmap(env.step, in_axes=(0, 0, 0, None))(k, state, action, params)[:2]
+
     out = []
     for t in range(n // n_envs):
         out.append(np.asarray(obs).reshape(n_envs, -1))
-        k = jax.vmap(jax.random.fold_in, in_axes=(0, None))(keys, t)
-        obs, state, *_ = step(k, state, sample(k), params)
+        obs, state = step(t, state)
     return np.concatenate(out).astype(np.float32)
 
 
