@@ -213,6 +213,7 @@ class Deployment:
         self._episode_seen = 0
         self._last_raw: np.ndarray | None = None
         self._last_inference_error: str | None = None
+        self._took_control = False     # wrote anything to the twin (only then hand back on exit)
 
     def stop(self, reason: str = "stop") -> None:
         """End the run at the next poll (thread-safe, signal-safe)."""
@@ -296,10 +297,12 @@ class Deployment:
             if controller == "policy" and d["safe_action"] is not None:
                 values = np.empty_like(d["safe_action"])
                 values[self.act_index] = d["safe_action"]
+                self._took_control = True
                 await self.link.write(setpoints=values.tolist(),
                                       mode="remote" if snap.mode != "remote" else None)
                 wrote = "setpoints"
             elif controller == "fallback" and snap.mode != "local":
+                self._took_control = True
                 await self.link.write(mode="local")
                 wrote = "mode=local"
         s.steps += 1
@@ -389,6 +392,7 @@ class Deployment:
                                           idle_seconds=round(idle, 3),
                                           baseline=self.desc.baseline_name or "hold setpoints")
                                 if not cfg.shadow and snap.mode != "local":
+                                    self._took_control = True
                                     with contextlib.suppress(CONNECTION_ERRORS):
                                         await self.link.write(mode="local")
                     await self._sleep(poll)
@@ -424,7 +428,7 @@ class Deployment:
             s.fallbacks = self.watchdog.fallbacks
             s.stopped_by = self._stop_reason or "stop"
             s.wall_seconds = time.monotonic() - start
-            if self.link.connected and not cfg.shadow:
+            if self.link.connected and not cfg.shadow and self._took_control:
                 try:
                     await asyncio.wait_for(self.link.write(mode="local"), 3.0)
                     log.write("handover", to="local", reason=s.stopped_by,

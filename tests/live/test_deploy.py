@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import make_bundle, tank_spec
-from twingym.envs.live import Fault, ServerConfig, free_port, read_record, spawn_server
+from twingym.envs.live import Fault, ServerConfig, free_port, read_record, spawn_server, start_server_thread
 from twingym.policies.deploy import DeployConfig, DeployError, Deployment, deploy, read_log
 
 REPO = Path(__file__).resolve().parents[2]
@@ -89,6 +89,23 @@ def test_serve_and_deploy_end_to_end(shared_server, tank_bundle, tmp_path):
     last = max(record)
     wait_for(lambda: any(r["mode"] == "local" for r in steps_of(shared_server.record_path)
                          if r["step"] > last - 2), 5, "local mode after deploy")
+
+
+def test_a_bundle_for_another_twin_is_refused_without_touching_the_twin(shared_server, tmp_path):
+    from twingym.agents.policy_spec import DenseLayer, PolicySpec
+    from twingym.policies import bundle as bundle_mod
+    from twingym.policies.export import export_spec
+
+    spec = PolicySpec(obs_dim=3, obs_mean=np.zeros(3, np.float32), obs_var=np.ones(3, np.float32),
+                      layers=[DenseLayer(np.zeros((3, 8), np.float32), np.zeros(8, np.float32))],
+                      action_transform="multi_argmax", nvec=(3, 5))
+    path = export_spec(spec, tmp_path / "discrete", twin_id="ToyTankDiscrete-v0")
+    bundle_mod.write_validation(bundle_mod.load_bundle(path), {"gates": [{"name": "fixture", "passed": True}]}, {})
+    log = tmp_path / "wrong.jsonl"
+    with pytest.raises(DeployError, match="bundle is for twin ToyTankDiscrete-v0 but the live twin is ToyTank-v0"):
+        deploy(DeployConfig(str(path), shared_server.endpoint, steps=5, log=str(log)), handle_signals=False)
+    events = log_events(log)
+    assert not any(e["event"] in ("step", "handover") for e in events)
 
 
 def test_sigterm_leaves_the_twin_on_its_local_controller(shared_server, tank_bundle, tmp_path):
@@ -195,7 +212,8 @@ def test_server_killed_and_restarted_mid_run_deploy_reconnects(tank_bundle, tmp_
         first.kill()                                    # SIGKILL: a crash mid-run
         wait_for(lambda: any(e["event"] == "connection_lost" for e in log_events(log)), 20, "loss detected")
         time.sleep(0.5)
-        second = spawn_server(ServerConfig(**config), **spawn)
+        # the restarted server: same port, same record (a thread here, to keep the test fast)
+        second = start_server_thread(ServerConfig(**config))
         wait_for(lambda: any(e["event"] == "server_restarted" for e in log_events(log)), 60, "reconnect")
         restarted = next(e for e in log_events(log) if e["event"] == "server_restarted")
         wait_for(lambda: sum(e["event"] == "step" and e["controller"] == "policy" and e.get("wall_time", 0)
