@@ -89,8 +89,8 @@ def build_problem(a: dict[str, Any]) -> tuple[powerflow.PFProblem, ybus.BranchAd
     n = a["p_spec"].shape[0]
     shunt = a["shunt_g"] + 1j * a["shunt_b"]
     y = ybus.make_ybus(n, a["f"], a["t"], br, shunt)
-    s_spec = (a["p_spec"] + 1j * a["q_spec"]).astype(y.dtype)
-    prob = powerflow.PFProblem(ybus=y, s_spec=s_spec, vm_set=a["vm_set"], va_slack=a["va_slack"],
+    prob = powerflow.PFProblem(ymat=powerflow.ybus_to_real(y), p_spec=a["p_spec"],
+                               q_spec=a["q_spec"], vm_set=a["vm_set"], va_slack=a["va_slack"],
                                is_slack=a["is_slack"], is_pv=a["is_pv"])
     return prob, br
 

@@ -31,13 +31,16 @@ from jax import lax
 class PFProblem(NamedTuple):
     """One power-flow problem. Shapes: ``n`` buses.
 
-    ybus: (n, n) complex pu; s_spec: (n,) complex pu specified injections (generation - load);
-    vm_set: (n,) pu magnitudes used at PV and slack buses; va_slack: () rad;
+    ymat: (2n, 2n) real block form ``[[G, -B], [B, G]]`` of the bus admittance matrix
+    ``Y = G + jB`` (pu), so that ``[Re I; Im I] = ymat @ [Re V; Im V]`` is one real matrix
+    product (much faster than a complex one on CPUs); p_spec, q_spec: (n,) pu specified injections
+    (generation - load); vm_set: (n,) pu magnitudes used at PV and slack buses; va_slack: () rad;
     is_slack, is_pv: (n,) bool.
     """
 
-    ybus: jax.Array
-    s_spec: jax.Array
+    ymat: jax.Array
+    p_spec: jax.Array
+    q_spec: jax.Array
     vm_set: jax.Array
     va_slack: jax.Array
     is_slack: jax.Array
@@ -63,28 +66,48 @@ def _row_masks(p: PFProblem) -> tuple[jax.Array, jax.Array]:
     return active, ~active
 
 
-def _voltage(va, vm):
-    return (vm * jnp.cos(va) + 1j * vm * jnp.sin(va)).astype(jnp.result_type(va, jnp.complex64))
+def ybus_to_real(y: jax.Array) -> jax.Array:
+    """Complex ``(n, n)`` admittance matrix -> real ``(2n, 2n)`` block form ``[[G, -B], [B, G]]``."""
+    return jnp.block([[y.real, -y.imag], [y.imag, y.real]])
+
+
+def ybus_from_real(ymat: jax.Array) -> jax.Array:
+    """Inverse of :func:`ybus_to_real`."""
+    n = ymat.shape[0] // 2
+    return ymat[:n, :n] + 1j * ymat[n:, :n]
+
+
+def n_bus(p: PFProblem) -> int:
+    return p.ymat.shape[0] // 2
+
+
+def power_injection(x: jax.Array, ymat: jax.Array) -> jax.Array:
+    """(2n,) computed injections ``[P; Q]`` (pu) at polar voltages ``x = [va; vm]``."""
+    n = ymat.shape[0] // 2
+    va, vm = x[:n], x[n:]
+    e, f = vm * jnp.cos(va), vm * jnp.sin(va)
+    cur = ymat @ jnp.concatenate([e, f])
+    ir, ii = cur[:n], cur[n:]
+    return jnp.concatenate([e * ir + f * ii, f * ir - e * ii])
 
 
 def mismatch(x: jax.Array, p: PFProblem) -> jax.Array:
     """(2n,) power mismatch ``S(V) - S_spec`` (real, imaginary), zero on fixed rows."""
-    n = p.ybus.shape[0]
-    v = _voltage(x[:n], x[n:])
-    s = v * jnp.conj(p.ybus @ v) - p.s_spec
+    s = power_injection(x, p.ymat) - jnp.concatenate([p.p_spec, p.q_spec])
     active, _ = _row_masks(p)
-    return jnp.where(active, jnp.concatenate([s.real, s.imag]), 0.0)
+    return jnp.where(active, s, 0.0)
 
 
 def jacobian(x: jax.Array, p: PFProblem) -> jax.Array:
     """(2n, 2n) Jacobian of :func:`mismatch` with identity rows for fixed variables."""
-    n = p.ybus.shape[0]
+    n = n_bus(p)
     va, vm = x[:n], x[n:]
-    v = _voltage(va, vm)
+    ybus = ybus_from_real(p.ymat)
+    v = (vm * jnp.cos(va) + 1j * vm * jnp.sin(va)).astype(ybus.dtype)
     vnorm = v / vm
-    ibus = p.ybus @ v
-    ds_dvm = v[:, None] * jnp.conj(p.ybus * vnorm[None, :]) + jnp.diag(jnp.conj(ibus) * vnorm)
-    ds_dva = 1j * v[:, None] * jnp.conj(jnp.diag(ibus) - p.ybus * v[None, :])
+    ibus = ybus @ v
+    ds_dvm = v[:, None] * jnp.conj(ybus * vnorm[None, :]) + jnp.diag(jnp.conj(ibus) * vnorm)
+    ds_dva = 1j * v[:, None] * jnp.conj(jnp.diag(ibus) - ybus * v[None, :])
     jac = jnp.block([[ds_dva.real, ds_dvm.real], [ds_dva.imag, ds_dvm.imag]])
     active, _ = _row_masks(p)
     eye = jnp.eye(2 * n, dtype=jac.dtype)
@@ -94,7 +117,7 @@ def jacobian(x: jax.Array, p: PFProblem) -> jax.Array:
 def initial_point(p: PFProblem, va0: jax.Array | None = None) -> jax.Array:
     """(2n,) start: given (or zero) angles with the slack angle imposed, set-point magnitudes at
     PV/slack buses and 1.0 pu elsewhere."""
-    n = p.ybus.shape[0]
+    n = n_bus(p)
     dtype = p.vm_set.dtype
     va = jnp.zeros(n, dtype) if va0 is None else jnp.asarray(va0, dtype)
     va = jnp.where(p.is_slack, p.va_slack, va)
@@ -110,23 +133,42 @@ def chord_phase(x0: jax.Array, p: PFProblem, jinv: jax.Array, max_iter: int,
                 tol: float) -> tuple[jax.Array, jax.Array, jax.Array]:
     """Chord iterations ``x -= jinv @ F(x)``; returns ``(x, |F|, iterations)``.
 
-    Stops when converged, when ``max_iter`` is reached, or when a step would not reduce the
-    mismatch (that step is rejected)."""
-    f0 = _inf_norm(mismatch(x0, p))
+    Stops when converged, when ``max_iter`` is reached, or when a step makes the mismatch grow
+    (that step is rejected, so the result is never worse than the start)."""
+    f0 = mismatch(x0, p)
 
     def cond(c):
-        _, err, it, stalled = c
-        return (err > tol) & (it < max_iter) & ~stalled
+        _, f, it, stalled = c
+        return (_inf_norm(f) > tol) & (it < max_iter) & ~stalled
 
     def body(c):
-        x, err, it, _ = c
-        x_new = x - jinv @ mismatch(x, p)
-        err_new = _inf_norm(mismatch(x_new, p))
-        ok = jnp.isfinite(err_new) & (err_new < err)
-        return (jnp.where(ok, x_new, x), jnp.where(ok, err_new, err), it + 1, ~ok)
+        x, f, it, _ = c
+        x_new = x - jinv @ f
+        f_new = mismatch(x_new, p)
+        ok = jnp.isfinite(_inf_norm(f_new)) & (_inf_norm(f_new) < _inf_norm(f))
+        return (jnp.where(ok, x_new, x), jnp.where(ok, f_new, f), it + 1, ~ok)
 
-    x, err, it, _ = lax.while_loop(cond, body, (x0, f0, jnp.int32(0), jnp.bool_(False)))
-    return x, err, it
+    x, f, it, _ = lax.while_loop(cond, body, (x0, f0, jnp.int32(0), jnp.bool_(False)))
+    return x, _inf_norm(f), it
+
+
+def chord_fixed(x0: jax.Array, p: PFProblem, jinv: jax.Array,
+                iters: int) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Exactly ``iters`` chord iterations (steps that would increase the mismatch are rejected).
+
+    A fixed count makes a copy's result independent of the other copies it is batched with (a
+    while loop stops at a tolerance, and a batch's rounding can move that stop by one step)."""
+    f0 = mismatch(x0, p)
+
+    def body(_, c):
+        x, f = c
+        x_new = x - jinv @ f
+        f_new = mismatch(x_new, p)
+        ok = jnp.isfinite(_inf_norm(f_new)) & (_inf_norm(f_new) < _inf_norm(f))
+        return jnp.where(ok, x_new, x), jnp.where(ok, f_new, f)
+
+    x, f = lax.fori_loop(0, iters, body, (x0, f0))
+    return x, _inf_norm(f), jnp.int32(iters)
 
 
 def newton_phase(x0: jax.Array, p: PFProblem, max_iter: int,
@@ -149,19 +191,24 @@ def newton_phase(x0: jax.Array, p: PFProblem, max_iter: int,
 
 
 def solve_ac(p: PFProblem, x0: jax.Array, jinv: jax.Array | None = None, *,
-             max_chord: int = 30, max_newton: int = 10, tol: float = 1e-9) -> PFResult:
+             max_chord: int = 30, max_newton: int = 10, tol: float = 1e-9,
+             fixed_chord: bool = False) -> PFResult:
     """Solve the AC power flow from ``x0`` (see :func:`initial_point`).
 
     With ``jinv`` (a ``(2n, 2n)`` inverse Jacobian, e.g. from :func:`reference_jacobian_inverse`)
     chord iterations run first; exact Newton iterations then finish whatever is left. ``tol`` is
-    the largest allowed power mismatch in pu (1e-9 pu = 1e-7 MW on a 100 MVA base).
+    the largest allowed power mismatch in pu (1e-9 pu = 1e-7 MW on a 100 MVA base). With
+    ``fixed_chord`` exactly ``max_chord`` chord iterations run (see :func:`chord_fixed`).
     """
     it_c = jnp.int32(0)
     x = x0
     if jinv is not None:
-        x, _, it_c = chord_phase(x0, p, jinv, max_chord, tol)
+        if fixed_chord:
+            x, _, it_c = chord_fixed(x0, p, jinv, max_chord)
+        else:
+            x, _, it_c = chord_phase(x0, p, jinv, max_chord, tol)
     x, err, it_n = newton_phase(x, p, max_newton, tol)
-    n = p.ybus.shape[0]
+    n = n_bus(p)
     ok = (err <= tol) & jnp.all(jnp.isfinite(x))
     return PFResult(va=x[:n], vm=x[n:], converged=ok, iterations=it_c + it_n, mismatch=err)
 

@@ -1,0 +1,421 @@
+"""PowerGrid-v0: operate a transmission grid through a day of load, wind and sun.
+
+Every step (15 minutes, 96 steps = one day by default) the agent redispatches the controllable
+generators, charges or discharges grid batteries and curtails renewables; then an AC power flow
+(Newton-Raphson in JAX, float32, warm-started from the previous step) gives line loadings, and
+protection trips overloaded lines. The external grid (slack) balances whatever is left.
+
+Action (float32, shape ``(G + B + R,)``, physical units; ``G`` generators of ``net.gen``, ``B``
+batteries, ``R`` renewable units):
+
+* ``[0:G]``      redispatch of each generator, MW per step, in ``[-ramp, +ramp]``; the set point
+                 is then clipped to ``[min_p_mw, max_p_mw]``.
+* ``[G:G+B]``    battery power, MW, in ``[-p_max, +p_max]``; positive discharges into the grid.
+                 Limited by the state of charge (energy limits) with one-way efficiency ``eff``.
+* ``[G+B:]``     curtailment fraction of each renewable unit's available power, in ``[0, 1]``.
+
+Observation (float32, shape ``(2L + n + G + 1 + B + 2R + 4,)``, ``L`` branches = lines then
+trafos, ``n`` buses), measured values carry relative Gaussian sensor noise ``obs_noise_std *
+obs_noise_scale``:
+
+* ``[0:L]``            branch loading, fraction of rating (current based), clipped to [0, 5]
+* ``[L:2L]``           branch in service (1) or tripped / out (0)
+* next ``n``           net active injection per bus, MW (generation - load)
+* next ``G``           generator active power, MW
+* next ``1``           external grid (slack) active power, MW
+* next ``B``           battery state of charge, fraction [0, 1]
+* next ``R``           renewable available power now, MW
+* next ``R``           renewable available power forecast for the next step, MW
+* next ``2``           total load now and forecast for the next step, MW
+* last ``2``           time of day as (sin, cos) of 2 pi h / 24
+
+Protection: a branch above 100% for ``overload_steps`` consecutive steps trips, above
+``trip_hard`` (150%) it trips at once; it reconnects after ``cooldown_steps``. Trips change the
+topology of the *next* power flow, so cascades unfold step by step. A power flow that does not
+converge or a load left without connection to the slack is a blackout: the episode terminates and
+the reward carries ``voll * total_load * blackout_hours`` of unserved energy.
+
+Reward: ``-(generation cost + curtailment cost + battery wear + unserved energy * VoLL) /
+reward_scale`` with ``reward_scale`` the cost of serving the nominal load for one step at the
+mean generator price (so a normal step is about -0.5 to -1). ``info["cost"]``: total overload,
+sum over branches of ``max(loading - 1, 0)``.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import struct
+from twingym.envs import spaces
+from twingym.envs.core import Baseline, Label, TwinEnv, replace_fields
+from twingym.envs.power_grid import powerflow, profiles, ybus
+from twingym.envs.power_grid.params import BUILD_OPTIONS, GridParams, build_params
+
+CASES = ("case14", "case30", "case118")
+
+
+@struct.dataclass
+class GridState:
+    """State of one grid copy. Shapes as in :class:`GridParams`."""
+
+    time: jax.Array        # () int32 steps since midnight of the episode's first day
+    p_gen: jax.Array       # (G,) MW generator set points
+    soc: jax.Array         # (B,) fraction
+    z_ren: jax.Array       # (R,) AR(1) latent of each renewable unit
+    e_load: jax.Array      # (n,) AR(1) latent of each bus's load noise
+    level: jax.Array       # () episode load level
+    status: jax.Array      # (L,) float 1 in service, 0 out
+    over_count: jax.Array  # (L,) int32 consecutive overloaded steps
+    cooldown: jax.Array    # (L,) int32 steps until a tripped branch reconnects
+    x: jax.Array           # (2n,) last power-flow solution [va rad; vm pu] (warm start)
+    loading: jax.Array     # (L,) last loading, fraction of rating
+    p_slack: jax.Array     # () MW
+    p_bus: jax.Array       # (n,) MW net injections of the last step
+    ren_out: jax.Array     # (R,) MW renewable output after curtailment
+
+
+# ---------------------------------------------------------------------------------------------------
+def _hour(t, params: GridParams):
+    return jnp.mod(t.astype(jnp.float32) * params.dt_h, 24.0)
+
+
+def _loads(t, level, e_load, params: GridParams):
+    factor = level * params.load_scale * profiles.load_shape(_hour(t, params))
+    factor = factor * (1.0 + params.load_noise_std * e_load)
+    return params.load_p * factor, params.load_q * factor
+
+
+def _ren_available(t, z, params: GridParams):
+    cf = profiles.renewable_cf(_hour(t, params), z, params.ren_is_wind)
+    return params.ren_cap * cf * params.renewable_scale
+
+
+def merit_order(target, pmin, pmax, cost, iters: int = 40):
+    """Economic dispatch of ``target`` MW: equal incremental cost (the merit order of marginal
+    costs, with quadratic costs taken into account).
+
+    ``cost`` is ``(U, 2)`` linear ($/MWh) and quadratic ($/MW^2h) coefficients. Each unit runs at
+    ``clip((lam - c1) / (2 c2), pmin, pmax)``; the price ``lam`` is found by bisection so the
+    total matches ``target`` (clipped to the fleet's range). Quadratic terms are floored at
+    1e-3 $/MW^2h so linear-cost units fill in merit order. Returns ``(U,)`` MW within limits.
+    """
+    c1 = cost[:, 0]
+    c2 = jnp.maximum(cost[:, 1], 1e-3)
+    target = jnp.clip(target, jnp.sum(pmin), jnp.sum(pmax))
+
+    def output(lam):
+        return jnp.clip((lam - c1) / (2 * c2), pmin, pmax)
+
+    lo = jnp.min(c1 + 2 * c2 * pmin) - 1.0
+    hi = jnp.max(c1 + 2 * c2 * pmax) + 1.0
+
+    def body(_, bounds):
+        lo, hi = bounds
+        mid = 0.5 * (lo + hi)
+        short = jnp.sum(output(mid)) < target
+        return jnp.where(short, mid, lo), jnp.where(short, hi, mid)
+
+    lo, hi = jax.lax.fori_loop(0, iters, body, (lo, hi))
+    return output(0.5 * (lo + hi))
+
+
+def _reachable(params: GridParams, status):
+    """(n,) bool: buses connected to the slack through in-service branches."""
+    n = params.load_p.shape[0]
+    adj = jnp.zeros((n, n), jnp.float32)
+    adj = adj.at[params.br_f, params.br_t].max(status).at[params.br_t, params.br_f].max(status)
+    start = params.is_slack.astype(jnp.float32)
+
+    def cond(c):
+        reach, prev = c
+        return jnp.any(reach != prev)
+
+    def body(c):
+        reach, _ = c
+        return jnp.maximum(reach, jnp.minimum(adj @ reach, 1.0)), reach
+
+    reach, _ = jax.lax.while_loop(cond, body, body((start, start)))
+    return reach > 0.5
+
+
+def _flow(params: GridParams, status, p_mw, q_mvar, x_prev, max_chord: int, max_newton: int):
+    """AC power flow for one copy. Returns a dict of loading, converged, x, p_slack, reach; a
+    flow that does not converge reports zero loadings (it is a blackout)."""
+    n = params.load_p.shape[0]
+    reach = _reachable(params, status)
+    fixed = params.is_slack | ~reach
+    br = ybus.branch_admittance(params.br_r * params.impedance_scale,
+                                params.br_x * params.impedance_scale, params.br_g, params.br_b,
+                                params.br_g_asym, params.br_b_asym, params.br_tap,
+                                params.br_shift, status)
+    y = ybus.make_ybus(n, params.br_f, params.br_t, br, params.shunt_g + 1j * params.shunt_b)
+    p_pu = jnp.where(reach, p_mw / params.sn_mva, 0.0)
+    q_pu = jnp.where(reach, q_mvar / params.sn_mva, 0.0)
+    prob = powerflow.PFProblem(ymat=powerflow.ybus_to_real(y), p_spec=p_pu, q_spec=q_pu,
+                               vm_set=params.vm_set, va_slack=params.va_slack, is_slack=fixed,
+                               is_pv=params.is_pv & reach)
+    va0 = jnp.where(fixed, params.va_slack, x_prev[:n])
+    vm0 = jnp.where(fixed | params.is_pv, jnp.where(reach, params.vm_set, 1.0), x_prev[n:])
+    res = powerflow.solve_ac(prob, jnp.concatenate([va0, vm0]), params.jinv,
+                             max_chord=max_chord, max_newton=max_newton, tol=params.tol,
+                             fixed_chord=True)
+    ok = res.converged
+    x = jnp.where(ok, jnp.concatenate([res.va, res.vm]), params.x_ref)
+    v = x[n:] * jnp.exp(1j * x[:n])
+    sf, st = ybus.branch_flows(v, params.br_f, params.br_t, br)
+    cur = jnp.maximum(jnp.abs(sf) / x[n:][params.br_f], jnp.abs(st) / x[n:][params.br_t])
+    loading = jnp.where(ok & (status > 0), cur / params.rating_pu, 0.0)
+    p_calc = powerflow.power_injection(x, prob.ymat)[:n] * params.sn_mva
+    p_slack = jnp.sum(jnp.where(params.is_slack, p_calc - p_mw, 0.0))
+    return dict(loading=loading, converged=ok, x=x, p_slack=jnp.where(ok, p_slack, 0.0),
+                reach=reach)
+
+
+def _linear_flow(params: GridParams, status, p_mw, q_mvar):
+    """First-observation flow: one chord step from the case's base solution (no loops; the
+    reset runs inside every step for auto-reset, so it must be cheap). The base topology (and
+    the n-1 scenario's) keeps every bus connected, so no islanding check is needed here."""
+    n = params.load_p.shape[0]
+    br = ybus.branch_admittance(params.br_r * params.impedance_scale,
+                                params.br_x * params.impedance_scale, params.br_g, params.br_b,
+                                params.br_g_asym, params.br_b_asym, params.br_tap,
+                                params.br_shift, status)
+    y = ybus.make_ybus(n, params.br_f, params.br_t, br, params.shunt_g + 1j * params.shunt_b)
+    prob = powerflow.PFProblem(ymat=powerflow.ybus_to_real(y), p_spec=p_mw / params.sn_mva,
+                               q_spec=q_mvar / params.sn_mva, vm_set=params.vm_set,
+                               va_slack=params.va_slack, is_slack=params.is_slack,
+                               is_pv=params.is_pv)
+    x = params.x_ref - params.jinv @ powerflow.mismatch(params.x_ref, prob)
+    x = jnp.where(jnp.isfinite(x), x, params.x_ref)
+    v = x[n:] * jnp.exp(1j * x[:n])
+    sf, st = ybus.branch_flows(v, params.br_f, params.br_t, br)
+    cur = jnp.maximum(jnp.abs(sf) / x[n:][params.br_f], jnp.abs(st) / x[n:][params.br_t])
+    loading = jnp.where(status > 0, cur / params.rating_pu, 0.0)
+    p_calc = powerflow.power_injection(x, prob.ymat)[:n] * params.sn_mva
+    p_slack = jnp.sum(jnp.where(params.is_slack, p_calc - p_mw, 0.0))
+    return dict(loading=jnp.nan_to_num(loading), x=x, p_slack=jnp.nan_to_num(p_slack))
+
+
+def _bus_injection(params: GridParams, p_gen, ren_out, p_bat, load_p):
+    n = params.load_p.shape[0]
+    p = jnp.zeros(n, jnp.float32).at[params.gen_bus].add(p_gen)
+    p = p.at[params.ren_bus].add(ren_out).at[params.bat_bus].add(p_bat)
+    return p - load_p
+
+
+def _initial_status(params: GridParams):
+    n1 = (jnp.arange(params.br_status0.shape[0]) == params.n1_line) & (params.n1_outage > 0.5)
+    return jnp.where(n1, 0.0, params.br_status0)
+
+
+# ---------------------------------------------------------------------------------------------------
+class PowerGrid(TwinEnv[GridState, GridParams]):
+    __doc__ = __doc__
+    reference_baseline = "merit_order"
+
+    # ---- params ---------------------------------------------------------------------------------
+    def default_params(self) -> GridParams:
+        return self.make_params()
+
+    def make_params(self, case: str = "case14", net: Any = None, **overrides: Any) -> GridParams:
+        """Params for a bundled ``case`` (``case14`` default, ``case30``, ``case118``, or any
+        ``pandapower.networks`` function name) or any pandapower ``net``; ``overrides`` are
+        :data:`~twingym.envs.power_grid.params.BUILD_OPTIONS` keys (renewable/battery layout,
+        rating rule) or GridParams fields."""
+        build = {k: v for k, v in overrides.items() if k in BUILD_OPTIONS}
+        rest = {k: v for k, v in overrides.items() if k not in BUILD_OPTIONS}
+        if net is not None:
+            from twingym.envs.power_grid.network import from_pandapower
+            params = build_params(from_pandapower(net), case=str(getattr(net, "name", "") or "net"),
+                                  **build)
+        else:
+            key = tuple(sorted((k, tuple(v) if isinstance(v, list | tuple | np.ndarray) else v)
+                               for k, v in build.items()))
+            params = _cached_case_params(case, key)
+        return replace_fields(params, rest, what=f"{self.id or 'PowerGrid'} parameter")
+
+    # ---- sizes ------------------------------------------------------------------------------------
+    @staticmethod
+    def _sizes(params: GridParams) -> tuple[int, int, int, int, int]:
+        return (params.br_f.shape[0], params.load_p.shape[0], params.gen_bus.shape[0],
+                params.bat_bus.shape[0], params.ren_bus.shape[0])
+
+    # ---- observation --------------------------------------------------------------------------------
+    def _obs(self, key, state: GridState, params: GridParams) -> jax.Array:
+        t = state.time
+        load_now, _ = _loads(t, state.level, state.e_load, params)
+        load_fc, _ = _loads(t + 1, state.level, profiles.AR_RHO * state.e_load, params)
+        ren_now = _ren_available(t, state.z_ren, params)
+        ren_fc = _ren_available(t + 1, profiles.AR_RHO * state.z_ren, params)
+        hour = _hour(t, params)
+        ang = 2 * jnp.pi * hour / 24.0
+        measured = jnp.concatenate([
+            state.loading, state.status, state.p_bus, state.p_gen, state.p_slack[None], state.soc,
+            ren_now, ren_fc, jnp.sum(load_now)[None], jnp.sum(load_fc)[None],
+            jnp.stack([jnp.sin(ang), jnp.cos(ang)])]).astype(jnp.float32)
+        noisy = self._noise_mask(params)
+        std = params.obs_noise_std * params.obs_noise_scale
+        eps = jax.random.normal(key, measured.shape, jnp.float32)
+        obs = jnp.where(noisy, measured * (1.0 + std * eps), measured)
+        low, high = self._obs_bounds(params)
+        return jnp.clip(jnp.nan_to_num(obs), low, high)
+
+    def _noise_mask(self, params: GridParams) -> np.ndarray:
+        L, n, G, B, R = self._sizes(params)
+        mask = np.ones(2 * L + n + G + 1 + B + 2 * R + 4, dtype=bool)
+        mask[L:2 * L] = False                       # breaker status is exact
+        mask[2 * L + n + G + 1:2 * L + n + G + 1 + B] = False   # SoC from the battery controller
+        mask[-2:] = False                           # clock
+        return mask
+
+    def _obs_bounds(self, params: GridParams) -> tuple[np.ndarray, np.ndarray]:
+        return (np.asarray(params.obs_low, np.float32), np.asarray(params.obs_high, np.float32))
+
+    def observation_space(self, params: GridParams) -> spaces.Box:
+        low, high = self._obs_bounds(params)
+        return spaces.Box(low=low, high=high)
+
+    def _act_bounds(self, params: GridParams) -> tuple[np.ndarray, np.ndarray]:
+        return (np.asarray(params.act_low, np.float32), np.asarray(params.act_high, np.float32))
+
+    def action_space(self, params: GridParams) -> spaces.Box:
+        low, high = self._act_bounds(params)
+        return spaces.Box(low=low, high=high)
+
+    # ---- dynamics --------------------------------------------------------------------------------------
+    def reset_env(self, key, params: GridParams):
+        L, n, _G, B, R = self._sizes(params)
+        k_lvl, k_ren, k_load, k_obs = jax.random.split(key, 4)
+        level = jax.random.uniform(k_lvl, (), jnp.float32, 0.9, 1.05)
+        z_ren = jax.random.normal(k_ren, (R,), jnp.float32)
+        e_load = jax.random.normal(k_load, (n,), jnp.float32)
+        t = jnp.int32(0)
+        load_p, load_q = _loads(t, level, e_load, params)
+        ren = _ren_available(t, z_ren, params)
+        p_gen = self._dispatch(jnp.sum(load_p) - jnp.sum(ren), params)
+        soc = jnp.full((B,), 0.5, jnp.float32)
+        status = _initial_status(params)
+        p_bus = _bus_injection(params, p_gen, ren, jnp.zeros(B), load_p)
+        flow = _linear_flow(params, status, p_bus, -load_q)
+        state = GridState(
+            time=t, p_gen=p_gen, soc=soc, z_ren=z_ren, e_load=e_load, level=level, status=status,
+            over_count=jnp.zeros(L, jnp.int32), cooldown=jnp.zeros(L, jnp.int32),
+            x=flow["x"], loading=jnp.where(status > 0, flow["loading"], 0.0),
+            p_slack=flow["p_slack"], p_bus=p_bus, ren_out=ren)
+        return self._obs(k_obs, state, params), state
+
+    @staticmethod
+    def _dispatch(net_load, params: GridParams):
+        pmin = jnp.concatenate([params.gen_pmin, params.slack_pmin[None]])
+        pmax = jnp.concatenate([params.gen_pmax, params.slack_pmax[None]])
+        cost = jnp.concatenate([params.gen_cost, params.slack_cost[None]])
+        return merit_order(net_load, pmin, pmax, cost)[:-1]
+
+    def step_env(self, key, state: GridState, action, params: GridParams):
+        _L, _n, G, B, _R = self._sizes(params)
+        k_ren, k_load, k_obs = jax.random.split(key, 3)
+        a_low, a_high = self._act_bounds(params)
+        a = jnp.clip(jnp.nan_to_num(jnp.asarray(action, jnp.float32).reshape(-1)), a_low, a_high)
+        t = state.time + 1
+        z_ren = profiles.ar1_step(k_ren, state.z_ren)
+        e_load = profiles.ar1_step(k_load, state.e_load)
+        load_p, load_q = _loads(t, state.level, e_load, params)
+        avail = _ren_available(t, z_ren, params)
+
+        # actions
+        p_gen = jnp.clip(state.p_gen + a[:G], params.gen_pmin, params.gen_pmax)
+        e_max = jnp.maximum(params.bat_e_max, 1e-6)
+        dis_max = state.soc * e_max * params.bat_eff / params.dt_h
+        chg_max = (1.0 - state.soc) * e_max / (params.bat_eff * params.dt_h)
+        p_bat = jnp.clip(a[G:G + B], -chg_max, dis_max)
+        energy = jnp.where(p_bat > 0, p_bat / params.bat_eff, p_bat * params.bat_eff) * params.dt_h
+        soc = jnp.clip(state.soc - energy / e_max, 0.0, 1.0)
+        curtail = a[G + B:]
+        ren_out = avail * (1.0 - curtail)
+
+        p_bus = _bus_injection(params, p_gen, ren_out, p_bat, load_p)
+        flow = _flow(params, state.status, p_bus, -load_q, state.x, params.max_chord,
+                     params.max_newton)
+        loading = flow["loading"]
+        islanded_load = jnp.any(~flow["reach"] & (load_p > 1e-6))
+        blackout = ~flow["converged"] | islanded_load
+
+        # protection
+        on = state.status > 0
+        over = on & (loading > 1.0)
+        count = jnp.where(over, state.over_count + 1, 0)
+        trip = on & ((loading > params.trip_hard) | (count >= params.overload_steps))
+        cooldown = jnp.where(trip, params.cooldown_steps, jnp.maximum(state.cooldown - 1, 0))
+        permanent = _initial_status(params) < 0.5
+        reconnect = ~on & (cooldown == 0) & ~permanent
+        status = jnp.where(trip, 0.0, jnp.where(reconnect, 1.0, state.status))
+        count = jnp.where(trip, 0, count)
+
+        # economics
+        gen_cost = jnp.sum(params.gen_cost[:, 0] * p_gen + params.gen_cost[:, 1] * p_gen ** 2)
+        ps = flow["p_slack"]
+        slack_cost = params.slack_cost[0] * jnp.maximum(ps, 0.0) + params.slack_cost[1] * ps ** 2
+        curtail_cost = params.curtail_cost * jnp.sum(avail * curtail)
+        wear = params.battery_wear * jnp.sum(jnp.abs(p_bat))
+        unserved = jnp.where(blackout, params.voll * jnp.sum(load_p) * params.blackout_hours, 0.0)
+        dollars = (gen_cost + slack_cost + curtail_cost + wear) * params.dt_h + unserved
+        reward = -dollars / params.reward_scale
+        overload = jnp.sum(jnp.where(on, jnp.maximum(loading - 1.0, 0.0), 0.0))
+
+        new = GridState(time=t, p_gen=p_gen, soc=soc, z_ren=z_ren, e_load=e_load,
+                        level=state.level, status=status, over_count=count.astype(jnp.int32),
+                        cooldown=cooldown.astype(jnp.int32), x=flow["x"], loading=loading,
+                        p_slack=ps, p_bus=p_bus, ren_out=ren_out)
+        truncated = t >= params.max_steps
+        info = {"cost": overload.astype(jnp.float32), "blackout": blackout,
+                "converged": flow["converged"], "trips": jnp.sum(trip).astype(jnp.int32),
+                "dollars": dollars, "curtailed_mw": jnp.sum(avail * curtail),
+                "slack_mw": ps}
+        return self._obs(k_obs, new, params), new, reward, blackout, truncated, info
+
+    # ---- extras -------------------------------------------------------------------------------------------
+    def observation_labels(self, params: GridParams) -> list[Label]:
+        L, n, G, B, R = self._sizes(params)
+        out = [Label(f"line_{i}", "loading", "1") for i in range(L)]
+        out += [Label(f"line_{i}", "in_service", "1") for i in range(L)]
+        out += [Label(f"bus_{i}", "p_injection", "MW") for i in range(n)]
+        out += [Label(f"gen_{i}", "p", "MW") for i in range(G)]
+        out += [Label("grid", "slack_p", "MW")]
+        out += [Label(f"battery_{i}", "soc", "1") for i in range(B)]
+        out += [Label(f"renewable_{i}", "available", "MW") for i in range(R)]
+        out += [Label(f"renewable_{i}", "forecast", "MW") for i in range(R)]
+        out += [Label("grid", "load", "MW"), Label("grid", "load_forecast", "MW"),
+                Label("grid", "time_sin", "1"), Label("grid", "time_cos", "1")]
+        return out
+
+    def action_labels(self, params: GridParams) -> list[Label]:
+        _, _, G, B, R = self._sizes(params)
+        return ([Label(f"gen_{i}", "redispatch", "MW") for i in range(G)]
+                + [Label(f"battery_{i}", "power", "MW") for i in range(B)]
+                + [Label(f"renewable_{i}", "curtailment", "1") for i in range(R)])
+
+    def baselines(self) -> dict[str, Baseline]:
+        from twingym.envs.power_grid.baselines import make_baselines
+        return make_baselines(self)
+
+    def scenarios(self) -> dict[str, dict[str, Any]]:
+        from twingym.envs.power_grid.scenarios import SCENARIOS
+        return {k: dict(v) for k, v in SCENARIOS.items()}
+
+    def render(self, state: GridState, params: GridParams) -> np.ndarray:
+        from twingym.envs.power_grid.render import render_grid
+        return render_grid(state, params)
+
+
+@functools.lru_cache(maxsize=16)
+def _cached_case_params(case: str, build_key: tuple) -> GridParams:
+    import pandapower.networks as pn
+    from twingym.envs.power_grid.network import from_pandapower
+    factory = getattr(pn, case, None)
+    if factory is None or not callable(factory):
+        raise ValueError(f"unknown case {case!r}; try one of {', '.join(CASES)} or pass net=")
+    return build_params(from_pandapower(factory(), name=case), case=case, **dict(build_key))
