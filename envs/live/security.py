@@ -69,6 +69,15 @@ class SecurityPlan:
     loopback: bool
     warning: str | None = None
 
+    def describe(self) -> str:
+        """One line: offered policies and logins."""
+        names = {ua.SecurityPolicyType.NoSecurity: "None",
+                 ua.SecurityPolicyType.Basic256Sha256_Sign: "Basic256Sha256 Sign",
+                 ua.SecurityPolicyType.Basic256Sha256_SignAndEncrypt: "Basic256Sha256 SignAndEncrypt"}
+        logins = "user name only (anonymous refused)" if ua.UserNameIdentityToken in self.tokens else "anonymous"
+        return (f"policies {', '.join(names.get(p, str(p)) for p in self.policies)}; logins {logins}"
+                + (f"; certificate {self.cert}" if self.cert else ""))
+
 
 def is_loopback(host: str) -> bool:
     """True for 127.0.0.0/8, ::1 and names that resolve only to loopback addresses."""

@@ -343,6 +343,7 @@ class LiveTwinServer:
                     on_ready(cfg.endpoint)
                 self.log(f"serving {twin.twin_id} ({twin.scenario}) on {cfg.endpoint}, "
                          f"dt {twin.dt:g} s, speed x{cfg.speed:g}, record {self.record_path}")
+                self.log("security: " + self.plan.describe())
                 deadline = time.monotonic() + period
                 while True:
                     if cfg.steps is not None and self.steps_done >= cfg.steps:

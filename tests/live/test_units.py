@@ -207,3 +207,32 @@ print(json.dumps({"modules": [m for m in ("jax", "torch") if m in sys.modules], 
         pytest.xfail("twingym.policies.bundle imports twingym.envs.spaces (JAX) at module level; "
                      "the deploy runtime itself imports neither (reported to the lead)")
     pytest.fail(f"deploy runtime imports {result['modules']} via {entry}: {chain}")
+
+
+def test_failed_or_non_finite_inference_asks_for_fallback(tank_bundle):
+    """The decision step without a network: a raising or NaN-producing policy is a problem."""
+    from twingym.policies.deploy import DeployConfig, Deployment
+    from twingym.policies.deploy.link import Snapshot
+
+    dep = Deployment(DeployConfig(str(tank_bundle), "opc.tcp://127.0.0.1:1/twingym/"))
+    dep.obs_index, dep.act_index = np.arange(3), np.arange(1)
+    snap = Snapshot(step=1, consistent=True, sim_time=1.0, episode=0, episode_step=1, last_reward=0.0,
+                    last_cost=0.0, episode_return=0.0, last_episode_return=float("nan"), total_reward=0.0,
+                    mode="remote", server_id="x", faults="", measurements=[0.5, 1.0, 0.1], applied=[0.4],
+                    baseline=[0.6])
+    ok = dep._decide(snap)
+    assert ok["problem"] is None and 0.0 <= ok["safe_action"][0] <= 1.0
+
+    class Raising:
+        def act(self, obs):
+            raise RuntimeError("onnxruntime: bad input")
+
+    class Nan:
+        def act(self, obs):
+            return np.array([np.nan], np.float32)
+
+    dep.policy.policy = Raising()
+    bad = dep._decide(snap)
+    assert bad["problem"] == "inference_failed" and bad["safe_action"] is None
+    dep.policy.policy = Nan()
+    assert dep._decide(snap)["problem"] == "inference_non_finite"
