@@ -28,6 +28,7 @@ needs_agents = pytest.mark.skipif(
 BACKENDS = [
     pytest.param("jax_ppo", {"num_envs": 8, "rollout_steps": 16, "updates_per_chunk": 2}, 256, id="jax_ppo"),
     pytest.param("sb3_ppo", {}, 256, id="sb3_ppo"),
+    pytest.param("sb3_sac", {}, 256, id="sb3_sac", marks=pytest.mark.slow),
     pytest.param("rllib_ppo", {}, 256, id="rllib_ppo", marks=pytest.mark.slow),
 ]
 
