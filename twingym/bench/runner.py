@@ -65,6 +65,7 @@ SECTIONS: dict[str, Callable[[bool], list[Record]]] = {
     "wind_turbine": _module_section("wind_turbine"),
     "scaling": _module_section("scaling"),
     "training": _module_section("training"),
+    "live": _module_section("live"),
 }
 
 

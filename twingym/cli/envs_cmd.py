@@ -6,8 +6,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from twingym.envs import make, registered
-
 
 def describe_space(space) -> str:
     """Short human description of a twingym space, e.g. ``Box(9,) [-25, 25]``."""
@@ -27,6 +25,8 @@ def register(app: typer.Typer) -> None:
     @app.command("envs")
     def envs(twin: str = typer.Argument(None, help="Show one twin only (e.g. WindFarm-v0).")) -> None:
         """List the registered twins with their observation and action spaces."""
+        from twingym.envs import make, registered
+
         specs = registered()
         ids = [twin] if twin else sorted(specs)
         table = Table(title="twingym twins")

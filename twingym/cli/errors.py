@@ -12,16 +12,14 @@ try:  # newer typer vendors click as typer._click; older typer uses click itself
 except ImportError:  # pragma: no cover
     from click import ClickException
 
-from twingym.envs.registry import UnknownTwinError
-
 
 class UserError(Exception):
     """An error caused by the user's input: printed as one line, exit code 2, no traceback."""
 
 
-#: exception types whose message is shown as-is to the user (one line, exit 2).
-USER_ERRORS: tuple[type[BaseException], ...] = (UserError, UnknownTwinError, FileNotFoundError,
-                                                 ValueError, KeyError)
+#: exception types whose message is shown as-is to the user (one line, exit 2). KeyError covers
+#: twingym.envs.UnknownTwinError without importing the registry (and JAX) for every verb.
+USER_ERRORS: tuple[type[BaseException], ...] = (UserError, FileNotFoundError, ValueError, KeyError)
 
 
 def run_guarded(app: typer.Typer, argv: list[str] | None = None) -> int:
