@@ -125,7 +125,9 @@ def _plain(obj: Any) -> Any:
 
 
 def noise_param_names(params: Any) -> list[str]:
-    """Names of the twin's sensor-noise parameters: numeric fields whose name contains "noise"."""
+    """Names of the twin's sensor-noise parameters to scale: a global multiplier when the twin has one
+    (a field named ``sensor_noise`` or ending in ``noise_scale``/``noise_factor``), else every positive
+    numeric field whose name contains "noise" (scaling both would compound the factor)."""
     names = []
     for f in dataclasses.fields(params) if dataclasses.is_dataclass(params) else []:
         value = getattr(params, f.name)
@@ -136,7 +138,8 @@ def noise_param_names(params: Any) -> list[str]:
                 continue
             if arr.size and np.all(np.isfinite(arr)) and np.any(arr > 0):
                 names.append(f.name)
-    return names
+    multipliers = [n for n in names if n == "sensor_noise" or n.endswith(("noise_scale", "noise_factor"))]
+    return multipliers or names
 
 
 DEFAULT_DROPOUT = Corruption(nonfinite_prob=0.02, stale_prob=0.02, stale_steps=5)

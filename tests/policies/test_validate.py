@@ -193,3 +193,24 @@ def test_discrete_policy_validates_on_a_twin_without_baselines(tmp_path):
     assert perf["passed"] and perf["detail"] == "the twin has no baselines"
     eq = next(g for g in outcome.record["gates"] if g["name"] == "equivalence")
     assert eq["passed"] and eq["figure"] == 0.0
+
+
+def test_noise_scenario_prefers_a_global_multiplier():
+    from flax import struct
+
+    from twingym.policies.scenarios import noise_param_names
+
+    @struct.dataclass
+    class P:
+        sensor_noise: float = 1.0
+        wd_noise_std: float = 3.0
+        gain: float = 2.0
+
+    @struct.dataclass
+    class Q:
+        wd_noise_std: float = 3.0
+        ws_noise_std: float = 0.3
+        zero_noise: float = 0.0
+
+    assert noise_param_names(P()) == ["sensor_noise"]
+    assert noise_param_names(Q()) == ["wd_noise_std", "ws_noise_std"]
