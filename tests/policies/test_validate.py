@@ -197,7 +197,6 @@ def test_discrete_policy_validates_on_a_twin_without_baselines(tmp_path):
 
 def test_noise_scenario_prefers_a_global_multiplier():
     from flax import struct
-
     from twingym.policies.scenarios import noise_param_names
 
     @struct.dataclass
