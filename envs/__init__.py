@@ -14,6 +14,8 @@ BUILTIN_TWINS: dict[str, tuple[str, str]] = {
     "AssemblyCell-v0": ("twingym.envs.assembly_cell.env:AssemblyCell",
                         "serial assembly cell: buffers, failures, wear, maintenance, energy"),
     "WindTurbine-v0": ("twingym.envs.wind_turbine.env:WindTurbine", "one NREL 5-MW turbine in turbulent wind: torque and pitch control"),
+    "WindFarm-v0": ("twingym.envs.wind_farm.env:WindFarmEnv",
+                    "9-turbine wind farm, Gaussian wakes (FLORIS parity): yaw wake steering"),
 }
 
 for _id, (_entry, _doc) in BUILTIN_TWINS.items():

@@ -1,0 +1,351 @@
+"""WindFarm-v0: yaw-based wake steering on a wind farm in an evolving wind.
+
+One step is ``dt`` = 30 s; an episode is ``max_steps`` = 120 steps (one hour). The steady wake
+model of :mod:`twingym.envs.wind_farm.farm` (FLORIS-grade Gaussian wakes, NREL 5-MW turbines)
+gives the turbine powers at every step for the current wind and yaw angles; the dynamics come
+from the wind, the sensors, the yaw actuators and the wake advection delay:
+
+- Wind direction (deg, meteorological): a per-episode mean drawn in
+  ``[wd_low, wd_high]`` (250-290, the prevailing westerly sector), a linear drift at a rate
+  drawn per episode (``N(wd_drift_rate, wd_drift_std)`` deg/s), plus an Ornstein-Uhlenbeck
+  fluctuation (stationary std ``wd_fluct_std``, time constant ``wd_fluct_tau``).
+- Wind speed (m/s at hub height): mean drawn in ``[ws_low, ws_high]``, an OU fluctuation
+  (``ws_fluct_std``, ``ws_fluct_tau``) and gusts: Poisson arrivals (``gust_rate`` per second)
+  adding an exponentially distributed bump (mean ``gust_amplitude``) that decays with
+  ``gust_tau``. Turbulence intensity is drawn per episode in ``[ti_low, ti_high]``.
+- Sensors: each turbine's wind vane reads the direction with white noise
+  (``wd_noise_std * sensor_noise``) and is low-pass filtered (``vane_tau``); each nacelle
+  anemometer reads its own (waked) rotor-average speed with noise; a met mast reads the free
+  stream speed and TI.
+- Yaw actuators: the action is each turbine's yaw-offset setpoint relative to its filtered vane
+  reading; the nacelle heading turns towards ``vane - offset`` at most ``yaw_rate`` deg/s.
+- Wake advection: turbine ``i``'s wake reaches turbine ``j`` after ``wake_delay * dx_ij / U``
+  seconds, so the wake model sees the yaw angle ``i`` had that long ago (up to
+  ``YAW_HISTORY - 1`` steps; ``wake_delay = 0`` makes wakes instantaneous).
+
+Yaw misalignment ``gamma = wind direction - nacelle heading`` (deg) uses FLORIS v4's sign:
+positive turns the rotor counterclockwise seen from above and pushes the wake to the right
+looking downwind.
+
+Observation (float32, shape ``(4 n + 5,)``; per turbine ``j`` the block ``4j .. 4j+3``):
+  ``[4j]``   wind_direction_j  filtered vane reading, deg, [0, 360)
+  ``[4j+1]`` wind_speed_j      nacelle anemometer (waked rotor-average speed), m/s, [0, 40]
+  ``[4j+2]`` yaw_offset_j      vane reading - nacelle heading, deg, [-180, 180]
+  ``[4j+3]`` power_j           electrical power, MW, [0, 30]
+  then the site block:
+  ``[4n]``   wind_direction    circular mean of the vane readings, deg, [0, 360)
+  ``[4n+1]`` wind_direction_sin, ``[4n+2]`` wind_direction_cos of it, [-1, 1]
+  ``[4n+3]`` wind_speed        met-mast free-stream speed, m/s, [0, 40]
+  ``[4n+4]`` turbulence_intensity  met-mast TI, [0, 0.5]
+
+Action (float32, shape ``(n,)``): yaw-offset setpoint of each turbine, deg, in
+``[-max_yaw_offset, max_yaw_offset]`` = [-25, 25] (0 = face the measured wind).
+
+Reward per step: ``P_farm / (n P_rated) - travel_weight * mean_j |dheading_j| / (yaw_rate dt)
+- load_weight * mean_j (gamma_j / max_yaw_offset)^2`` (power fraction minus yaw travel and a
+misalignment load proxy). ``info["cost"]``: fraction of turbines whose true misalignment
+exceeds ``misalignment_limit`` (30 deg). Episodes never terminate; they truncate after
+``max_steps``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import struct
+from twingym.envs import spaces
+from twingym.envs.core import Baseline, Label, TwinEnv
+from twingym.envs.wind_farm import layouts
+from twingym.envs.wind_farm import turbine as tb
+from twingym.envs.wind_farm.farm import FarmModel, rotate_to_wind, solve_condition
+
+YAW_HISTORY = 8          # steps of yaw history kept for the wake advection delay
+OBS_PER_TURBINE = 4
+OBS_SITE = 5
+MAX_SPEED = 40.0         # m/s, observation bound
+MAX_TI = 0.5
+MAX_POWER_MW = 30.0     # MW, observation bound of a turbine's power (any turbine up to 30 MW)
+
+
+def wrap180(angle: jax.Array) -> jax.Array:
+    """Angle (deg) wrapped into [-180, 180)."""
+    return jnp.mod(angle + 180.0, 360.0) - 180.0
+
+
+@struct.dataclass
+class WindFarmParams:
+    """Everything physical about the farm, the wind, the sensors, the actuators and the reward.
+
+    Shape-defining options (layout, turbine type) are set through ``make_params``.
+    """
+
+    layout_x: jax.Array                  # (n,) m, east
+    layout_y: jax.Array                  # (n,) m, north
+    model: FarmModel                     # turbine curves and wake constants
+    dt: float = 30.0                     # s per step
+    # wind direction
+    wd_low: float = 250.0                # deg, range of the episode's mean direction
+    wd_high: float = 290.0
+    wd_drift_rate: float = 0.0           # deg/s, deterministic drift added to every episode
+    wd_drift_std: float = 10.0 / 3600.0  # deg/s, std of the per-episode drift rate
+    wd_fluct_std: float = 3.0            # deg, stationary std of the OU fluctuation
+    wd_fluct_tau: float = 300.0          # s
+    # wind speed
+    ws_low: float = 5.0                  # m/s, range of the episode's mean speed
+    ws_high: float = 13.0
+    ws_fluct_std: float = 0.6            # m/s
+    ws_fluct_tau: float = 120.0          # s
+    gust_rate: float = 2.0 / 3600.0      # gusts per second
+    gust_amplitude: float = 2.5          # m/s, mean gust bump
+    gust_tau: float = 60.0               # s, gust decay time
+    ti_low: float = 0.04                 # turbulence intensity range (per episode)
+    ti_high: float = 0.12
+    # sensors (noise levels are multiplied by sensor_noise)
+    sensor_noise: float = 1.0
+    wd_noise_std: float = 3.0            # deg, vane noise per sample
+    vane_tau: float = 60.0               # s, vane low-pass filter
+    ws_noise_std: float = 0.3            # m/s, anemometer noise
+    ti_noise_std: float = 0.005          # met-mast TI noise
+    power_noise_std: float = 0.01        # fraction of rated power
+    # actuators and wakes
+    yaw_rate: float = 0.3                # deg/s
+    max_yaw_offset: float = 25.0         # deg, action bound
+    misalignment_limit: float = 30.0     # deg, cost above this
+    wake_delay: float = 1.0              # scale of the advection delay (0 = instantaneous)
+    power_curve_scale: float = 1.0       # true power / tabulated power (model mismatch)
+    # reward
+    travel_weight: float = 0.01
+    load_weight: float = 0.005
+    max_steps: int = struct.field(pytree_node=False, default=120)
+
+    @property
+    def n_turbines(self) -> int:
+        return int(self.layout_x.shape[0])
+
+
+@struct.dataclass
+class WindFarmState:
+    """State of one farm. Angles in deg, speeds in m/s, shapes noted per field."""
+
+    time: jax.Array          # () int32, steps since the episode began
+    wd_mean: jax.Array       # () episode mean direction (drifts)
+    wd_drift: jax.Array      # () deg/s drift rate of this episode
+    wd_fluct: jax.Array      # () OU fluctuation
+    ws_mean: jax.Array       # ()
+    ws_fluct: jax.Array      # ()
+    gust: jax.Array          # () current gust bump
+    ti: jax.Array            # () ambient turbulence intensity
+    heading: jax.Array       # (n,) nacelle headings
+    vane: jax.Array          # (n,) filtered vane readings
+    yaw_hist: jax.Array      # (YAW_HISTORY, n) true misalignment now (row 0) and in past steps
+    power: jax.Array         # (n,) W, true power at the last step
+    rotor_speed: jax.Array   # (n,) m/s, rotor-average wind speed at the last step
+
+    @property
+    def wind_direction(self) -> jax.Array:
+        return jnp.mod(self.wd_mean + self.wd_fluct, 360.0)
+
+    @property
+    def wind_speed(self) -> jax.Array:
+        return jnp.maximum(self.ws_mean + self.ws_fluct + self.gust, 0.5)
+
+
+def _ou(key, x, std, tau, dt):
+    """Exact OU update with stationary std ``std`` and time constant ``tau``."""
+    a = jnp.exp(-dt / tau)
+    return a * x + std * jnp.sqrt(1.0 - a * a) * jax.random.normal(key)
+
+
+class WindFarmEnv(TwinEnv[WindFarmState, WindFarmParams]):
+    __doc__ = __doc__
+    reference_baseline = "greedy"
+
+    # ---- params --------------------------------------------------------------------------------
+    def default_params(self) -> WindFarmParams:
+        return self.make_params()
+
+    def make_params(self, **overrides: Any) -> WindFarmParams:
+        """Params with shape-defining options applied first, then plain field overrides.
+
+        Layout options: ``layout`` = ``"grid"`` (default; ``rows``=3, ``cols``=3,
+        ``spacing_d``=5.0) or ``"random"`` (``n_turbines``, ``min_spacing_d``=3.0,
+        ``layout_seed``=0), or explicit ``layout_x``/``layout_y`` (m). ``turbine``: a bundled
+        turbine name or a FLORIS turbine YAML path (default ``"nrel_5MW"``).
+        """
+        opts = {k: overrides.pop(k) for k in ("layout", "rows", "cols", "spacing_d", "n_turbines",
+                                              "min_spacing_d", "layout_seed", "turbine")
+                if k in overrides}
+        turbine = tb.turbine_model(opts.get("turbine", "nrel_5MW"))
+        diameter = float(turbine.rotor_diameter)
+        if "layout_x" in overrides or "layout_y" in overrides:
+            if "layout_x" not in overrides or "layout_y" not in overrides:
+                raise ValueError("give both layout_x and layout_y")
+            x, y = layouts.custom_layout(overrides.pop("layout_x"), overrides.pop("layout_y"),
+                                         diameter=diameter)
+        elif opts.get("layout", "grid") == "grid":
+            x, y = layouts.grid_layout(int(opts.get("rows", 3)), int(opts.get("cols", 3)),
+                                       float(opts.get("spacing_d", 5.0)), diameter)
+        elif opts.get("layout") == "random":
+            x, y = layouts.random_layout(int(opts.get("n_turbines", 9)),
+                                         float(opts.get("min_spacing_d", 3.0)), diameter=diameter,
+                                         seed=int(opts.get("layout_seed", 0)))
+        else:
+            raise ValueError(f"unknown layout {opts['layout']!r}; use 'grid' or 'random' or "
+                             "give layout_x and layout_y")
+        params = WindFarmParams(layout_x=jnp.asarray(x), layout_y=jnp.asarray(y),
+                                model=FarmModel(turbine=turbine))
+        max_steps = overrides.pop("max_steps", None)
+        if max_steps is not None:
+            params = params.replace(max_steps=int(max_steps))
+        return self.replace_params(params, **overrides)
+
+    # ---- physics -------------------------------------------------------------------------------
+    def _flow(self, params: WindFarmParams, state: WindFarmState):
+        """True powers (W) and rotor speeds (m/s) for the state's wind and yaw history."""
+        n = params.n_turbines
+        wd, ws = state.wind_direction, state.wind_speed
+        gamma = jnp.clip(state.yaw_hist[0], -80.0, 80.0)
+        xr, _ = rotate_to_wind(params.layout_x, params.layout_y, wd)
+        dx = jnp.maximum(xr[None, :] - xr[:, None], 0.0)                 # (source, target)
+        lag = jnp.clip(jnp.round(params.wake_delay * dx / (ws * params.dt)), 0, YAW_HISTORY - 1)
+        hist = jnp.clip(state.yaw_hist, -80.0, 80.0)
+        wake_yaw = hist[lag.astype(jnp.int32), jnp.arange(n)[:, None]]  # (source, target)
+        sol = solve_condition(params.model, params.layout_x, params.layout_y, wd, ws, state.ti,
+                              gamma, wake_yaw=wake_yaw)
+        return sol.power * params.power_curve_scale, sol.rotor_velocity
+
+    def _rated_farm_power(self, params: WindFarmParams) -> jax.Array:
+        return params.n_turbines * params.model.turbine.rated_power
+
+    def _obs(self, key, params: WindFarmParams, state: WindFarmState) -> jax.Array:
+        n = params.n_turbines
+        k_ws, k_p, k_mast, k_ti = jax.random.split(key, 4)
+        noise = params.sensor_noise
+        rated = params.model.turbine.rated_power
+        ws_meas = state.rotor_speed + noise * params.ws_noise_std * jax.random.normal(k_ws, (n,))
+        p_meas = state.power + noise * params.power_noise_std * rated * jax.random.normal(k_p, (n,))
+        vane_rad = jnp.deg2rad(state.vane)
+        s, c = jnp.mean(jnp.sin(vane_rad)), jnp.mean(jnp.cos(vane_rad))
+        site_wd = jnp.mod(jnp.rad2deg(jnp.arctan2(s, c)), 360.0)
+        norm = jnp.maximum(jnp.hypot(s, c), 1e-6)
+        mast_ws = state.wind_speed + noise * params.ws_noise_std * jax.random.normal(k_mast)
+        mast_ti = state.ti + noise * params.ti_noise_std * jax.random.normal(k_ti)
+        per_turbine = jnp.stack([jnp.mod(state.vane, 360.0), ws_meas,
+                                 wrap180(state.vane - state.heading), p_meas / 1e6], axis=1)
+        site = jnp.stack([site_wd, s / norm, c / norm, mast_ws, mast_ti])
+        obs = jnp.concatenate([per_turbine.reshape(-1), site]).astype(jnp.float32)
+        low, high = self._obs_bounds(n)
+        return jnp.clip(obs, low, high)
+
+    # ---- API -----------------------------------------------------------------------------------
+    def reset_env(self, key, params):
+        n = params.n_turbines
+        keys = jax.random.split(key, 10)
+        wd_mean = jax.random.uniform(keys[0], minval=params.wd_low, maxval=params.wd_high)
+        wd_drift = params.wd_drift_rate + params.wd_drift_std * jax.random.normal(keys[1])
+        wd_fluct = params.wd_fluct_std * jax.random.normal(keys[2])
+        ws_mean = jax.random.uniform(keys[3], minval=params.ws_low, maxval=params.ws_high)
+        ws_fluct = params.ws_fluct_std * jax.random.normal(keys[4])
+        ti = jax.random.uniform(keys[5], minval=params.ti_low, maxval=params.ti_high)
+        wd = jnp.mod(wd_mean + wd_fluct, 360.0)
+        heading = jnp.mod(wd + 3.0 * jax.random.normal(keys[6], (n,)), 360.0)
+        alpha = params.dt / (params.vane_tau + params.dt)
+        filtered_std = params.sensor_noise * params.wd_noise_std * jnp.sqrt(alpha / (2.0 - alpha))
+        vane = jnp.mod(wd + filtered_std * jax.random.normal(keys[7], (n,)), 360.0)
+        gamma = wrap180(wd - heading)
+        state = WindFarmState(
+            time=jnp.int32(0), wd_mean=wd_mean, wd_drift=wd_drift, wd_fluct=wd_fluct,
+            ws_mean=ws_mean, ws_fluct=ws_fluct, gust=jnp.float32(0.0), ti=ti, heading=heading,
+            vane=vane, yaw_hist=jnp.broadcast_to(gamma, (YAW_HISTORY, n)),
+            power=jnp.zeros(n), rotor_speed=jnp.zeros(n))
+        power, speed = self._flow(params, state)
+        state = state.replace(power=power, rotor_speed=speed)
+        return self._obs(keys[8], params, state), state
+
+    def step_env(self, key, state, action, params):
+        n = params.n_turbines
+        dt = params.dt
+        k_wd, k_ws, k_g, k_ga, k_vane, k_obs = jax.random.split(key, 6)
+        offset = jnp.clip(jnp.reshape(action, (n,)).astype(jnp.float32),
+                          -params.max_yaw_offset, params.max_yaw_offset)
+        # yaw actuators: turn towards vane - offset at the rate limit
+        target = state.vane - offset
+        max_turn = params.yaw_rate * dt
+        turn = jnp.clip(wrap180(target - state.heading), -max_turn, max_turn)
+        heading = jnp.mod(state.heading + turn, 360.0)
+        # wind
+        wd_mean = state.wd_mean + state.wd_drift * dt
+        wd_fluct = _ou(k_wd, state.wd_fluct, params.wd_fluct_std, params.wd_fluct_tau, dt)
+        ws_fluct = _ou(k_ws, state.ws_fluct, params.ws_fluct_std, params.ws_fluct_tau, dt)
+        gust_hit = jax.random.uniform(k_g) < 1.0 - jnp.exp(-params.gust_rate * dt)
+        gust = (state.gust * jnp.exp(-dt / params.gust_tau)
+                + gust_hit * params.gust_amplitude * jax.random.exponential(k_ga))
+        moved = state.replace(time=state.time + 1, wd_mean=wd_mean, wd_fluct=wd_fluct,
+                              ws_fluct=ws_fluct, gust=gust, heading=heading)
+        gamma = wrap180(moved.wind_direction - heading)
+        yaw_hist = jnp.concatenate([gamma[None, :], state.yaw_hist[:-1]], axis=0)
+        moved = moved.replace(yaw_hist=yaw_hist)
+        power, speed = self._flow(params, moved)
+        # sensors: noisy vane sample, low-pass filtered along the shortest arc
+        sample = moved.wind_direction + (params.sensor_noise * params.wd_noise_std
+                                         * jax.random.normal(k_vane, (n,)))
+        alpha = dt / (params.vane_tau + dt)
+        vane = jnp.mod(state.vane + alpha * wrap180(sample - state.vane), 360.0)
+        new = moved.replace(vane=vane, power=power, rotor_speed=speed)
+
+        power_frac = jnp.sum(power) / self._rated_farm_power(params)
+        travel = jnp.mean(jnp.abs(turn)) / max_turn
+        load = jnp.mean((gamma / params.max_yaw_offset) ** 2)
+        reward = power_frac - params.travel_weight * travel - params.load_weight * load
+        cost = jnp.mean((jnp.abs(gamma) > params.misalignment_limit).astype(jnp.float32))
+        truncated = new.time >= params.max_steps
+        info = {"cost": cost, "farm_power_mw": jnp.sum(power) / 1e6, "power_fraction": power_frac,
+                "yaw_travel_deg": jnp.sum(jnp.abs(turn)), "wind_direction": new.wind_direction,
+                "wind_speed": new.wind_speed}
+        return (self._obs(k_obs, params, new), new, reward, jnp.asarray(False), truncated, info)
+
+    # ---- spaces and labels ---------------------------------------------------------------------
+    @staticmethod
+    def _obs_bounds(n: int) -> tuple[np.ndarray, np.ndarray]:
+        low = np.tile([0.0, 0.0, -180.0, 0.0], n).tolist() + [0.0, -1.0, -1.0, 0.0, 0.0]
+        high = np.tile([360.0, MAX_SPEED, 180.0, MAX_POWER_MW], n).tolist() + [
+            360.0, 1.0, 1.0, MAX_SPEED, MAX_TI]
+        return np.asarray(low, np.float32), np.asarray(high, np.float32)
+
+    def observation_space(self, params):
+        low, high = self._obs_bounds(params.n_turbines)
+        return spaces.Box(low=low, high=high)
+
+    def action_space(self, params):
+        lim = float(params.max_yaw_offset)
+        return spaces.Box(low=-lim, high=lim, shape=(params.n_turbines,))
+
+    def observation_labels(self, params):
+        labels = []
+        for j in range(params.n_turbines):
+            a = f"turbine_{j}"
+            labels += [Label(a, "wind_direction", "deg"), Label(a, "wind_speed", "m/s"),
+                       Label(a, "yaw_offset", "deg"), Label(a, "power", "MW")]
+        labels += [Label("site", "wind_direction", "deg"), Label("site", "wind_direction_sin", "1"),
+                   Label("site", "wind_direction_cos", "1"), Label("site", "wind_speed", "m/s"),
+                   Label("site", "turbulence_intensity", "1")]
+        return labels
+
+    def action_labels(self, params):
+        return [Label(f"turbine_{j}", "yaw_offset_setpoint", "deg") for j in range(params.n_turbines)]
+
+    # ---- extras --------------------------------------------------------------------------------
+    def baselines(self) -> dict[str, Baseline]:
+        from twingym.envs.wind_farm.baselines import make_baselines
+        return make_baselines()
+
+    def scenarios(self) -> dict[str, dict[str, Any]]:
+        from twingym.envs.wind_farm.scenarios import SCENARIOS
+        return {k: dict(v) for k, v in SCENARIOS.items()}
+
+    def render(self, state, params) -> np.ndarray:
+        from twingym.envs.wind_farm.render import render_state
+        return render_state(state, params)
