@@ -1,77 +1,191 @@
 """CLI verb ``twingym pipeline``: the main job, end to end on embedded defaults.
 
-Stages (each skipped with a note when the feature it needs has not landed yet):
-1. tour: every registered twin is built and stepped under its reference baseline for one episode;
-2. train, export, validate, serve, deploy (issues #6, #7, #8).
+1. train the default wind-farm policy (``configs/wind_farm/ppo_jax.yaml``; any config by ``--config``,
+   RLlib configs start a local Ray or join ``--ray-address``);
+2. export it to an ONNX bundle;
+3. validate the bundle against the twin's scenario suite (report path printed);
+4. start a live twin (OPC UA on loopback) in a child process;
+5. deploy the bundle against it for a short while;
+6. print a summary: return versus baseline, validation gates, fallbacks, and where every artefact is.
+
+Everything lands in one folder (default ``runs/pipeline-<time>/``). A stage that fails stops the
+pipeline with one line and a non-zero exit; what earlier stages wrote stays on disk.
 """
 
 from __future__ import annotations
 
+import json
+import math
+import os
 import time
-from functools import partial
+from pathlib import Path
 
-import jax
-import jax.numpy as jnp
-import numpy as np
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from twingym.envs import BUILTIN_TWINS, make
+from twingym.cli.errors import UserError
 
 console = Console()
 
 
-@partial(jax.jit, static_argnums=(0, 3, 4))
-def _baseline_episode(env, params, key, baseline_name: str | None, batch: int):
-    """Mean return and cost of ``batch`` copies over one episode (``params.max_steps`` steps)."""
-    keys = jax.random.split(key, batch)
-    obs, state = jax.vmap(env.reset, in_axes=(0, None))(keys, params)
-    space = env.action_space(params)
-    baseline = env.baselines().get(baseline_name) if baseline_name else None
-    carry = jax.vmap(lambda _: baseline.init(params))(jnp.arange(batch)) if baseline else None
-
-    def body(loop, k):
-        obs, state, carry, ret, cost, alive = loop
-        k_act, k_step = jax.random.split(k)
-        if baseline is None:
-            action = jax.vmap(space.sample)(jax.random.split(k_act, batch))
-        else:
-            action, carry = jax.vmap(baseline.act, in_axes=(0, 0, None))(carry, obs, params)
-        obs, state, reward, terminated, truncated, info = jax.vmap(
-            env.step, in_axes=(0, 0, 0, None))(jax.random.split(k_step, batch), state, action, params)
-        ret = ret + alive * reward
-        cost = cost + alive * info["cost"]
-        alive = alive * (1.0 - (terminated | truncated))
-        return (obs, state, carry, ret, cost, alive), None
-
-    zeros = jnp.zeros(batch)
-    init = (obs, state, carry, zeros, zeros, jnp.ones(batch))
-    (_, _, _, ret, cost, _), _ = jax.lax.scan(body, init, jax.random.split(key, params.max_steps))
-    return ret, cost
+def _stage(number: int, title: str) -> float:
+    console.rule(f"[bold]{number}/5 {title}")
+    return time.perf_counter()
 
 
-def twin_tour(batch: int = 16) -> None:
-    """Step every built-in twin for one episode under its reference baseline and a random policy."""
-    table = Table(title=f"twin tour: one episode, {batch} copies each")
-    for col in ("twin", "steps", "policy", "mean return", "mean cost", "wall s"):
-        table.add_column(col)
-    for twin_id in sorted(BUILTIN_TWINS):
-        env, params = make(twin_id)
-        has_jit_ref = (env.reference_baseline is not None
-                       and env.baselines()[env.reference_baseline].jittable)
-        for name in ([env.reference_baseline] if has_jit_ref else []) + [None]:
-            start = time.perf_counter()
-            ret, cost = jax.device_get(_baseline_episode(env, params, jax.random.key(0), name, batch))
-            table.add_row(twin_id, str(params.max_steps), name or "random", f"{np.mean(ret):.3f}",
-                          f"{np.mean(cost):.3f}", f"{time.perf_counter() - start:.1f}")
+def _done(start: float, what: str) -> None:
+    console.print(f"[green]done[/] {what} ({time.perf_counter() - start:.0f} s)")
+
+
+def train_stage(config: str, overrides: list[str], out: Path, ray_address: str | None) -> tuple[Path, dict]:
+    from twingym.training.driver import train_from_file
+
+    if ray_address:  # RLlib runs join this cluster; without it they start a local Ray
+        os.environ["RAY_ADDRESS"] = ray_address
+    sets = [*overrides, f"run.root={out}", "run.name=train"]
+    run_dir, summary = train_from_file(config, sets)
+    return Path(run_dir), summary or {}
+
+
+def run_pipeline(config: str, overrides: list[str], out: Path, deploy_seconds: float, speed: float,
+                 episodes: int | None, ray_address: str | None) -> int:
+    """Run all stages; return the exit code (0 when validation passed and deployment ran)."""
+    from twingym.envs.live.background import free_port, spawn_server
+    from twingym.envs.live.server import ServerConfig
+    from twingym.policies.bundle import load_bundle
+    from twingym.policies.deploy.loop import DeployConfig, deploy
+    from twingym.policies.export import export_run
+    from twingym.policies.validate import validate_bundle
+
+    out.mkdir(parents=True, exist_ok=True)
+    t_all = time.perf_counter()
+    artefacts: dict[str, str] = {}
+
+    t0 = _stage(1, f"train ({config})")
+    run_dir, train_summary = train_stage(config, overrides, out, ray_address)
+    artefacts["run directory"] = str(run_dir)
+    _done(t0, f"training into {run_dir}")
+
+    t0 = _stage(2, "export")
+    bundle_path = export_run(run_dir, out / "bundle", overwrite=True)
+    artefacts["bundle"] = str(bundle_path)
+    _done(t0, f"bundle {bundle_path}")
+
+    t0 = _stage(3, "validate")
+    outcome = validate_bundle(bundle_path, episodes=episodes, progress=lambda m: console.print(f"  {m}"))
+    artefacts["validation report"] = str(outcome.report_path)
+    gates = Table(title="validation gates")
+    for col in ("gate", "verdict", "detail"):
+        gates.add_column(col)
+    for gate in outcome.record.get("gates", []):
+        verdict = "[green]pass[/]" if gate.get("passed") else "[red]FAIL[/]"
+        gates.add_row(str(gate.get("name")), verdict, str(gate.get("detail", ""))[:100])
+    console.print(gates)
+    console.print(f"report: {outcome.report_path}")
+    _done(t0, "validation " + ("passed" if outcome.passed else f"FAILED ({', '.join(outcome.failed_gates)})"))
+    if not outcome.passed:
+        _summary(train_summary, outcome, None, artefacts, t_all)
+        raise UserError(f"validation failed ({', '.join(outcome.failed_gates)}); not deploying. "
+                        f"Report: {outcome.report_path}")
+
+    twin_id = load_bundle(bundle_path).twin_id
+    t0 = _stage(4, f"live twin {twin_id} (OPC UA, loopback, speed x{speed:g})")
+    server_cfg = ServerConfig(twin_id=twin_id, speed=speed, port=free_port(), seed=1,
+                              record=str(out / "live" / "record.jsonl"))
+    server = spawn_server(server_cfg, log_dir=out / "live")
+    artefacts["live twin record"] = str(server.record_path)
+    _done(t0, f"serving at {server.endpoint}")
+    try:
+        t0 = _stage(5, f"deploy for {deploy_seconds:g} s")
+        summary = deploy(DeployConfig(bundle=str(bundle_path), endpoint=server.endpoint,
+                                      duration=deploy_seconds, log=str(out / "deploy" / "deploy.jsonl")),
+                         handle_signals=False)
+        artefacts["deploy log"] = summary.log_path
+        _done(t0, f"{summary.steps} steps, {summary.fallbacks} fallbacks")
+    finally:
+        server.stop()
+    _summary(train_summary, outcome, summary, artefacts, t_all)
+    (out / "pipeline.json").write_text(json.dumps({"artefacts": artefacts, "train": train_summary,
+                                                   "validation_passed": outcome.passed,
+                                                   "deploy": _deploy_dict(summary)}, indent=1, default=str))
+    return 0
+
+
+def _deploy_dict(summary) -> dict:
+    return {"steps": summary.steps, "policy_steps": summary.policy_steps,
+            "fallback_steps": summary.fallback_steps, "fallbacks": summary.fallbacks,
+            "missed_steps": summary.missed_steps, "reward_sum": summary.reward_sum,
+            "episode_returns": summary.episode_returns, "log": summary.log_path}
+
+
+def _flatten(tree: dict, prefix: str = "") -> dict:
+    """Scalar leaves of a nested dict as ``a.b`` keys (lists and long strings left out)."""
+    flat: dict = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        elif isinstance(value, bool | int | float) or (isinstance(value, str) and len(value) < 60):
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def _nominal(record: dict) -> dict:
+    for scenario in record.get("scenarios", {}).values() if isinstance(record.get("scenarios"), dict) else []:
+        if scenario.get("name") == "nominal":
+            return scenario
+    scenarios = record.get("scenarios")
+    if isinstance(scenarios, dict):
+        return scenarios.get("nominal", {})
+    return next((s for s in scenarios or [] if s.get("name") == "nominal"), {})
+
+
+def _summary(train_summary: dict, outcome, deploy_summary, artefacts: dict[str, str], t_all: float) -> None:
+    console.rule("[bold]summary")
+    table = Table(title="twingym pipeline")
+    table.add_column("what")
+    table.add_column("figure")
+    wanted = ("return_mean", "difference.mean", "difference.ci_low", "difference.ci_high", "reference",
+              "total_env_steps", "wall", "steps_per_s")
+    for key, value in _flatten(train_summary).items():
+        if any(w in key for w in wanted) and not key.endswith("run_dir"):
+            table.add_row(f"training: {key}", f"{value:.4g}" if isinstance(value, float) else str(value))
+    controllers = _nominal(outcome.record).get("controllers", {})
+    for name, stats in sorted(controllers.items(), key=lambda kv: -kv[1].get("mean_return", -math.inf)):
+        table.add_row(f"validation nominal: {name} return",
+                      f"{stats.get('mean_return', math.nan):.4g} +- {stats.get('ci95_return', math.nan):.2g} "
+                      f"(cost rate {stats.get('cost_rate', math.nan):.3g})")
+    table.add_row("validation", "passed" if outcome.passed else "FAILED: " + ", ".join(outcome.failed_gates))
+    if deploy_summary is not None:
+        mean = deploy_summary.mean_episode_return
+        table.add_row("deploy: steps (policy / fallback / missed)",
+                      f"{deploy_summary.steps} ({deploy_summary.policy_steps} / "
+                      f"{deploy_summary.fallback_steps} / {deploy_summary.missed_steps})")
+        table.add_row("deploy: fallbacks", str(deploy_summary.fallbacks))
+        table.add_row("deploy: reward sum", f"{deploy_summary.reward_sum:.3f}")
+        table.add_row("deploy: complete episodes, mean return",
+                      f"{len(deploy_summary.episode_returns)}, "
+                      f"{'n/a' if math.isnan(mean) else f'{mean:.3f}'}")
+    for what, where in artefacts.items():
+        table.add_row(what, where)
+    table.add_row("total wall time", f"{time.perf_counter() - t_all:.0f} s")
     console.print(table)
 
 
 def register(app: typer.Typer) -> None:
     @app.command("pipeline")
-    def pipeline() -> None:
-        """Main job: train, export, validate, serve and deploy the default wind-farm policy."""
-        console.rule("twingym pipeline")
-        twin_tour()
-        console.print("[yellow]train/export/validate/serve/deploy stages wait for issues #6-#8[/]")
+    def pipeline(
+        config: str = typer.Option("wind_farm/ppo_jax", help="Training config (packaged name or path)."),
+        set_: list[str] = typer.Option(None, "--set", help="Config override key=value (repeatable)."),
+        out: Path = typer.Option(None, help="Output folder (default runs/pipeline-<time>)."),
+        deploy_seconds: float = typer.Option(60.0, help="Wall seconds of live deployment."),
+        speed: float = typer.Option(20.0, help="Live twin speed factor (simulated s per wall s)."),
+        episodes: int = typer.Option(None, help="Validation episodes per scenario (suite default)."),
+        ray_address: str = typer.Option(None, "--ray-address", envvar="RAY_ADDRESS",
+                                        help="Join this Ray cluster for RLlib configs (default: local Ray)."),
+    ) -> None:
+        """Main job: train, export, validate, serve a live twin and deploy the policy to it."""
+        folder = out or Path("runs") / f"pipeline-{time.strftime('%Y%m%d-%H%M%S')}"
+        console.print(f"[bold]twingym pipeline[/]: artefacts under {folder}")
+        code = run_pipeline(config, list(set_ or []), folder, deploy_seconds, speed, episodes, ray_address)
+        raise typer.Exit(code)
