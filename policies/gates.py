@@ -21,7 +21,8 @@ GATE_NAMES = ("equivalence", "performance", "safety", "robustness", "fuzz", "lat
 #: direction of every threshold: "max" = an upper bound (smaller is tighter), "min" = a lower bound.
 DIRECTIONS: dict[str, dict[str, str]] = {
     "equivalence": {"max_abs_error_frac": "max", "max_mismatch_frac": "max"},
-    "performance": {"nominal_min_advantage": "min", "max_regression_frac": "max"},
+    "performance": {"nominal_min_advantage": "min", "nominal_beat_all_baselines": "min",
+                    "max_regression_frac": "max"},
     "safety": {"max_cost_rate": "max", "baseline_cost_factor": "max"},
     "robustness": {"max_return_drop_frac": "max"},
     "fuzz": {"min_ok_frac": "min"},
@@ -129,7 +130,8 @@ def evaluate(evidence: dict, gates: dict) -> list[dict]:
     """Gate records from ``evidence`` (built by ``validate``).
 
     ``evidence``: ``scenarios`` {name: {"kind", "controllers": {name: {"returns": [..], "cost_rate"}}}}
-    with the policy under the name ``"policy"``; ``equivalence`` [{"reference", "metric", "value", "n"}];
+    with the policy under the name ``"policy"``; ``reference_baseline`` (the twin's best simple
+    baseline, which the nominal check compares with unless ``nominal_beat_all_baselines`` is 1); ``equivalence`` [{"reference", "metric", "value", "n"}];
     ``fuzz`` {"ok", "n"}; ``latency`` {"p99_ms", ...}.
     """
     out = []
@@ -152,8 +154,12 @@ def evaluate(evidence: dict, gates: dict) -> list[dict]:
             best = max(base, key=lambda b: float(np.mean(base[b])))
             best_mean = float(np.mean(base[best]))
             if s["kind"] == "nominal":
-                adv = float(np.mean(pol - base[best]))
-                perf.append(_check(f"{name}: mean return policy - {best} (best baseline)", adv, ">",
+                ref = evidence.get("reference_baseline")
+                beat_all = gates["performance"].get("nominal_beat_all_baselines", 0.0) >= 0.5
+                target, why = (ref, "the twin's best simple baseline") if ref in base and not beat_all \
+                    else (best, "best baseline")
+                adv = float(np.mean(pol - base[target]))
+                perf.append(_check(f"{name}: mean return policy - {target} ({why})", adv, ">",
                                    gates["performance"]["nominal_min_advantage"]))
             floor = best_mean - gates["performance"]["max_regression_frac"] * abs(best_mean)
             perf.append(_check(f"{name}: policy mean return vs {best} {best_mean:.4g} - "

@@ -416,7 +416,8 @@ def validate_bundle(path: str | Path, *, suite: Suite | str | Path | None = None
     sample = collected if len(collected) else sanitize_observation(fuzz_rows, None, engine.low, engine.high)[0]
     latency = measure_latency(bundle.policy_bytes, sample)
     say(f"latency: p50 {latency['p50_ms']:.3f} ms, p99 {latency['p99_ms']:.3f} ms")
-    evidence = {"scenarios": evidence_scen, "equivalence": equivalence, "fuzz": fuzz, "latency": latency}
+    evidence = {"scenarios": evidence_scen, "equivalence": equivalence, "fuzz": fuzz, "latency": latency,
+                "reference_baseline": getattr(env, "reference_baseline", None)}
     gate_records = gates_mod.evaluate(evidence, gates)
     passed = all(g["passed"] for g in gate_records)
     record = {
@@ -428,6 +429,7 @@ def validate_bundle(path: str | Path, *, suite: Suite | str | Path | None = None
         "suite": suite.to_dict(),
         "gates_config": gates,
         "fallback_baseline": engine.fallback,
+        "reference_baseline": getattr(env, "reference_baseline", None),
         "passed": passed,
         "failed_gates": [g["name"] for g in gate_records if not g["passed"]],
         "gates": gate_records,

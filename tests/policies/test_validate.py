@@ -213,3 +213,17 @@ def test_noise_scenario_prefers_a_global_multiplier():
 
     assert noise_param_names(P()) == ["sensor_noise"]
     assert noise_param_names(Q()) == ["wd_noise_std", "ws_noise_std"]
+
+
+def test_nominal_check_uses_the_reference_baseline_unless_told_otherwise(tmp_path):
+    ev = _evidence({"nominal": [10.0, 12.0], "sensor_dropout": [9.0, 11.0]},
+                   {"nominal": [9.0, 11.0], "sensor_dropout": [8.0, 9.0]})
+    ev["scenarios"]["nominal"]["controllers"]["fancy"] = {"returns": [10.5, 12.5], "cost_rate": 0.0}
+    ev["scenarios"]["sensor_dropout"]["controllers"]["fancy"] = {"returns": [9.0, 10.0], "cost_rate": 0.0}
+    ev["reference_baseline"] = "base"
+    perf = next(g for g in G.evaluate(ev, G.load_gates()) if g["name"] == "performance")
+    assert perf["passed"] and "policy - base" in perf["checks"][0]["what"]
+    strict = tmp_path / "strict.yaml"
+    strict.write_text("performance: {nominal_beat_all_baselines: 1}\n")
+    perf = next(g for g in G.evaluate(ev, G.load_gates(strict)) if g["name"] == "performance")
+    assert not perf["passed"] and perf["figure"] == pytest.approx(-0.5) and "fancy" in perf["detail"]
