@@ -44,6 +44,7 @@ class SB3PPOParams(BaseModel):
     activation: Literal["tanh", "relu"] = "tanh"
     normalize_obs: bool = True
     normalize_rewards: bool = True
+    torch_threads: int = Field(1, gt=0, description="torch CPU threads (small MLPs run best on one)")
 
 
 class SB3SACParams(BaseModel):
@@ -64,6 +65,7 @@ class SB3SACParams(BaseModel):
     hidden_sizes: list[int] = Field(default_factory=lambda: [256, 256])
     activation: Literal["relu", "tanh"] = "relu"
     normalize_obs: bool = True
+    torch_threads: int = Field(1, gt=0, description="torch CPU threads (small MLPs run best on one)")
 
 
 SB3Params = SB3PPOParams | SB3SACParams
@@ -71,12 +73,19 @@ SB3Params = SB3PPOParams | SB3SACParams
 _ACT = {"tanh": "Tanh", "relu": "ReLU"}
 
 
-def make_vec_env(twin_id: str, env_params: dict[str, Any], hp: SB3Params, seed: int):
-    """Batched twin -> ``VecMonitor`` -> ``VecNormalize`` (obs only for SAC)."""
-    from stable_baselines3.common.vec_env import VecMonitor, VecNormalize
+def make_inner_vec_env(twin_id: str, env_params: dict[str, Any], hp: SB3Params, seed: int):
+    """Batched twin (one jitted step for all copies) -> ``VecMonitor``."""
+    from stable_baselines3.common.vec_env import VecMonitor
     from twingym.envs.adapters import SB3VecEnv
 
-    venv = VecMonitor(SB3VecEnv(twin_id, hp.num_envs, seed=seed, **env_params))
+    return VecMonitor(SB3VecEnv(twin_id, hp.num_envs, seed=seed, **env_params))
+
+
+def make_vec_env(twin_id: str, env_params: dict[str, Any], hp: SB3Params, seed: int):
+    """Batched twin -> ``VecMonitor`` -> ``VecNormalize`` (rewards scaled only for PPO on request)."""
+    from stable_baselines3.common.vec_env import VecNormalize
+
+    venv = make_inner_vec_env(twin_id, env_params, hp, seed)
     norm_reward = bool(getattr(hp, "normalize_rewards", False))
     return VecNormalize(venv, norm_obs=hp.normalize_obs, norm_reward=norm_reward, gamma=hp.gamma)
 
@@ -86,6 +95,7 @@ def build_model(hp: SB3Params, venv: Any, seed: int):
     import torch
     from stable_baselines3 import PPO, SAC
 
+    torch.set_num_threads(hp.torch_threads)
     activation = getattr(torch.nn, _ACT[hp.activation])
     if isinstance(hp, SB3PPOParams):
         policy_kwargs = {"net_arch": {"pi": list(hp.hidden_sizes), "vf": list(hp.hidden_sizes)},

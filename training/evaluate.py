@@ -34,7 +34,20 @@ class HostPolicy:
     act_batch: Callable[[np.ndarray], np.ndarray]
 
 
-Controller = Baseline | HostPolicy
+@dataclass(frozen=True)
+class ParamPolicy:
+    """A jittable policy whose weights are traced inputs: ``apply(weights, obs) -> action`` (one copy).
+
+    Build ``apply`` once and pass new ``weights`` each time: evaluations during training then reuse
+    one compiled rollout instead of compiling a new closure per evaluation.
+    """
+
+    name: str
+    apply: Callable[[Any, jax.Array], jax.Array]
+    weights: Any
+
+
+Controller = Baseline | HostPolicy | ParamPolicy
 
 
 @dataclass
@@ -69,21 +82,31 @@ def _split_episode_keys(keys: jax.Array, num_steps: int) -> tuple[jax.Array, jax
     return pair[:, 0], step_keys
 
 
-def rollout(env: TwinEnv, params: Any, policy: Baseline, keys: jax.Array, num_steps: int
+def rollout(env: TwinEnv, params: Any, policy: Baseline | ParamPolicy, keys: jax.Array, num_steps: int
             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Run ``policy`` (jittable ``init``/``act``) for ``len(keys)`` episodes of at most ``num_steps``.
+    """Run a jittable ``policy`` for ``len(keys)`` episodes of at most ``num_steps`` steps.
 
+    ``policy`` is a :class:`Baseline` (``init``/``act``) or a :class:`ParamPolicy`.
     Returns ``(returns, costs, lengths)``, each (E,) numpy float32/int32.
     """
-    return tuple(np.asarray(x) for x in _rollout_jit(env, policy.init, policy.act, num_steps, keys, params))
+    if isinstance(policy, ParamPolicy):
+        out = _rollout_jit(env, None, policy.apply, num_steps, keys, params, policy.weights)
+    else:
+        out = _rollout_jit(env, policy.init, policy.act, num_steps, keys, params, None)
+    return tuple(np.asarray(x) for x in out)
 
 
-def _rollout_impl(env, init, act, num_steps, keys, params):
+def _rollout_impl(env, init, act, num_steps, keys, params, weights):
     reset_keys, step_keys = _split_episode_keys(keys, num_steps)
+    if init is None:  # ParamPolicy: the carry is the weights, passed through unchanged
+        apply = act
+
+        def act(carry, obs, p):
+            return apply(carry, obs), carry
 
     def episode(k_reset, k_steps):
         obs, state = env.reset(k_reset, params)
-        carry = init(params)
+        carry = init(params) if init is not None else weights
 
         def step(c, k):
             obs, state, carry, alive, ret, cost, length = c
@@ -157,7 +180,7 @@ def evaluate_controllers(env: TwinEnv, params: Any, controllers: dict[str, Contr
     keys = episode_keys(seed, episodes)
     results = {}
     for name, ctrl in controllers.items():
-        if isinstance(ctrl, Baseline) and ctrl.jittable:
+        if isinstance(ctrl, ParamPolicy) or (isinstance(ctrl, Baseline) and ctrl.jittable):
             r, c, n = rollout(env, params, ctrl, keys, num_steps)
         else:
             r, c, n = host_rollout(env, params, ctrl, keys, num_steps)

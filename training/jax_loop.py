@@ -14,11 +14,19 @@ from typing import Any
 
 import jax
 import numpy as np
-from twingym.agents.jax_ppo import JaxPolicy, PPOTrain, RunnerState, load_state, make_train, save_state
+from twingym.agents.jax_ppo import (
+    ActionHead,
+    JaxPolicy,
+    PPOTrain,
+    RunnerState,
+    load_state,
+    make_train,
+    save_state,
+)
 from twingym.envs import make
-from twingym.envs.core import Baseline
 from twingym.training import run_dir as rd
 from twingym.training.config import TrainConfig
+from twingym.training.evaluate import ParamPolicy
 from twingym.training.progress import TrainProgress
 from twingym.training.summary import eval_metrics, evaluate_against_reference, finish_run
 
@@ -30,9 +38,19 @@ _NAMES = {"episode_return": "train/episode_return", "episode_cost": "train/episo
           "action_std": "train/action_std"}
 
 
-def policy_controller(policy: JaxPolicy) -> Baseline:
-    """A trained policy as a jittable single-copy controller (for evaluation rollouts)."""
-    return Baseline("policy", lambda p: (), lambda c, obs, p: (policy.act(obs[None])[0], c))
+def make_param_policy(head: ActionHead, hp: Any):
+    """``policy(state) -> ParamPolicy``: one ``apply`` per run, the weights of seed 0 as traced input."""
+    def apply(weights, obs):
+        pol = JaxPolicy(weights["actor"], head, weights.get("mean"), weights.get("var"), hp.activation)
+        return pol.act(obs[None])[0]
+
+    def policy(state: RunnerState) -> ParamPolicy:
+        weights = {"actor": jax.tree.map(lambda x: x[0], state.params["actor"])}
+        if hp.normalize_obs:
+            weights["mean"], weights["var"] = state.obs_stats.mean[0], state.obs_stats.var[0]
+        return ParamPolicy("policy", apply, weights)
+
+    return policy
 
 
 def _save_checkpoint(run_dir: Path, state: RunnerState, chunk: int, steps: int, keep: int) -> None:
@@ -72,6 +90,7 @@ def run(cfg: TrainConfig, run_dir: Path, resume: bool = False, stop_after_chunks
     wall0 = time.time()
     prior_wall = float(logger.last.get("perf/wall_time_s", 0.0))
     done_chunks = 0
+    param_policy, ref_cache = make_param_policy(tr.head, hp), {}
     try:
         with TrainProgress(tr.total_steps, cfg.run.progress, start=last_ckpt) as bar:
             for c in range(start_chunk, tr.num_chunks):
@@ -91,8 +110,8 @@ def run(cfg: TrainConfig, run_dir: Path, resume: bool = False, stop_after_chunks
                 bar.update(steps, _seed_mean(metrics["episode_return"][:, -1]) if metrics["episodes"].any()
                            else logger.last.get("train/episode_return"), rate=rate)
                 if eval_every and steps - last_eval >= eval_every:
-                    results = evaluate_against_reference(env, params, policy_controller(
-                        JaxPolicy.from_state(state, tr.head, hp)), cfg.eval.during_episodes, cfg.eval.seed)
+                    results = evaluate_against_reference(env, params, param_policy(state),
+                                                         cfg.eval.during_episodes, cfg.eval.seed, ref_cache)
                     logger.log(steps, eval_metrics(results))
                     last_eval = steps
                 if steps - last_ckpt >= ckpt_every or c == tr.num_chunks - 1:
@@ -104,7 +123,7 @@ def run(cfg: TrainConfig, run_dir: Path, resume: bool = False, stop_after_chunks
         wall = prior_wall + time.time() - wall0
         policy = JaxPolicy.from_state(state, tr.head, hp)
         policy.save(run_dir / rd.FINAL)
-        return finish_run(run_dir, cfg, env, params, policy_controller(policy), tr.total_steps, wall,
+        return finish_run(run_dir, cfg, env, params, param_policy(state), tr.total_steps, wall, cache=ref_cache,
                           extra={"num_seeds": hp.num_seeds,
                                  "total_env_steps_all_seeds": tr.total_steps * hp.num_seeds,
                                  "final_train_return": logger.last.get("train/episode_return")})

@@ -11,26 +11,45 @@ from twingym.training.config import TrainConfig
 from twingym.training.evaluate import Controller, EvalResult, evaluate_controllers, paired_difference
 from twingym.training.run_dir import write_summary
 
+_BASELINES: dict[int, tuple[TwinEnv, dict]] = {}
+
+
+def cached_baselines(env: TwinEnv) -> dict:
+    """``env.baselines()``, built once per env object (same functions -> compiled rollouts reused)."""
+    hit = _BASELINES.get(id(env))
+    if hit is None or hit[0] is not env:
+        hit = _BASELINES[id(env)] = (env, env.baselines())
+    return hit[1]
+
 
 def reference_controller(env: TwinEnv) -> tuple[str, Controller] | None:
     """The twin's reference baseline as ``(name, controller)``, or None when it has none."""
     name = env.reference_baseline
     if not name:
         return None
-    baselines = env.baselines()
+    baselines = cached_baselines(env)
     if name not in baselines:
         return None
     return name, baselines[name]
 
 
-def evaluate_against_reference(env: TwinEnv, params: Any, policy: Controller, episodes: int, seed: int
-                               ) -> dict[str, EvalResult]:
-    """``{"policy": ..., <reference name>: ...}`` on the same scenario keys."""
-    controllers: dict[str, Controller] = {"policy": policy}
+def evaluate_against_reference(env: TwinEnv, params: Any, policy: Controller, episodes: int, seed: int,
+                               cache: dict | None = None) -> dict[str, EvalResult]:
+    """``{"policy": ..., <reference name>: ...}`` on the same scenario keys.
+
+    ``cache`` (a dict kept by the caller) remembers the reference's result per (episodes, seed): it
+    does not change while the policy trains.
+    """
+    results = evaluate_controllers(env, params, {"policy": policy}, episodes, seed)
     ref = reference_controller(env)
     if ref is not None:
-        controllers[ref[0]] = ref[1]
-    return evaluate_controllers(env, params, controllers, episodes, seed)
+        key = (ref[0], episodes, seed)
+        if cache is None or key not in cache:
+            res = evaluate_controllers(env, params, {ref[0]: ref[1]}, episodes, seed)[ref[0]]
+            if cache is not None:
+                cache[key] = res
+        results[ref[0]] = cache[key] if cache is not None else res
+    return results
 
 
 def eval_metrics(results: dict[str, EvalResult]) -> dict[str, float]:
@@ -44,10 +63,11 @@ def eval_metrics(results: dict[str, EvalResult]) -> dict[str, float]:
 
 
 def finish_run(run_dir: Path, cfg: TrainConfig, env: TwinEnv, params: Any, policy: Controller,
-               env_steps: int, wall_time: float, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+               env_steps: int, wall_time: float, extra: dict[str, Any] | None = None,
+               cache: dict | None = None) -> dict[str, Any]:
     """Final evaluation over ``cfg.eval.episodes`` episodes; write and return ``summary.json``."""
     t0 = time.time()
-    results = evaluate_against_reference(env, params, policy, cfg.eval.episodes, cfg.eval.seed)
+    results = evaluate_against_reference(env, params, policy, cfg.eval.episodes, cfg.eval.seed, cache)
     final: dict[str, Any] = {"episodes": cfg.eval.episodes, "seed": cfg.eval.seed,
                              "policy": results["policy"].summary(), "reference": None}
     ref = reference_controller(env)

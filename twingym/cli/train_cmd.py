@@ -47,12 +47,10 @@ def register(app: typer.Typer) -> None:
         set_: list[str] = typer.Option([], "--set", help="Twin parameter override name=value; repeatable."),
     ) -> None:
         """Evaluate a trained policy (or a baseline) and every baseline of the twin on the same scenarios."""
-        from rich.console import Console
-
         from twingym.training.cli_support import evaluate_target
 
         table = evaluate_target(target, twin, episodes, seed, set_)
-        Console().print(table)
+        _console().print(table)
 
     @app.command("sweep")
     def _sweep(
@@ -66,8 +64,6 @@ def register(app: typer.Typer) -> None:
                                         "repeatable (default: a space per backend)."),
     ) -> None:
         """Hyperparameter search with Ray Tune; every trial is a run directory."""
-        from rich.console import Console
-
         from twingym.training.config import load_config
         from twingym.training.sweep import results_table, run_sweep
 
@@ -80,8 +76,17 @@ def register(app: typer.Typer) -> None:
             space[key.strip()] = spec.strip()
         sweep_dir, rows = run_sweep(cfg, samples, ray_address=ray_address, max_concurrent=max_concurrent,
                                     params=space or None)
-        Console().print(results_table(rows))
+        _console().print(results_table(rows))
         typer.echo(f"sweep directory: {sweep_dir}")
+
+
+def _console():
+    """A rich console; wide enough for the tables when output is not a terminal."""
+    import sys
+
+    from rich.console import Console
+
+    return Console() if sys.stdout.isatty() else Console(width=160)
 
 
 def _print_summary(run_dir: Path, summary: dict | None) -> None:

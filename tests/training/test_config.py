@@ -1,0 +1,101 @@
+"""The config schema: shipped configs validate, bad input fails with one line naming the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import twingym.envs as twin_envs
+from twingym.training.config import (
+    ConfigError,
+    apply_overrides,
+    load_config,
+    packaged_configs,
+    parse_config,
+    parse_scalar,
+    resolve_config_path,
+)
+
+from twingym.cli import app
+from twingym.cli.errors import run_guarded
+
+REPO_CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+BASE = {"twin": "ToyTank-v0", "total_steps": 100, "agent": {"backend": "jax_ppo"}}
+
+
+def test_every_shipped_config_validates_and_names_a_builtin_twin():
+    files = sorted(REPO_CONFIGS.glob("*/*.yaml"))
+    folders = {f.parent.name for f in files}
+    assert folders >= {"wind_farm", "wind_turbine", "power_grid", "assembly_cell"}
+    for twin in ("wind_farm", "wind_turbine", "power_grid", "assembly_cell"):
+        names = {f.name for f in files if f.parent.name == twin}
+        assert names >= {"ppo_jax.yaml", "ppo_sb3.yaml", "ppo_rllib.yaml"}, twin
+    assert (REPO_CONFIGS / "wind_farm" / "sac_sb3.yaml").is_file()
+    known = set(twin_envs.BUILTIN_TWINS) | {"WindFarm-v0", "PowerGrid-v0", "WindTurbine-v0", "AssemblyCell-v0"}
+    backend_of = {"ppo_jax": "jax_ppo", "ppo_sb3": "sb3_ppo", "ppo_rllib": "rllib_ppo", "sac_sb3": "sb3_sac"}
+    for f in files:
+        cfg = load_config(str(f))
+        assert cfg.twin in known, f
+        assert cfg.backend == backend_of[f.stem], f
+
+
+def test_packaged_name_resolves_to_the_shipped_file():
+    assert resolve_config_path("wind_farm/ppo_jax") == packaged_configs() / "wind_farm" / "ppo_jax.yaml"
+    assert load_config("configs/wind_farm/ppo_jax.yaml").twin == "WindFarm-v0"
+    with pytest.raises(FileNotFoundError, match="not found"):
+        resolve_config_path("wind_farm/nope")
+
+
+@pytest.mark.parametrize("data, needle", [
+    ({**BASE, "totl_steps": 5}, "unknown config key 'totl_steps'"),
+    ({**BASE, "agent": {"backend": "jax_ppo", "learning_rat": 1}}, "unknown config key 'agent.learning_rat'"),
+    ({**BASE, "agent": {"backend": "jax_ppo", "num_envs": "many"}}, "config key 'agent.num_envs'"),
+    ({**BASE, "agent": {"backend": "jax_ppo", "num_envs": -1}}, "greater than 0"),
+    ({**BASE, "agent": {"backend": "tf_ppo"}}, "agent.backend must be one of jax_ppo"),
+    ({"twin": "ToyTank-v0", "agent": {"backend": "sb3_ppo"}}, "missing config key 'total_steps'"),
+    ({**BASE, "eval": {"episodes": 0}}, "config key 'eval.episodes'"),
+])
+def test_bad_config_fails_with_one_line_naming_the_key(data, needle):
+    with pytest.raises(ConfigError) as err:
+        parse_config(data)
+    assert needle in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_set_overrides_parse_yaml_scalars():
+    data = apply_overrides(BASE, ["agent.learning_rate=1e-3", "agent.hidden_sizes=[8, 8]", "seed=7",
+                                  "agent.anneal_lr=false", "env_params.noise_std=0.05"])
+    cfg = parse_config(data)
+    assert cfg.agent.learning_rate == pytest.approx(1e-3)
+    assert cfg.agent.hidden_sizes == [8, 8] and cfg.seed == 7 and cfg.agent.anneal_lr is False
+    assert cfg.env_params == {"noise_std": 0.05}
+    assert BASE["agent"] == {"backend": "jax_ppo"}  # the input is not mutated
+    assert parse_scalar("3e-4") == pytest.approx(3e-4) and parse_scalar("abc") == "abc"
+    with pytest.raises(ConfigError, match="key=value"):
+        apply_overrides(BASE, ["seed"])
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["train", "configs/wind_farm/ppo_jax.yaml", "--set", "agent.lr=1"], "unknown config key 'agent.lr'"),
+    (["train", "configs/wind_farm/ppo_jax.yaml", "--set", "total_steps=lots"], "config key 'total_steps'"),
+    (["train", "no/such/config.yaml"], "not found"),
+    (["train"], "give a CONFIG"),
+    (["train", "--resume", "/nonexistent/run"], "does not exist"),
+    (["evaluate", "baseline:p_control"], "needs --twin"),
+    (["evaluate", "baseline:nope", "--twin", "ToyTank-v0"], "has no baseline 'nope'"),
+])
+def test_cli_user_errors_are_one_line_exit_2(args, needle, capsys, tmp_path):
+    assert run_guarded(app, args) == 2
+    err = capsys.readouterr().err.strip()
+    assert needle in err and len(err.splitlines()) == 1, err
+
+
+def test_unknown_twin_and_bad_twin_param_fail_before_training(tmp_path, capsys):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("twin: NoSuch-v0\ntotal_steps: 10\nagent: {backend: jax_ppo}\n")
+    assert run_guarded(app, ["train", str(cfg), "--set", f"run.root={tmp_path}"]) == 2
+    assert "unknown twin 'NoSuch-v0'" in capsys.readouterr().err
+    cfg.write_text("twin: ToyTank-v0\ntotal_steps: 10\nagent: {backend: jax_ppo}\nenv_params: {bogus: 1}\n")
+    assert run_guarded(app, ["train", str(cfg), "--set", f"run.root={tmp_path}"]) == 2
+    assert "bogus" in capsys.readouterr().err
+    assert not list(tmp_path.glob("ToyTank*"))  # no run directory was created

@@ -1,0 +1,185 @@
+"""Every backend end to end through ``twingym train`` / ``evaluate`` on a tiny budget, the JAX PPO
+bit-for-bit resume, and the exported PolicySpec against each backend's own deterministic policy."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jax
+import numpy as np
+import pytest
+from twingym.agents import deterministic_actions, policy_spec_from_run
+from twingym.envs import make
+from twingym.training import driver
+from twingym.training.config import load_config
+
+from twingym.cli import app
+from twingym.cli.errors import run_guarded
+
+JAX_CFG = """\
+twin: ToyTank-v0
+total_steps: 768
+seed: 3
+agent: {backend: jax_ppo, num_envs: 4, rollout_steps: 32, num_minibatches: 2, num_epochs: 2,
+        updates_per_chunk: 2, hidden_sizes: [16, 16]}
+eval: {episodes: 8, every_steps: 512, during_episodes: 4}
+checkpoint: {keep: 2}
+run: {progress: false}
+"""
+
+
+def _obs(twin: str, n: int = 32) -> np.ndarray:
+    env, params = make(twin)
+    keys = jax.random.split(jax.random.PRNGKey(11), n)
+    return np.asarray(jax.vmap(env.observation_space(params).sample)(keys))
+
+
+def _check_spec(run: Path, twin: str) -> None:
+    obs = _obs(twin)
+    spec = policy_spec_from_run(run)
+    own = deterministic_actions(run, obs)
+    np.testing.assert_allclose(spec.act(obs).reshape(own.shape), own, atol=1e-5)
+
+
+def _train(tmp_path: Path, text: str, name: str, *extra: str) -> Path:
+    cfg = tmp_path / f"{name}.yaml"
+    cfg.write_text(text)
+    code = run_guarded(app, ["train", str(cfg), "--set", f"run.root={tmp_path}", "--set", f"run.name={name}",
+                             *extra])
+    assert code == 0
+    return tmp_path / name
+
+
+@pytest.fixture(scope="module")
+def jax_run(tmp_path_factory) -> Path:
+    return _train(tmp_path_factory.mktemp("jax"), JAX_CFG, "full")
+
+
+def test_jax_run_directory_layout(jax_run, capsys):
+    assert (jax_run / "config.yaml").is_file()
+    assert load_config(str(jax_run / "config.yaml")).run.name == "full"
+    assert list(jax_run.glob("events.out.tfevents.*"))
+    lines = [json.loads(x) for x in (jax_run / "metrics.jsonl").read_text().splitlines()]
+    train_lines = [x for x in lines if "loss/policy" in x]
+    assert [x["step"] for x in train_lines] == [128 * i for i in range(1, 7)]
+    assert any("eval/return" in x and "eval/reference_return" in x for x in lines)
+    assert all(np.isfinite(x["loss/value"]) for x in train_lines)
+    ckpts = sorted((jax_run / "checkpoints").iterdir())
+    assert [c.name for c in ckpts] == ["step_000000000512", "step_000000000768"]  # keep: 2
+    assert (jax_run / "final" / "policy.npz").is_file()
+    summary = json.loads((jax_run / "summary.json").read_text())
+    assert summary["backend"] == "jax_ppo" and summary["twin"] == "ToyTank-v0" and summary["env_steps"] == 768
+    final = summary["final_eval"]
+    assert final["reference"] == "p_control" and final["policy"]["episodes"] == 8
+    assert final["difference"]["ci_low"] <= final["difference"]["mean"] <= final["difference"]["ci_high"]
+
+
+def test_tensorboard_events_hold_the_logged_scalars(jax_run):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(jax_run))
+    acc.Reload()
+    tags = set(acc.Tags()["scalars"])
+    for tag in ("train/episode_return", "loss/policy", "loss/value", "loss/entropy", "train/learning_rate",
+                "perf/env_steps_per_s", "eval/return", "eval/reference_return"):
+        assert tag in tags, tag
+    assert [e.step for e in acc.Scalars("loss/policy")] == [128 * i for i in range(1, 7)]
+
+
+def test_jax_policy_spec_matches_jax_policy(jax_run):
+    _check_spec(jax_run, "ToyTank-v0")
+
+
+def test_evaluate_run_and_baseline_print_every_controller(jax_run, capsys):
+    assert run_guarded(app, ["evaluate", str(jax_run), "--episodes", "8"]) == 0
+    out = capsys.readouterr().out
+    assert "policy" in out and "p_control (reference)" in out and "95% interval" in out
+    assert run_guarded(app, ["evaluate", "baseline:p_control", "--twin", "ToyTank-v0", "--episodes", "8"]) == 0
+    assert "p_control" in capsys.readouterr().out
+
+
+def test_jax_resume_equals_uninterrupted_run_bit_for_bit(jax_run, tmp_path):
+    cfg_path = tmp_path / "c.yaml"
+    cfg_path.write_text(JAX_CFG)
+    cfg = load_config(str(cfg_path), [f"run.root={tmp_path}", "run.name=cut"])
+    run, summary = driver.train(cfg, stop_after_chunks=1)
+    assert summary is None and not (run / "final").exists()
+    assert run_guarded(app, ["train", "--resume", str(run)]) == 0
+    for name in ("step_000000000768",):
+        with np.load(jax_run / "checkpoints" / name / "state.npz") as a, \
+                np.load(run / "checkpoints" / name / "state.npz") as b:
+            assert a.files == b.files
+            for k in a.files:
+                np.testing.assert_array_equal(a[k], b[k])
+    with np.load(jax_run / "final" / "policy.npz") as a, np.load(run / "final" / "policy.npz") as b:
+        for k in a.files:
+            np.testing.assert_array_equal(a[k], b[k])
+    steps = [json.loads(x)["step"] for x in (run / "metrics.jsonl").read_text().splitlines()
+             if "loss/policy" in x]
+    assert steps == [128 * i for i in range(1, 7)]  # each update logged once across the two sessions
+
+
+SB3_PPO_CFG = """\
+twin: ToyTank-v0
+total_steps: 512
+agent: {backend: sb3_ppo, num_envs: 4, n_steps: 32, batch_size: 64, n_epochs: 2, hidden_sizes: [16, 16]}
+eval: {episodes: 4}
+run: {progress: false}
+"""
+
+SB3_SAC_CFG = """\
+twin: ToyTank-v0
+total_steps: 192
+agent: {backend: sb3_sac, num_envs: 4, learning_starts: 64, batch_size: 32, hidden_sizes: [16, 16],
+        gradient_steps: 1, train_freq: 4}
+eval: {episodes: 4}
+run: {progress: false}
+"""
+
+
+def test_sb3_ppo_trains_resumes_and_exports(tmp_path):
+    cfg = load_config(str(_write(tmp_path, SB3_PPO_CFG)), [f"run.root={tmp_path}", "run.name=ppo"])
+    run, summary = driver.train(cfg, stop_after_chunks=1)
+    assert summary is None and (run / "checkpoints").is_dir()
+    assert run_guarded(app, ["train", "--resume", str(run)]) == 0
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["backend"] == "sb3_ppo" and summary["env_steps"] >= 512
+    for f in ("model.zip", "vecnormalize.pkl", "obs_stats.npz"):
+        assert (run / "final" / f).is_file()
+    stats = np.load(run / "final" / "obs_stats.npz")
+    assert not np.allclose(stats["mean"], 0.0)  # real VecNormalize statistics were saved
+    _check_spec(run, "ToyTank-v0")
+
+
+def test_sb3_sac_trains_and_exports_tanh_head(tmp_path):
+    run = _train(tmp_path, SB3_SAC_CFG, "sac")
+    assert policy_spec_from_run(run).action_transform == "tanh_scale"
+    _check_spec(run, "ToyTank-v0")
+
+
+RLLIB_CFG = """\
+twin: ToyTankDiscrete-v0
+total_steps: 256
+agent: {backend: rllib_ppo, num_env_runners: 0, num_envs_per_env_runner: 4, rollout_fragment_length: 32,
+        minibatch_size: 64, num_epochs: 1, hidden_sizes: [16, 16]}
+eval: {episodes: 4}
+run: {progress: false}
+"""
+
+
+@pytest.mark.slow
+def test_rllib_ppo_trains_and_exports_multi_discrete(tmp_path):
+    run = _train(tmp_path, RLLIB_CFG, "rllib")
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["backend"] == "rllib_ppo" and summary["env_steps"] >= 256
+    assert len(list((run / "checkpoints").iterdir())) >= 1
+    spec = policy_spec_from_run(run)
+    assert spec.action_transform == "multi_argmax" and spec.nvec == (3, 5)
+    _check_spec(run, "ToyTankDiscrete-v0")
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "cfg.yaml"
+    path.write_text(text)
+    return path
