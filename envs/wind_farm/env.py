@@ -112,7 +112,7 @@ class WindFarmParams:
     power_noise_std: float = 0.01        # fraction of rated power
     # actuators and wakes
     yaw_rate: float = 0.3                # deg/s
-    max_yaw_offset: float = 25.0         # deg, action bound
+    max_yaw_offset: float = struct.field(pytree_node=False, default=25.0)  # deg, action bound
     misalignment_limit: float = 30.0     # deg, cost above this
     wake_delay: float = 1.0              # scale of the advection delay (0 = instantaneous)
     power_curve_scale: float = 1.0       # true power / tabulated power (model mismatch)
@@ -310,9 +310,9 @@ class WindFarmEnv(TwinEnv[WindFarmState, WindFarmParams]):
     # ---- spaces and labels ---------------------------------------------------------------------
     @staticmethod
     def _obs_bounds(n: int) -> tuple[np.ndarray, np.ndarray]:
-        low = np.tile([0.0, 0.0, -180.0, 0.0], n).tolist() + [0.0, -1.0, -1.0, 0.0, 0.0]
-        high = np.tile([360.0, MAX_SPEED, 180.0, MAX_POWER_MW], n).tolist() + [
-            360.0, 1.0, 1.0, MAX_SPEED, MAX_TI]
+        low = [*np.tile([0.0, 0.0, -180.0, 0.0], n).tolist(), 0.0, -1.0, -1.0, 0.0, 0.0]
+        high = [*np.tile([360.0, MAX_SPEED, 180.0, MAX_POWER_MW], n).tolist(),
+                360.0, 1.0, 1.0, MAX_SPEED, MAX_TI]
         return np.asarray(low, np.float32), np.asarray(high, np.float32)
 
     def observation_space(self, params):
