@@ -90,15 +90,16 @@ def rollout(env: TwinEnv, params: Any, policy: Baseline | ParamPolicy, keys: jax
     Returns ``(returns, costs, lengths)``, each (E,) numpy float32/int32.
     """
     if isinstance(policy, ParamPolicy):
-        out = _rollout_jit(env, None, policy.apply, num_steps, keys, params, policy.weights)
+        out = _rollout_jit(env, policy.apply, True, num_steps, keys, params, policy.weights)
     else:
-        out = _rollout_jit(env, policy.init, policy.act, num_steps, keys, params, None)
+        # init runs eagerly on concrete params (some baselines precompute tables on the host)
+        out = _rollout_jit(env, policy.act, False, num_steps, keys, params, policy.init(params))
     return tuple(np.asarray(x) for x in out)
 
 
-def _rollout_impl(env, init, act, num_steps, keys, params, weights):
+def _rollout_impl(env, act, param_mode, num_steps, keys, params, carry0):
     reset_keys, step_keys = _split_episode_keys(keys, num_steps)
-    if init is None:  # ParamPolicy: the carry is the weights, passed through unchanged
+    if param_mode:  # ParamPolicy: the carry is the weights, passed through unchanged
         apply = act
 
         def act(carry, obs, p):
@@ -106,7 +107,7 @@ def _rollout_impl(env, init, act, num_steps, keys, params, weights):
 
     def episode(k_reset, k_steps):
         obs, state = env.reset(k_reset, params)
-        carry = init(params) if init is not None else weights
+        carry = carry0
 
         def step(c, k):
             obs, state, carry, alive, ret, cost, length = c
