@@ -27,10 +27,11 @@ torque mode is TSR tracking): the region-1.5 speeds (670 and 871 rpm), the regio
 Not modelled: ROSCO's wind-speed estimator, TSR tracking, setpoint smoother and peak shaving
 (``PS_BldPitchMin``); the 2009 controller has none of them.
 
-The controller reads the twin's observation (filtered rotor speed, measured pitch and torque,
-episode progress; see ``env.WindTurbine``) and keeps its integrator, last torque and last pitch
-command in the carry. A new episode (episode progress smaller than at the last call) restarts
-it bumplessly from the measured pitch and torque.
+The controller reads the twin's observation (filtered rotor speed, the held torque and pitch
+setpoints, which are its own last commands, and the episode progress; see ``env.WindTurbine``) and
+keeps the pitch integrator in the carry. A new episode (episode progress smaller than at the last
+call) restarts the integrator bumplessly from the held pitch setpoint. Its commands are rate limited to ``VS_MaxRat`` and
+``PC_MaxRat``, so in the twin's default ``rate`` action mode they are represented exactly.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ from twingym.envs.wind_turbine.dynamics import physical_to_action
 RPM = np.pi / 30.0  # rad/s per rpm
 
 #: indices of the observation components the controller reads (see ``env.WindTurbine``).
-OBS_SPEED_FILTERED, OBS_PITCH, OBS_TORQUE, OBS_PROGRESS = 1, 2, 3, 5
+OBS_SPEED_FILTERED, OBS_TORQUE_SETPOINT, OBS_PITCH_SETPOINT, OBS_PROGRESS = 1, 5, 6, 7
 
 
 @struct.dataclass
@@ -118,19 +119,17 @@ def torque_law(c: ReferenceControllerParams, gen_speed: Any, pitch_command: Any 
 
 
 class ControllerCarry(NamedTuple):
-    """Internal state of the reference controller (all float32 scalars)."""
+    """Internal state of the reference controller (float32 scalars). The last torque and pitch
+    commands are the setpoints the twin holds and reports in the observation."""
 
     integrator: jax.Array     # rad, integral part of the pitch command
-    torque: jax.Array         # N m, last generator torque command
-    pitch: jax.Array          # rad, last pitch command
     progress: jax.Array       # last episode progress seen (detects a new episode)
 
 
 def controller_init(params: Any) -> ControllerCarry:
-    """Fresh carry; the first ``act`` restarts from the measured pitch and torque."""
+    """Fresh carry; the first ``act`` starts the integrator at the held pitch setpoint."""
     del params
-    z = jnp.zeros((), jnp.float32)
-    return ControllerCarry(z, z, z, jnp.asarray(np.inf, jnp.float32))
+    return ControllerCarry(jnp.zeros((), jnp.float32), jnp.asarray(np.inf, jnp.float32))
 
 
 def controller_act(carry: ControllerCarry, obs: jax.Array, params: Any
@@ -139,19 +138,18 @@ def controller_act(carry: ControllerCarry, obs: jax.Array, params: Any
     c: ReferenceControllerParams = params.controller
     dt = params.dt
     gen_speed = obs[OBS_SPEED_FILTERED] * RPM * params.gearbox_ratio
-    pitch_meas = jnp.deg2rad(obs[OBS_PITCH])
-    torque_meas = obs[OBS_TORQUE] * 1e3
+    last_pitch = jnp.deg2rad(obs[OBS_PITCH_SETPOINT])
+    last_torque = obs[OBS_TORQUE_SETPOINT] * 1e3
     restart = obs[OBS_PROGRESS] < carry.progress
-    last_pitch = jnp.where(restart, pitch_meas, carry.pitch)
-    last_torque = jnp.where(restart, torque_meas, carry.torque)
-    integrator = jnp.where(restart, pitch_meas, carry.integrator)
+    integrator = jnp.where(restart, last_pitch, carry.integrator)
+    max_pitch = jnp.minimum(c.max_pitch, params.pitch_cmd_max)
 
     # gain-scheduled PI pitch control (ROSCO sign convention: e = ref - speed, gains < 0)
     error = c.ref_speed - gen_speed
     kp = jnp.interp(last_pitch, c.gs_angles, c.gs_kp)
     ki = jnp.interp(last_pitch, c.gs_angles, c.gs_ki)
-    integrator = jnp.clip(integrator + ki * error * dt, c.min_pitch, c.max_pitch)
-    pitch_cmd = jnp.clip(kp * error + integrator, c.min_pitch, c.max_pitch)
+    integrator = jnp.clip(integrator + ki * error * dt, c.min_pitch, max_pitch)
+    pitch_cmd = jnp.clip(kp * error + integrator, c.min_pitch, max_pitch)
     max_step = c.max_pitch_rate * dt
     pitch_cmd = last_pitch + jnp.clip(pitch_cmd - last_pitch, -max_step, max_step)
 
@@ -160,10 +158,8 @@ def controller_act(carry: ControllerCarry, obs: jax.Array, params: Any
     t_step = c.max_torque_rate * dt
     torque_cmd = last_torque + jnp.clip(torque_cmd - last_torque, -t_step, t_step)
 
-    action = physical_to_action(torque_cmd, pitch_cmd, params)
-    carry = ControllerCarry(integrator.astype(jnp.float32), torque_cmd.astype(jnp.float32),
-                            pitch_cmd.astype(jnp.float32),
-                            jnp.asarray(obs[OBS_PROGRESS], jnp.float32))
+    action = physical_to_action(torque_cmd, pitch_cmd, params, last_torque, last_pitch)
+    carry = ControllerCarry(integrator.astype(jnp.float32), jnp.asarray(obs[OBS_PROGRESS], jnp.float32))
     return action, carry
 
 

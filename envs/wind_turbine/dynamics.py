@@ -73,23 +73,41 @@ def aero_loads(params: Any, wind: Any, omega: Any, pitch: Any, xp: Any = jnp) ->
     return torque, thrust
 
 
-def action_to_physical(action: jax.Array, params: Any) -> tuple[jax.Array, jax.Array]:
-    """Normalised action ``(a_torque, a_pitch)`` in [-1, 1]^2 -> commands in physical units.
+def action_to_physical(action: jax.Array, params: Any, torque_setpoint: jax.Array,
+                       pitch_setpoint: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Normalised action ``(a_torque, a_pitch)`` in [-1, 1]^2 -> new setpoints in physical units.
 
-    ``torque = min_gen_torque + (a_torque + 1)/2 (max_gen_torque - min_gen_torque)`` (N m, HSS);
-    ``pitch = min_pitch + (a_pitch + 1)/2 (pitch_cmd_max - min_pitch)`` (rad). Out-of-range
-    actions are clipped first.
+    ``params.action_mode == "rate"`` (default): the action moves the held setpoints,
+    ``torque += a_torque * max_torque_rate * dt`` (N m, HSS) and
+    ``pitch += a_pitch * pitch_cmd_rate * dt`` (rad), so zero holds them.
+    ``"absolute"``: ``torque = min_gen_torque + (a+1)/2 (max_gen_torque - min_gen_torque)``,
+    ``pitch = min_pitch + (a+1)/2 (pitch_cmd_max - min_pitch)``.
+    Either way the setpoints are clipped to ``[min_gen_torque, max_gen_torque]`` and
+    ``[min_pitch, pitch_cmd_max]``; out-of-range actions are clipped first.
     """
     a = jnp.clip(jnp.reshape(action, (2,)), -1.0, 1.0)
-    torque = params.min_gen_torque + 0.5 * (a[0] + 1.0) * (params.max_gen_torque - params.min_gen_torque)
-    pitch = params.min_pitch + 0.5 * (a[1] + 1.0) * (params.pitch_cmd_max - params.min_pitch)
-    return torque, pitch
+    if params.action_mode == "rate":
+        torque = torque_setpoint + a[0] * params.max_torque_rate * params.dt
+        pitch = pitch_setpoint + a[1] * params.pitch_cmd_rate * params.dt
+    elif params.action_mode == "absolute":
+        torque = params.min_gen_torque + 0.5 * (a[0] + 1.0) * (params.max_gen_torque - params.min_gen_torque)
+        pitch = params.min_pitch + 0.5 * (a[1] + 1.0) * (params.pitch_cmd_max - params.min_pitch)
+    else:
+        raise ValueError(f"action_mode must be 'rate' or 'absolute', got {params.action_mode!r}")
+    return (jnp.clip(torque, params.min_gen_torque, params.max_gen_torque),
+            jnp.clip(pitch, params.min_pitch, params.pitch_cmd_max))
 
 
-def physical_to_action(torque: jax.Array, pitch: jax.Array, params: Any) -> jax.Array:
-    """Inverse of :func:`action_to_physical`: float32 ``(2,)`` action in [-1, 1]."""
-    a_t = 2.0 * (torque - params.min_gen_torque) / (params.max_gen_torque - params.min_gen_torque) - 1.0
-    a_p = 2.0 * (pitch - params.min_pitch) / (params.pitch_cmd_max - params.min_pitch) - 1.0
+def physical_to_action(torque: jax.Array, pitch: jax.Array, params: Any, torque_setpoint: jax.Array,
+                       pitch_setpoint: jax.Array) -> jax.Array:
+    """Inverse of :func:`action_to_physical`: the float32 ``(2,)`` action in [-1, 1] that moves the
+    held setpoints to ``(torque, pitch)`` (as far as the rate or range allows)."""
+    if params.action_mode == "rate":
+        a_t = (torque - torque_setpoint) / (params.max_torque_rate * params.dt)
+        a_p = (pitch - pitch_setpoint) / (params.pitch_cmd_rate * params.dt)
+    else:
+        a_t = 2.0 * (torque - params.min_gen_torque) / (params.max_gen_torque - params.min_gen_torque) - 1.0
+        a_p = 2.0 * (pitch - params.min_pitch) / (params.pitch_cmd_max - params.min_pitch) - 1.0
     return jnp.clip(jnp.stack([a_t, a_p]), -1.0, 1.0).astype(jnp.float32)
 
 

@@ -8,7 +8,7 @@ episode is ``max_steps = 600`` steps (2 minutes) at a mean wind drawn uniformly 
 ``[wind_mean_min, wind_mean_max]`` (5..20 m/s), starting at the steady operating point of the
 reference controller for the initial wind.
 
-Observation (float32, shape (6,)), noisy sensors (std x ``sensor_noise``):
+Observation (float32, shape (8,)), noisy sensors (std x ``sensor_noise``):
 
 ==  ======================  ======  ===========  ==================================================
  i  name                    unit    range        meaning
@@ -18,18 +18,26 @@ Observation (float32, shape (6,)), noisy sensors (std x ``sensor_noise``):
  2  pitch                   deg     -10 .. 95    measured collective pitch (noise 0.1 deg)
  3  generator_torque        kN m    -5 .. 60     measured generator torque, HSS (noise 0.5 % rated)
  4  power                   MW      -1 .. 10     measured electrical power (noise 1 % of rated)
- 5  episode_progress        1       0 .. 1       step / max_steps
+ 5  torque_setpoint         kN m    0 .. 60      generator torque command held by the twin (exact)
+ 6  pitch_setpoint          deg     0 .. 35      collective pitch command held by the twin (exact)
+ 7  episode_progress        1       0 .. 1       step / max_steps
 ==  ======================  ======  ===========  ==================================================
 
 The true wind is not observed.
 
 Action (float32, shape (2,), in [-1, 1], clipped), scaled to physical commands
-(``dynamics.action_to_physical``):
+(``dynamics.action_to_physical``). Default ``action_mode = "rate"``: the action moves the two
+setpoints the twin holds,
 
-- ``a[0]`` generator torque command: ``VS_MinTq + (a+1)/2 (VS_MaxTq - VS_MinTq)``, 0 .. 47,403 N m
-  (HSS); the generator follows at most ``VS_MaxRat`` = 40,000 N m/s.
-- ``a[1]`` collective pitch command: ``PC_MinPit + (a+1)/2 (pitch_cmd_max - PC_MinPit)``,
-  0 .. 35 deg; the actuator follows with a 0.32 s lag (``PA_CornerFreq``) at most 8 deg/s.
+- ``a[0]``: generator torque command change of ``a * VS_MaxRat * dt`` (up to 8,000 N m per step,
+  HSS), the command kept in ``[VS_MinTq, VS_MaxTq]`` = 0 .. 47,403 N m;
+- ``a[1]``: collective pitch command change of ``a * PC_MaxRat * dt`` (up to 2 deg per step), the
+  command kept in ``[PC_MinPit, pitch_cmd_max]`` = 0 .. 30 deg;
+
+so a zero action holds the setpoints and exploration noise is a small random walk.
+``action_mode = "absolute"`` maps ``a`` linearly onto those ranges instead. Either way the
+generator follows its command at most at ``VS_MaxRat`` = 40,000 N m/s, and the pitch actuator with
+a 0.32 s lag (``PA_CornerFreq``) at most 8 deg/s.
 
 Reward per step (about 1 for perfect operation)::
 
@@ -81,8 +89,8 @@ from twingym.envs.wind_turbine.dynamics import (
 )
 
 RPM = np.pi / 30.0
-OBS_LOW = np.array([0.0, 0.0, -10.0, -5.0, -1.0, 0.0], dtype=np.float32)
-OBS_HIGH = np.array([30.0, 30.0, 95.0, 60.0, 10.0, 1.0], dtype=np.float32)
+OBS_LOW = np.array([0.0, 0.0, -10.0, -5.0, -1.0, 0.0, 0.0, 0.0], dtype=np.float32)
+OBS_HIGH = np.array([30.0, 30.0, 95.0, 60.0, 10.0, 60.0, 35.0, 1.0], dtype=np.float32)
 #: rows of ``WindTurbineState.history``.
 HISTORY_ROWS = ("rotor_speed_rpm", "pitch_deg", "power_mw", "wind_ms")
 
@@ -106,7 +114,8 @@ class WindTurbineParams:
     max_torque_rate: float           # N m/s, HSS
     min_pitch: float                 # rad
     max_pitch: float                 # rad (physical limit)
-    pitch_cmd_max: float             # rad, upper end of the action's pitch range
+    pitch_cmd_max: float             # rad, upper end of the pitch command range
+    pitch_cmd_rate: float            # rad/s, largest pitch command change (rate actions; PC_MaxRat)
     pitch_rate_max: float            # rad/s, actuator rate limit (8 deg/s, Jonkman 2009)
     pitch_tau: float                 # s, actuator lag (1 / PA_CornerFreq)
     speed_filter_corner: float       # rad/s, low-pass of the measured speed (F_LPFCornerFreq)
@@ -155,6 +164,7 @@ class WindTurbineParams:
     controller: ReferenceControllerParams
     dt: float = 0.2                  # s, control step
     max_steps: int = struct.field(pytree_node=False, default=600)
+    action_mode: str = struct.field(pytree_node=False, default="rate")   # "rate" or "absolute"
     n_substeps: int = struct.field(pytree_node=False, default=2)
     history_len: int = struct.field(pytree_node=False, default=60)
     history_every: int = struct.field(pytree_node=False, default=5)
@@ -168,6 +178,8 @@ class WindTurbineState:
     omega: jax.Array                 # rad/s, rotor speed (LSS)
     pitch: jax.Array                 # rad, collective pitch
     gen_torque: jax.Array            # N m, HSS
+    torque_setpoint: jax.Array       # N m, HSS, generator torque command held
+    pitch_setpoint: jax.Array        # rad, pitch command held
     speed_filtered: jax.Array        # rad/s, low-pass of the measured rotor speed
     turbulence: jax.Array            # (K,) m/s, AR components
     wind_mean: jax.Array             # m/s, episode mean wind before any ramp
@@ -210,6 +222,7 @@ def build_params(discon: str | Path = "DISCON.IN", performance: str | Path | Non
         max_gen_torque=turbine.max_gen_torque, max_torque_rate=turbine.max_torque_rate,
         min_pitch=turbine.min_pitch, max_pitch=turbine.max_pitch,
         pitch_cmd_max=float(np.deg2rad(perf.pitch_deg.max())), pitch_rate_max=float(np.deg2rad(8.0)),
+        pitch_cmd_rate=abs(turbine.max_pitch_rate),
         pitch_tau=1.0 / turbine.pitch_actuator_bandwidth,
         speed_filter_corner=float(turbine.discon["F_LPFCornerFreq"]),
         tsr_grid=f32(perf.tsr), pitch_grid=f32(np.deg2rad(perf.pitch_deg)),
@@ -288,7 +301,8 @@ class WindTurbine(TwinEnv[WindTurbineState, WindTurbineParams]):
 
     def _obs(self, meas: jax.Array, state: WindTurbineState, params: WindTurbineParams) -> jax.Array:
         obs = jnp.stack([meas[0] / RPM, state.speed_filtered / RPM, jnp.rad2deg(meas[1]),
-                         meas[2] / 1e3, meas[3] / 1e6, state.time / params.max_steps])
+                         meas[2] / 1e3, meas[3] / 1e6, state.torque_setpoint / 1e3,
+                         jnp.rad2deg(state.pitch_setpoint), state.time / params.max_steps])
         obs = jnp.nan_to_num(obs, nan=0.0)
         return jnp.clip(obs, OBS_LOW, OBS_HIGH).astype(jnp.float32)
 
@@ -316,6 +330,7 @@ class WindTurbine(TwinEnv[WindTurbineState, WindTurbineParams]):
         f32 = lambda x: jnp.asarray(x, jnp.float32)  # noqa: E731
         state = WindTurbineState(
             time=jnp.int32(0), omega=f32(omega), pitch=f32(pitch), gen_torque=f32(torque),
+            torque_setpoint=f32(torque), pitch_setpoint=f32(pitch),
             speed_filtered=f32(omega), turbulence=f32(turbulence), wind_mean=f32(wind_mean),
             ramp_start=f32(ramp_start), gust_start=f32(gust_start), gust_amplitude=f32(gust_amp),
             wind=f32(hub), power=f32(power), thrust_lp=f32(thrust), torque_lp=f32(q_aero),
@@ -328,7 +343,8 @@ class WindTurbine(TwinEnv[WindTurbineState, WindTurbineParams]):
                  params: WindTurbineParams):
         k_turb, k_obs = jax.random.split(key)
         dt = params.dt
-        torque_cmd, pitch_cmd = action_to_physical(jnp.asarray(action, jnp.float32), params)
+        torque_cmd, pitch_cmd = action_to_physical(jnp.asarray(action, jnp.float32), params,
+                                                   state.torque_setpoint, state.pitch_setpoint)
         time = state.time + 1
         t = time * dt
         turbulence = wind_model.turbulence_step(
@@ -343,6 +359,7 @@ class WindTurbine(TwinEnv[WindTurbineState, WindTurbineParams]):
         thrust_lp = state.thrust_lp + alpha * (thrust - state.thrust_lp)
         torque_lp = state.torque_lp + alpha * (q_aero - state.torque_lp)
         new = state.replace(time=time, omega=omega, pitch=pitch, gen_torque=gen_torque,
+                            torque_setpoint=torque_cmd, pitch_setpoint=pitch_cmd,
                             turbulence=turbulence, wind=hub, power=power,
                             thrust_lp=thrust_lp, torque_lp=torque_lp)
         meas = self._measure(k_obs, new, params)
@@ -390,11 +407,15 @@ class WindTurbine(TwinEnv[WindTurbineState, WindTurbineParams]):
     def observation_labels(self, params: WindTurbineParams) -> list[Label]:
         return [Label("turbine", "rotor_speed", "rpm"), Label("turbine", "rotor_speed_filtered", "rpm"),
                 Label("turbine", "pitch", "deg"), Label("turbine", "generator_torque", "kN m"),
-                Label("turbine", "power", "MW"), Label("twin", "episode_progress", "1")]
+                Label("turbine", "power", "MW"), Label("turbine", "torque_setpoint", "kN m"),
+                Label("turbine", "pitch_setpoint", "deg"), Label("twin", "episode_progress", "1")]
 
     def action_labels(self, params: WindTurbineParams) -> list[Label]:
-        return [Label("turbine", "generator_torque_command", "1"),
-                Label("turbine", "pitch_command", "1")]
+        if params.action_mode == "rate":
+            return [Label("turbine", "torque_rate_command", "1 (x VS_MaxRat)"),
+                    Label("turbine", "pitch_rate_command", "1 (x PC_MaxRat)")]
+        return [Label("turbine", "torque_command", "1 (0..VS_MaxTq)"),
+                Label("turbine", "pitch_command", "1 (0..pitch_cmd_max)")]
 
     def baselines(self) -> dict[str, Baseline]:
         return wind_turbine_baselines()

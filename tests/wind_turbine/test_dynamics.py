@@ -69,9 +69,19 @@ def test_generator_torque_rate_and_limits(params):
     assert float(torque) == pytest.approx(10_000.0 + params.max_torque_rate * params.dt)
     assert float(dynamics.torque_actuator(jnp.float32(47_000.0), jnp.float32(1e6), params)) == pytest.approx(
         params.max_gen_torque)
-    a = dynamics.physical_to_action(jnp.float32(20_000.0), jnp.deg2rad(7.0), params)
-    torque, pitch = dynamics.action_to_physical(a, params)
-    assert float(torque) == pytest.approx(20_000.0, rel=1e-5) and float(pitch) == pytest.approx(np.deg2rad(7.0))
+    held_t, held_p = jnp.float32(18_000.0), jnp.deg2rad(6.0)
+    for mode in ("rate", "absolute"):
+        p = params.replace(action_mode=mode)
+        a = dynamics.physical_to_action(jnp.float32(20_000.0), jnp.deg2rad(7.0), p, held_t, held_p)
+        torque, pitch = dynamics.action_to_physical(a, p, held_t, held_p)
+        assert float(torque) == pytest.approx(20_000.0, rel=1e-5)
+        assert float(pitch) == pytest.approx(np.deg2rad(7.0), rel=1e-5)
+    # rate mode: zero holds the setpoints, full scale moves them by the DISCON rate limits
+    torque, pitch = dynamics.action_to_physical(jnp.zeros(2), params, held_t, held_p)
+    assert float(torque) == pytest.approx(18_000.0) and float(pitch) == pytest.approx(float(held_p))
+    torque, pitch = dynamics.action_to_physical(jnp.ones(2), params, held_t, held_p)
+    assert float(torque) - 18_000.0 == pytest.approx(40_000.0 * params.dt, rel=1e-5)   # VS_MaxRat
+    assert float(pitch - held_p) == pytest.approx(0.1745 * params.dt, rel=1e-4)          # PC_MaxRat
 
 
 def test_kaimal_ar_turbulence_has_the_kaimal_variance_and_spectrum():

@@ -26,17 +26,17 @@ def test_registered_and_gymnasium_make(env):
     gym_env = gymnasium.make("twingym/WindTurbine-v0")
     obs, _ = gym_env.reset(seed=0)
     obs, reward, _, _, _ = gym_env.step(np.zeros(2, np.float32))
-    assert obs.shape == (6,) and np.isfinite(reward)
+    assert obs.shape == (8,) and np.isfinite(reward)
     gym_env.close()
 
 
 def test_labels_cover_observation_and_action(env, params):
     obs_labels, act_labels = env.observation_labels(params), env.action_labels(params)
-    assert len(obs_labels) == env.observation_space(params).shape[0] == 6
+    assert len(obs_labels) == env.observation_space(params).shape[0] == 8
     assert len(act_labels) == env.action_space(params).shape[0] == 2
     assert {lab.asset for lab in obs_labels} == {"turbine", "twin"}
     assert {lab.asset for lab in act_labels} == {"turbine"}
-    assert obs_labels[0].unit == "rpm" and obs_labels[4].unit == "MW"
+    assert obs_labels[0].unit == "rpm" and obs_labels[4].unit == "MW" and obs_labels[7].asset == "twin"
 
 
 def test_scenarios_build_and_change_what_they_say(env):
@@ -95,7 +95,7 @@ def test_idle_generator_overspeeds_terminates_and_costs(env, params):
     first = np.argmax(out["terminated"], axis=1)
     for i, t in enumerate(first):
         assert out["cost"][i, t] >= 1.0 and out["reward"][i, t] < -5.0   # overspeed + shutdown penalty
-        assert out["obs"][i, t, 5] == 0.0                                 # auto-reset: a new episode
+        assert out["obs"][i, t, 7] == 0.0                                 # auto-reset: a new episode
 
 
 def test_sensor_noise_scales_the_measurement_noise(env, params):
