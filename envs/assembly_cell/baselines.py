@@ -19,8 +19,8 @@ from twingym.envs.assembly_cell import observation as ob
 from twingym.envs.assembly_cell.dynamics import BOOST, ECO, NOMINAL, CellParams
 from twingym.envs.core import Baseline
 
-PERIOD_CYCLES = 150          # periodic maintenance interval [cycles of uptime]
-WEAR_THRESHOLD = 0.55        # wear-threshold maintenance trigger [wear units]
+PERIOD_CYCLES = 80           # periodic maintenance interval [cycles of uptime]
+WEAR_THRESHOLD = 0.5         # wear-threshold maintenance trigger [wear units]
 BACKLOG_HIGH = 4.0           # [parts] boost the bottleneck above this backlog
 STOCK_HIGH = 6.0             # [parts] run at eco above this finished stock...
 PRICE_HIGH = 0.3             # [EUR/kWh] ...or above this price when the backlog is small
@@ -33,6 +33,10 @@ def _flat(speed: jax.Array, maintain: jax.Array) -> jax.Array:
 
 def _station_field(obs: jax.Array, m: int, field: str) -> jax.Array:
     return jnp.stack([obs[ob.station_index(i, field)] for i in range(m)])
+
+
+def _no_carry(params: CellParams) -> tuple:
+    return ()
 
 
 def _run_to_failure(carry, obs, params: CellParams):
@@ -87,14 +91,14 @@ def _bottleneck_aware(carry, obs, params: CellParams):
 
 def make_baselines() -> dict[str, Baseline]:
     return {
-        "run_to_failure": Baseline("run_to_failure", lambda p: (), _run_to_failure,
+        "run_to_failure": Baseline("run_to_failure", _no_carry, _run_to_failure,
                                    description="nominal speed, never maintained"),
         "periodic_maintenance": Baseline(
             "periodic_maintenance", _periodic_init, _periodic,
             description=f"nominal speed, maintenance every {PERIOD_CYCLES} cycles of uptime"),
-        "wear_threshold": Baseline("wear_threshold", lambda p: (), _wear_threshold,
+        "wear_threshold": Baseline("wear_threshold", _no_carry, _wear_threshold,
                                    description=f"nominal speed, maintain when wear sensor > {WEAR_THRESHOLD}"),
         "bottleneck_aware": Baseline(
-            "bottleneck_aware", lambda p: (), _bottleneck_aware,
+            "bottleneck_aware", _no_carry, _bottleneck_aware,
             description="wear-threshold maintenance, speed by bottleneck, buffers, backlog and price"),
     }

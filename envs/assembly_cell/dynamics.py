@@ -34,7 +34,8 @@ stations at nominal speed: see :mod:`twingym.envs.assembly_cell.bernoulli`) each
   cycles in ``[repair_min, repair_max]``, costs ``repair_cost`` and comes back with wear
   ``repair_wear_after``;
 * preventive maintenance: a maintain request on an up station takes it down for ``maint_duration``
-  cycles, costs ``maint_cost`` and resets its wear to 0.
+  cycles (the request's cycle included), costs ``maint_cost + maint_cost_per_wear * wear`` and
+  resets its wear to 0.
 
 Economics (per step, in EUR): revenue per shipped part; energy at a time-of-use price; maintenance and
 repair costs; WIP and finished-goods holding; a backlog penalty. Orders arrive at ``demand_rate`` parts
@@ -75,14 +76,14 @@ class CellParams:
     idle_power_fraction: float = 0.4  # [1] power fraction when on but starved/blocked/no draw
     standby_kw: float = 0.3           # [kW] power when off, failed or in maintenance
     # --- wear, failures, maintenance ----------------------------------------------------------
-    hazard_shape: float = 3.0         # [1] exponent of wear in the hazard
+    hazard_shape: float = 4.0         # [1] exponent of wear in the hazard
     hazard_scale: float = 1.0         # [1] multiplier of the hazard (scenario "failure_rate_shift")
     forced_breakdown_prob: float = 0.0  # [1/cycle] wear-independent breakdowns of up stations
     repair_min: int = 12              # [cycles] shortest repair
     repair_max: int = 36              # [cycles] longest repair
     repair_wear_after: float = 0.0    # [1] wear after a repair (0 = as good as new)
-    maint_duration: int = 4           # [cycles] preventive maintenance downtime
-    initial_wear_max: float = 0.6     # [1] initial wear ~ U(0, initial_wear_max)
+    maint_duration: int = 3           # [cycles] preventive maintenance downtime
+    initial_wear_max: float = 0.9     # [1] initial wear ~ U(0, initial_wear_max)
     initial_buffer_fill: float = 0.5  # [1] initial buffer levels ~ U{0..floor(fill*N)}
     initial_backlog_max: int = 5      # [parts] initial backlog ~ U{0..max}
     sensor_noise_std: float = 0.03    # [1] std of the wear sensor noise
@@ -96,7 +97,8 @@ class CellParams:
     demand_spike_start: float = 0.0   # [h of day]
     demand_spike_hours: float = 0.0   # [h]
     revenue_per_part: float = 8.0     # [EUR/part] paid when a part ships against an order
-    maint_cost: float = 60.0          # [EUR] per preventive maintenance
+    maint_cost: float = 30.0          # [EUR] per preventive maintenance (fixed part)
+    maint_cost_per_wear: float = 50.0  # [EUR per wear unit] wear-proportional part (worn components)
     repair_cost: float = 400.0        # [EUR] per failure
     wip_holding_cost: float = 0.01    # [EUR/(part cycle)] per part in the buffers
     fg_holding_cost: float = 0.05     # [EUR/(part cycle)] per part in finished-goods stock
@@ -161,7 +163,7 @@ def default_cell_params(num_stations: int = 5, max_steps: int = 288) -> CellPara
         power_kw=jnp.asarray(np.tile(_SPEED_POWER_KW, (m, 1))),
         wear_rate=jnp.asarray(np.tile(_SPEED_WEAR, (m, 1))),
         hazard_base=jnp.full((m,), 5e-4, dtype=jnp.float32),
-        hazard_wear=jnp.full((m,), 0.02, dtype=jnp.float32),
+        hazard_wear=jnp.full((m,), 0.05, dtype=jnp.float32),
         price_tou=jnp.asarray(DEFAULT_TOU),
         num_stations=m,
         max_steps=int(max_steps),
@@ -277,6 +279,7 @@ def transition(key: jax.Array, state: CellState, action: jax.Array,
 
     # 1) maintenance requests on up stations start now (wear reset, station down maint_duration cycles)
     start_maint = maintain & (state.status == UP)
+    maint_eur = jnp.sum(start_maint * (params.maint_cost + params.maint_cost_per_wear * state.wear))
     status = jnp.where(start_maint, MAINTENANCE, state.status)
     remaining = jnp.where(start_maint, params.maint_duration, state.remaining)
     wear = jnp.where(start_maint, 0.0, state.wear)
@@ -329,7 +332,7 @@ def transition(key: jax.Array, state: CellState, action: jax.Array,
     n_fail = jnp.sum(fails).astype(jnp.int32)
     n_maint = jnp.sum(start_maint).astype(jnp.int32)
     wip = jnp.sum(buffers)
-    profit = (params.revenue_per_part * shipped - energy * price - params.maint_cost * n_maint
+    profit = (params.revenue_per_part * shipped - energy * price - maint_eur
               - params.repair_cost * n_fail - params.wip_holding_cost * wip
               - params.fg_holding_cost * stock - params.backlog_penalty * backlog)
 
