@@ -45,7 +45,8 @@ Reward per step: ``P_farm / (n P_rated) - travel_weight * mean_j |dheading_j| / 
 - load_weight * mean_j (gamma_j / max_yaw_offset)^2`` (power fraction minus yaw travel and a
 misalignment load proxy). ``info["cost"]``: fraction of turbines whose true misalignment
 exceeds ``misalignment_limit`` (30 deg). Episodes never terminate; they truncate after
-``max_steps``.
+``max_steps``. The first observation of an episode reports unwaked turbines (free-stream
+speed and power); wakes enter from the first step on.
 """
 
 from __future__ import annotations
@@ -153,10 +154,10 @@ class WindFarmState:
         return jnp.maximum(self.ws_mean + self.ws_fluct + self.gust, 0.5)
 
 
-def _ou(key, x, std, tau, dt):
-    """Exact OU update with stationary std ``std`` and time constant ``tau``."""
+def _ou(z, x, std, tau, dt):
+    """Exact OU update with stationary std ``std`` and time constant ``tau`` (``z`` ~ N(0, 1))."""
     a = jnp.exp(-dt / tau)
-    return a * x + std * jnp.sqrt(1.0 - a * a) * jax.random.normal(key)
+    return a * x + std * jnp.sqrt(1.0 - a * a) * z
 
 
 class WindFarmEnv(TwinEnv[WindFarmState, WindFarmParams]):
@@ -220,19 +221,19 @@ class WindFarmEnv(TwinEnv[WindFarmState, WindFarmParams]):
     def _rated_farm_power(self, params: WindFarmParams) -> jax.Array:
         return params.n_turbines * params.model.turbine.rated_power
 
-    def _obs(self, key, params: WindFarmParams, state: WindFarmState) -> jax.Array:
+    def _obs(self, z: jax.Array, params: WindFarmParams, state: WindFarmState) -> jax.Array:
+        """Noisy measurements of ``state``; ``z`` holds ``2 n + 2`` standard normal draws."""
         n = params.n_turbines
-        k_ws, k_p, k_mast, k_ti = jax.random.split(key, 4)
         noise = params.sensor_noise
         rated = params.model.turbine.rated_power
-        ws_meas = state.rotor_speed + noise * params.ws_noise_std * jax.random.normal(k_ws, (n,))
-        p_meas = state.power + noise * params.power_noise_std * rated * jax.random.normal(k_p, (n,))
+        ws_meas = state.rotor_speed + noise * params.ws_noise_std * z[:n]
+        p_meas = state.power + noise * params.power_noise_std * rated * z[n:2 * n]
         vane_rad = jnp.deg2rad(state.vane)
         s, c = jnp.mean(jnp.sin(vane_rad)), jnp.mean(jnp.cos(vane_rad))
         site_wd = jnp.mod(jnp.rad2deg(jnp.arctan2(s, c)), 360.0)
         norm = jnp.maximum(jnp.hypot(s, c), 1e-6)
-        mast_ws = state.wind_speed + noise * params.ws_noise_std * jax.random.normal(k_mast)
-        mast_ti = state.ti + noise * params.ti_noise_std * jax.random.normal(k_ti)
+        mast_ws = state.wind_speed + noise * params.ws_noise_std * z[2 * n]
+        mast_ti = state.ti + noise * params.ti_noise_std * z[2 * n + 1]
         per_turbine = jnp.stack([jnp.mod(state.vane, 360.0), ws_meas,
                                  wrap180(state.vane - state.heading), p_meas / 1e6], axis=1)
         site = jnp.stack([site_wd, s / norm, c / norm, mast_ws, mast_ti])
@@ -243,32 +244,42 @@ class WindFarmEnv(TwinEnv[WindFarmState, WindFarmParams]):
     # ---- API -----------------------------------------------------------------------------------
     def reset_env(self, key, params):
         n = params.n_turbines
-        keys = jax.random.split(key, 10)
-        wd_mean = jax.random.uniform(keys[0], minval=params.wd_low, maxval=params.wd_high)
-        wd_drift = params.wd_drift_rate + params.wd_drift_std * jax.random.normal(keys[1])
-        wd_fluct = params.wd_fluct_std * jax.random.normal(keys[2])
-        ws_mean = jax.random.uniform(keys[3], minval=params.ws_low, maxval=params.ws_high)
-        ws_fluct = params.ws_fluct_std * jax.random.normal(keys[4])
-        ti = jax.random.uniform(keys[5], minval=params.ti_low, maxval=params.ti_high)
+        # one draw of each kind for everything random (each draw compiles its own RNG kernel)
+        k_u, k_z = jax.random.split(key)
+        u = jax.random.uniform(k_u, (3,))
+        z = jax.random.normal(k_z, (3 + 2 * n + 2 * n + 2,))
+        wd_mean = params.wd_low + u[0] * (params.wd_high - params.wd_low)
+        wd_drift = params.wd_drift_rate + params.wd_drift_std * z[0]
+        wd_fluct = params.wd_fluct_std * z[1]
+        ws_mean = params.ws_low + u[1] * (params.ws_high - params.ws_low)
+        ws_fluct = params.ws_fluct_std * z[2]
+        ti = params.ti_low + u[2] * (params.ti_high - params.ti_low)
         wd = jnp.mod(wd_mean + wd_fluct, 360.0)
-        heading = jnp.mod(wd + 3.0 * jax.random.normal(keys[6], (n,)), 360.0)
+        heading = jnp.mod(wd + 3.0 * z[3:3 + n], 360.0)
         alpha = params.dt / (params.vane_tau + params.dt)
         filtered_std = params.sensor_noise * params.wd_noise_std * jnp.sqrt(alpha / (2.0 - alpha))
-        vane = jnp.mod(wd + filtered_std * jax.random.normal(keys[7], (n,)), 360.0)
+        vane = jnp.mod(wd + filtered_std * z[3 + n:3 + 2 * n], 360.0)
         gamma = wrap180(wd - heading)
         state = WindFarmState(
             time=jnp.int32(0), wd_mean=wd_mean, wd_drift=wd_drift, wd_fluct=wd_fluct,
             ws_mean=ws_mean, ws_fluct=ws_fluct, gust=jnp.float32(0.0), ti=ti, heading=heading,
             vane=vane, yaw_hist=jnp.broadcast_to(gamma, (YAW_HISTORY, n)),
             power=jnp.zeros(n), rotor_speed=jnp.zeros(n))
-        power, speed = self._flow(params, state)
+        # The first measurements are those of unwaked turbines at the free-stream speed: the wake
+        # model runs from the first step on. (``step`` calls ``reset_env`` at every step for the
+        # auto-reset, so a wake solve here would double the cost of every step.)
+        speed = jnp.full((n,), state.wind_speed)
+        power = tb.power(params.model.turbine, speed, jnp.clip(gamma, -80.0, 80.0),
+                         params.model.air_density) * params.power_curve_scale
         state = state.replace(power=power, rotor_speed=speed)
-        return self._obs(keys[8], params, state), state
+        return self._obs(z[3 + 2 * n:], params, state), state
 
     def step_env(self, key, state, action, params):
         n = params.n_turbines
         dt = params.dt
-        k_wd, k_ws, k_g, k_ga, k_vane, k_obs = jax.random.split(key, 6)
+        k_z, k_u = jax.random.split(key)
+        z = jax.random.normal(k_z, (2 + n + 2 * n + 2,))
+        u = jax.random.uniform(k_u, (2,), minval=1e-7, maxval=1.0)
         offset = jnp.clip(jnp.reshape(action, (n,)).astype(jnp.float32),
                           -params.max_yaw_offset, params.max_yaw_offset)
         # yaw actuators: turn towards vane - offset at the rate limit
@@ -278,11 +289,11 @@ class WindFarmEnv(TwinEnv[WindFarmState, WindFarmParams]):
         heading = jnp.mod(state.heading + turn, 360.0)
         # wind
         wd_mean = state.wd_mean + state.wd_drift * dt
-        wd_fluct = _ou(k_wd, state.wd_fluct, params.wd_fluct_std, params.wd_fluct_tau, dt)
-        ws_fluct = _ou(k_ws, state.ws_fluct, params.ws_fluct_std, params.ws_fluct_tau, dt)
-        gust_hit = jax.random.uniform(k_g) < 1.0 - jnp.exp(-params.gust_rate * dt)
+        wd_fluct = _ou(z[0], state.wd_fluct, params.wd_fluct_std, params.wd_fluct_tau, dt)
+        ws_fluct = _ou(z[1], state.ws_fluct, params.ws_fluct_std, params.ws_fluct_tau, dt)
+        gust_hit = u[0] < 1.0 - jnp.exp(-params.gust_rate * dt)
         gust = (state.gust * jnp.exp(-dt / params.gust_tau)
-                + gust_hit * params.gust_amplitude * jax.random.exponential(k_ga))
+                + gust_hit * params.gust_amplitude * -jnp.log(u[1]))
         moved = state.replace(time=state.time + 1, wd_mean=wd_mean, wd_fluct=wd_fluct,
                               ws_fluct=ws_fluct, gust=gust, heading=heading)
         gamma = wrap180(moved.wind_direction - heading)
@@ -291,7 +302,7 @@ class WindFarmEnv(TwinEnv[WindFarmState, WindFarmParams]):
         power, speed = self._flow(params, moved)
         # sensors: noisy vane sample, low-pass filtered along the shortest arc
         sample = moved.wind_direction + (params.sensor_noise * params.wd_noise_std
-                                         * jax.random.normal(k_vane, (n,)))
+                                         * z[2:2 + n])
         alpha = dt / (params.vane_tau + dt)
         vane = jnp.mod(state.vane + alpha * wrap180(sample - state.vane), 360.0)
         new = moved.replace(vane=vane, power=power, rotor_speed=speed)
@@ -305,7 +316,7 @@ class WindFarmEnv(TwinEnv[WindFarmState, WindFarmParams]):
         info = {"cost": cost, "farm_power_mw": jnp.sum(power) / 1e6, "power_fraction": power_frac,
                 "yaw_travel_deg": jnp.sum(jnp.abs(turn)), "wind_direction": new.wind_direction,
                 "wind_speed": new.wind_speed}
-        return (self._obs(k_obs, params, new), new, reward, jnp.asarray(False), truncated, info)
+        return (self._obs(z[2 + n:], params, new), new, reward, jnp.asarray(False), truncated, info)
 
     # ---- spaces and labels ---------------------------------------------------------------------
     @staticmethod

@@ -61,6 +61,17 @@ def turbine_model(turbine: str | TurbineCurves = "nrel_5MW") -> TurbineModel:
         cosine_loss_exponent_yaw=f32(curves.cosine_loss_exponent_yaw))
 
 
+def interp(x: jax.Array, xp: jax.Array, fp: jax.Array, outside: float) -> jax.Array:
+    """Linear interpolation of the table ``(xp, fp)`` at ``x`` (any shape), ``outside`` beyond
+    the table. Same values as ``jnp.interp``; the bin search compares against every table entry
+    (tables are short), which compiles and runs faster than a binary search."""
+    xp, fp = jnp.asarray(xp), jnp.asarray(fp)
+    idx = jnp.clip(jnp.searchsorted(xp, x, side="right", method="compare_all"), 1, xp.shape[0] - 1)
+    x0, x1, f0, f1 = xp[idx - 1], xp[idx], fp[idx - 1], fp[idx]
+    f = f0 + (x - x0) / (x1 - x0) * (f1 - f0)
+    return jnp.where((x < xp[0]) | (x > xp[-1]), outside, f)
+
+
 def cubic_mean(u: jax.Array, axis: int = -1) -> jax.Array:
     """Rotor-average velocity ``(mean u^3)^(1/3)`` over ``axis`` (m/s)."""
     return jnp.cbrt(jnp.mean(u**3, axis=axis))
@@ -68,8 +79,7 @@ def cubic_mean(u: jax.Array, axis: int = -1) -> jax.Array:
 
 def thrust_coefficient(turbine: TurbineModel, rotor_velocity: jax.Array, yaw_deg: jax.Array) -> jax.Array:
     """Yawed thrust coefficient ``Ct(U) cos(gamma)`` (dimensionless; broadcasts its inputs)."""
-    ct = jnp.interp(rotor_velocity, turbine.wind_speed, turbine.thrust_coefficient,
-                    left=CT_MIN, right=CT_MIN)
+    ct = interp(rotor_velocity, turbine.wind_speed, turbine.thrust_coefficient, CT_MIN)
     return jnp.clip(ct, CT_MIN, CT_MAX) * jnp.cos(jnp.deg2rad(yaw_deg))
 
 
@@ -85,4 +95,4 @@ def power(turbine: TurbineModel, rotor_velocity: jax.Array, yaw_deg: jax.Array,
     cos_g = jnp.cos(jnp.deg2rad(yaw_deg))
     effective = (rotor_velocity * (air_density / turbine.ref_air_density) ** (1.0 / 3.0)
                  * cos_g ** (turbine.cosine_loss_exponent_yaw / 3.0))
-    return jnp.interp(effective, turbine.wind_speed, turbine.power, left=0.0, right=0.0)
+    return interp(effective, turbine.wind_speed, turbine.power, 0.0)
