@@ -183,3 +183,26 @@ def _write(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "cfg.yaml"
     path.write_text(text)
     return path
+
+
+SWEEP_CFG = """\
+twin: ToyTank-v0
+total_steps: 256
+agent: {backend: jax_ppo, num_envs: 4, rollout_steps: 32, num_minibatches: 2, num_epochs: 1,
+        updates_per_chunk: 2, hidden_sizes: [8]}
+eval: {episodes: 4}
+"""
+
+
+@pytest.mark.slow
+def test_sweep_runs_trials_as_run_directories(tmp_path, capsys):
+    cfg = _write(tmp_path, SWEEP_CFG)
+    code = run_guarded(app, ["sweep", str(cfg), "--samples", "1", "--set", f"run.root={tmp_path}",
+                             "--param", "agent.learning_rate=choice:0.001,0.0001", "--max-concurrent", "1"])
+    assert code == 0
+    sweep = next(tmp_path.glob("sweep_ToyTank-v0_jax_ppo_*"))
+    trials = [p for p in sweep.iterdir() if (p / "summary.json").is_file()]
+    assert len(trials) == 1
+    rates = sorted(load_config(str(t / "config.yaml")).agent.learning_rate for t in trials)
+    assert all(r in (0.001, 0.0001) for r in rates)
+    assert "sweep (best first)" in capsys.readouterr().out
