@@ -123,7 +123,8 @@ def run(cfg: TrainConfig, run_dir: Path, resume: bool = False, stop_after_chunks
         wall = prior_wall + time.time() - wall0
         policy = JaxPolicy.from_state(state, tr.head, hp)
         policy.save(run_dir / rd.FINAL)
-        return finish_run(run_dir, cfg, env, params, param_policy(state), tr.total_steps, wall, cache=ref_cache,
+        return finish_run(run_dir, cfg, env, params, param_policy(state), tr.total_steps, wall,
+                          cache=ref_cache, logger=logger,
                           extra={"num_seeds": hp.num_seeds,
                                  "total_env_steps_all_seeds": tr.total_steps * hp.num_seeds,
                                  "final_train_return": logger.last.get("train/episode_return")})

@@ -122,6 +122,7 @@ def run(cfg: TrainConfig, run_dir: Path, resume: bool = False, stop_after_chunks
         rllib.save_policy(algo, run_dir / rd.FINAL, obs_shape)
         policy = HostPolicy("policy", rllib.load_actor(run_dir / rd.FINAL))
         return finish_run(run_dir, cfg, env, params, policy, steps, wall,
+                          logger=logger,
                           extra={"final_train_return": logger.last.get("train/episode_return"),
                                  "ray_address": os.environ.get("RAY_ADDRESS") or "local"})
     finally:

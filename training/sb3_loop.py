@@ -140,6 +140,7 @@ def run(cfg: TrainConfig, run_dir: Path, resume: bool = False, stop_after_chunks
         sb3.save_policy(model, venv, run_dir / rd.FINAL)
         policy = HostPolicy("policy", sb3.load_actor(run_dir / rd.FINAL))
         return finish_run(run_dir, cfg, env, params, policy, int(model.num_timesteps), wall,
+                          logger=logger,
                           extra={"final_train_return": logger.last.get("train/episode_return")})
     finally:
         logger.close()

@@ -64,10 +64,16 @@ def eval_metrics(results: dict[str, EvalResult]) -> dict[str, float]:
 
 def finish_run(run_dir: Path, cfg: TrainConfig, env: TwinEnv, params: Any, policy: Controller,
                env_steps: int, wall_time: float, extra: dict[str, Any] | None = None,
-               cache: dict | None = None) -> dict[str, Any]:
-    """Final evaluation over ``cfg.eval.episodes`` episodes; write and return ``summary.json``."""
+               cache: dict | None = None, logger: Any = None) -> dict[str, Any]:
+    """Final evaluation over ``cfg.eval.episodes`` episodes; write and return ``summary.json``.
+
+    With a ``logger`` (``RunLogger``) the final figures also go to TensorBoard/``metrics.jsonl``
+    (``eval/return``, ``eval/reference_return``) at ``env_steps``.
+    """
     t0 = time.time()
     results = evaluate_against_reference(env, params, policy, cfg.eval.episodes, cfg.eval.seed, cache)
+    if logger is not None:
+        logger.log(env_steps, eval_metrics(results))
     final: dict[str, Any] = {"episodes": cfg.eval.episodes, "seed": cfg.eval.seed,
                              "policy": results["policy"].summary(), "reference": None}
     ref = reference_controller(env)
