@@ -1,0 +1,65 @@
+"""FLORIS turbine-YAML loader: the bundled NREL 5-MW table, v3/v4 layouts, clear errors."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from twingym.envs.turbines import TurbineFileError, available_turbines, load_floris_turbine
+from twingym.envs.turbines.floris_yaml import parse_floris_turbine
+
+
+def floris_library() -> Path:
+    floris = pytest.importorskip("floris")
+    return Path(floris.__file__).parent / "turbine_library"
+
+
+def test_bundled_nrel_5mw_matches_floris_library():
+    ours = load_floris_turbine("nrel_5MW")
+    ref = yaml.safe_load((floris_library() / "nrel_5MW.yaml").read_text())
+    table = ref["power_thrust_table"]
+    np.testing.assert_allclose(ours.wind_speed, table["wind_speed"])
+    np.testing.assert_allclose(ours.power, np.asarray(table["power"]) * 1e3)
+    np.testing.assert_allclose(ours.thrust_coefficient, table["thrust_coefficient"])
+    assert ours.rotor_diameter == ref["rotor_diameter"] and ours.hub_height == ref["hub_height"]
+    assert ours.cosine_loss_exponent_yaw == pytest.approx(1.88)
+    # the reference turbine's headline figures
+    assert ours.rated_power == pytest.approx(5e6)
+    assert ours.cut_in_wind_speed == pytest.approx(3.0)
+    assert ours.cut_out_wind_speed == pytest.approx(25.0)
+    assert ours.rated_wind_speed == pytest.approx(11.4)
+    assert "nrel_5MW" in available_turbines()
+
+
+def test_loads_any_floris_v4_library_file():
+    curves = load_floris_turbine(floris_library() / "iea_15MW.yaml")
+    assert curves.name == "iea_15MW"
+    assert curves.rated_power == pytest.approx(15e6, rel=1e-3)
+    assert curves.rotor_diameter > 200 and np.all(np.diff(curves.wind_speed) > 0)
+
+
+def test_floris_v3_layout_converts_cp_to_power():
+    ws = np.array([3.0, 8.0, 12.0])
+    data = {"turbine_type": "v3", "rotor_diameter": 100.0, "hub_height": 80.0,
+            "generator_efficiency": 0.9, "ref_density_cp_ct": 1.2, "pP": 2.0,
+            "power_thrust_table": {"wind_speed": ws.tolist(), "power": [0.2, 0.45, 0.3],
+                                   "thrust": [0.9, 0.8, 0.4]}}
+    c = parse_floris_turbine(data)
+    area = np.pi * 100.0**2 / 4
+    np.testing.assert_allclose(c.power, 0.5 * 1.2 * area * np.array([0.2, 0.45, 0.3]) * ws**3 * 0.9)
+    assert c.cosine_loss_exponent_yaw == 2.0 and c.ref_air_density == 1.2
+
+
+def test_errors_name_the_problem(tmp_path):
+    with pytest.raises(TurbineFileError, match="unknown turbine 'nope'"):
+        load_floris_turbine("nope")
+    with pytest.raises(TurbineFileError, match="does not exist"):
+        load_floris_turbine(tmp_path / "missing.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("rotor_diameter: 100\nhub_height: 90\n")
+    with pytest.raises(TurbineFileError, match="power_thrust_table"):
+        load_floris_turbine(bad)
+    bad.write_text("rotor_diameter: 100\nhub_height: 90\npower_thrust_table:\n"
+                   "  wind_speed: [3, 2]\n  power: [1, 2]\n  thrust_coefficient: [0.5, 0.5]\n")
+    with pytest.raises(TurbineFileError, match="increasing"):
+        load_floris_turbine(bad)
