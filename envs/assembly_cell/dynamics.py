@@ -240,10 +240,27 @@ class StepOutcome(struct.PyTreeNode):
     backlog_growth: jax.Array  # float32 [parts] >= 0
 
 
-def initial_state(key: jax.Array, params: CellParams) -> CellState:
-    """A fresh episode: random wear, buffer levels, backlog and start time of day."""
+def reset_draws(m: int) -> int:
+    """Number of U(0, 1) draws :func:`initial_state` consumes for ``m`` stations."""
+    return 2 * m + 1
+
+
+def step_draws(m: int) -> int:
+    """Number of U(0, 1) draws :func:`transition` consumes for ``m`` stations."""
+    return 4 * m + 1
+
+
+def standard_normal(u: jax.Array) -> jax.Array:
+    """N(0, 1) samples from U(0, 1) draws by the inverse CDF (as ``jax.random.normal`` does); lets a
+    twin take all of a step's randomness from one ``jax.random.uniform`` call."""
+    x = jnp.clip(2.0 * u - 1.0, -1.0 + 1e-7, 1.0 - 1e-7)
+    return jnp.sqrt(2.0) * jax.scipy.special.erfinv(x)
+
+
+def initial_state(u: jax.Array, params: CellParams) -> CellState:
+    """A fresh episode from ``u``, (reset_draws(M),) U(0, 1) draws: random wear, buffer levels,
+    backlog and start time of day."""
     m = params.num_stations
-    u = jax.random.uniform(key, (2 * m + 1,))
     cap = params.buffer_capacity
     top = jnp.floor(params.initial_buffer_fill * cap.astype(jnp.float32)).astype(jnp.int32)
     buffers = jnp.minimum(jnp.floor(u[: m - 1] * (top + 1).astype(jnp.float32)).astype(jnp.int32), top)
@@ -267,12 +284,12 @@ def initial_state(key: jax.Array, params: CellParams) -> CellState:
     )
 
 
-def transition(key: jax.Array, state: CellState, action: jax.Array,
+def transition(u: jax.Array, state: CellState, action: jax.Array,
                params: CellParams) -> tuple[CellState, StepOutcome]:
-    """Advance the cell one cycle under ``action`` (2M,) int; returns the new state and the outcome."""
+    """Advance the cell one cycle under ``action`` (2M,) int, with ``u`` the cycle's randomness,
+    (step_draws(M),) U(0, 1) draws; returns the new state and the outcome."""
     m = params.num_stations
     speed, maintain = decode_action(action, m)
-    u = jax.random.uniform(key, (4 * m + 1,))
     u_proc, u_fail, u_forced, u_repair, u_demand = (u[:m], u[m:2 * m], u[2 * m:3 * m],
                                                    u[3 * m:4 * m], u[4 * m])
     rows = jnp.arange(m)

@@ -67,10 +67,10 @@ def cell_index(m: int, field: str) -> int:
     return PER_STATION * m + (m - 1) + [f for f, _ in CELL_FIELDS].index(field)
 
 
-def make_obs(key: jax.Array, state: CellState, params: CellParams) -> jax.Array:
-    """Flat observation of ``state`` (see module docstring); clipped into the observation box."""
-    m = params.num_stations
-    noise = params.sensor_noise_std * jax.random.normal(key, (m,))
+def make_obs(z: jax.Array, state: CellState, params: CellParams) -> jax.Array:
+    """Flat observation of ``state`` (see module docstring), clipped into the observation box;
+    ``z`` (M,) are standard-normal draws for the wear sensor noise."""
+    noise = params.sensor_noise_std * z
     wear_sensor = jnp.clip(state.wear + noise, 0.0, params.wear_obs_max)
     stations = jnp.stack([
         (state.status == UP).astype(jnp.float32),
