@@ -46,6 +46,7 @@ Reward per step (about 1 for perfect operation)::
           - w_torque_rate (dQ / (VS_MaxRat dt))^2     generator torque rate (0..1 at full rate)
           - w_tower |T - T_lp| / T_rated              tower fore-aft load variation (thrust)
           - w_drivetrain |Q - Q_lp| / Q_rated         drivetrain load variation (aero torque)
+          - w_cost * cost                             limit events (below)
           - shutdown_penalty [overspeed shutdown]
 
 ``P_avail = eta 0.5 rho pi R^2 U^3 Cp_max`` uses the true wind; ``T_lp``, ``Q_lp`` are low-pass
@@ -157,6 +158,7 @@ class WindTurbineParams:
     w_torque_rate: float
     w_tower: float
     w_drivetrain: float
+    w_cost: float                    # reward penalty per cost event
     fatigue_tau: float               # s
     shutdown_penalty: float
     overspeed_factor: float
@@ -237,7 +239,8 @@ def build_params(discon: str | Path = "DISCON.IN", performance: str | Path | Non
         gust_scale=0.0, gust_iref=0.14, gust_duration=10.5, ramp_delta=0.0, ramp_duration=30.0,
         event_window=f32([0.2, 0.6]),
         sensor_noise=1.0, noise_speed=0.005, noise_pitch_deg=0.1, noise_torque=0.005, noise_power=0.01,
-        w_power=1.0, w_pitch=0.1, w_torque_rate=0.1, w_tower=0.5, w_drivetrain=0.5, fatigue_tau=5.0,
+        w_power=1.0, w_pitch=0.1, w_torque_rate=0.1, w_tower=0.1, w_drivetrain=0.1, w_cost=0.05,
+        fatigue_tau=5.0,
         shutdown_penalty=10.0, overspeed_factor=1.1, overpower_factor=1.1,
         controller=reference_controller_params(turbine))
     params = replace_fields(params, overrides, what="WindTurbine-v0 parameter")
@@ -382,14 +385,15 @@ class WindTurbine(TwinEnv[WindTurbineState, WindTurbineParams]):
         drivetrain = jnp.abs(q_aero - torque_lp) / params.rated_aero_torque
         gen_speed = omega * params.gearbox_ratio
         terminated = gen_speed > params.shutdown_gen_speed
-        reward = (1.0 - params.w_power * e_power - params.w_pitch * pitch_rate**2
-                  - params.w_torque_rate * torque_rate**2 - params.w_tower * tower
-                  - params.w_drivetrain * drivetrain - params.shutdown_penalty * terminated)
         overspeed = gen_speed > params.overspeed_factor * params.rated_gen_speed
         overpower = power > params.overpower_factor * params.rated_power
         at_torque_limit = gen_torque >= 0.999 * params.max_gen_torque
         cost = (overspeed.astype(jnp.float32) + overpower.astype(jnp.float32)
                 + at_torque_limit.astype(jnp.float32))
+        reward = (1.0 - params.w_power * e_power - params.w_pitch * pitch_rate**2
+                  - params.w_torque_rate * torque_rate**2 - params.w_tower * tower
+                  - params.w_drivetrain * drivetrain - params.w_cost * cost
+                  - params.shutdown_penalty * terminated)
         truncated = time >= params.max_steps
         info = {"cost": cost, "wind": hub, "power": power, "power_reference": p_ref,
                 "rotor_speed": omega, "pitch": pitch, "gen_torque": gen_torque, "thrust": thrust,
