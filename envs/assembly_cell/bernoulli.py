@@ -1,7 +1,8 @@
 """Bernoulli lines: the assembly cell reduced to Li & Meerkov's Bernoulli machine model, and the
 analytic references (numpy, float64) it is tested against.
 
-Model (S.M. Meerkov and J. Li, *Production Systems Engineering*, Springer 2009, ch. 4):
+Model (J. Li and S.M. Meerkov, *Production Systems Engineering*, Springer 2009, chapter 4, serial
+Bernoulli lines):
 
 * machine ``m_i`` is up during a cycle with probability ``p_i`` and down with ``1 - p_i``,
   independently of everything else; an up machine that is neither starved nor blocked processes
@@ -15,7 +16,7 @@ Model (S.M. Meerkov and J. Li, *Production Systems Engineering*, Springer 2009, 
 * ``m_i`` (i < M) is blocked when it is up, ``b_i`` is full at the beginning of the cycle and ``m_{i+1}``
   does not take a part from ``b_i`` during the cycle (blocked before service); ``m_M`` is never blocked.
 
-Two-machine line, exact (Theorem 4.1 of the book). With ``alpha = p1 (1 - p2) / (p2 (1 - p1))``::
+Two-machine line, exact (the closed form of the book). With ``alpha = p1 (1 - p2) / (p2 (1 - p1))``::
 
     Q(p1, p2, N) = (1 - p1)(1 - alpha) / (1 - (p1 / p2) alpha**N)   if p1 != p2
                  = (1 - p) / (N + 1 - p)                           if p1 == p2 == p
@@ -23,7 +24,7 @@ Two-machine line, exact (Theorem 4.1 of the book). With ``alpha = p1 (1 - p2) / 
 
 ``Q(p1, p2, N)`` is the stationary probability that the buffer is empty (so ``m2`` is starved).
 
-M > 2 machines: the recursive aggregation procedure (Procedure 4.1 of the book) iterates backward
+M > 2 machines: the book's recursive aggregation procedure iterates backward
 (``p^b``) and forward (``p^f``) aggregated machines::
 
     p_i^b(s+1) = p_i [1 - Q(p_{i+1}^b(s+1), p_i^f(s), N_i)],  i = M-1..1,  p_M^b(s+1) = p_M

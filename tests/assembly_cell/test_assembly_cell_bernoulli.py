@@ -84,6 +84,12 @@ def test_two_machine_simulation_matches_exact_formula_within_1pct():
     sim = _simulate(TWO_MACHINE)
     exact = np.array([two_machine_throughput(p[0], p[1], n[0]) for p, n in TWO_MACHINE])
     np.testing.assert_allclose(sim, exact, rtol=0.01)
+    # the test can tell buffer conventions apart: counting a machine-held part (capacity N + 1)
+    # would move the small-buffer lines by 4-9 %, far outside the tolerance
+    shifted = np.array([two_machine_throughput(p[0], p[1], n[0] + 1) for p, n in TWO_MACHINE])
+    telling = np.abs(shifted - exact) / exact > 0.04
+    assert telling.sum() >= 3
+    assert np.all(np.abs(sim - shifted)[telling] / shifted[telling] > 0.03)
 
 
 def test_three_machine_simulation_matches_exact_chain_and_aggregation():
