@@ -37,8 +37,13 @@ def _rollout(env, params, key, actions):
 def rollout(env, params, key, action):
     """``T`` steps holding ``action`` (n,) from a reset: the first obs and, per step, heading,
     misalignment, power, obs, reward, cost, wind direction, wind speed (no auto-reset: T <
-    max_steps) and the final state."""
-    return _rollout(env, params, key, jnp.broadcast_to(jnp.asarray(action, jnp.float32), (T, 9)))
+    max_steps)."""
+    return _rollout(env, params, key, jnp.broadcast_to(jnp.asarray(action, jnp.float32), (T, 9)))[:2]
+
+
+def final_state(env, params, key, action):
+    """The state after the ``T`` steps of :func:`rollout`."""
+    return _rollout(env, params, key, jnp.broadcast_to(jnp.asarray(action, jnp.float32), (T, 9)))[2]
 
 
 def steady_params(**extra):
@@ -164,7 +169,7 @@ def test_render_shows_wakes():
     from twingym.envs.wind_farm.render import hub_height_field
 
     p = steady_params()
-    state = rollout(ENV, p, jax.random.key(7), 0.0)[2]
+    state = final_state(ENV, p, jax.random.key(7), 0.0)
     _, _, u = hub_height_field(state, p)
     assert np.isfinite(u).all() and u.min() < 0.8 * 8.0 and u.max() > 0.95 * 8.0
     img = ENV.render(state, p)
