@@ -6,7 +6,7 @@ from twingym.envs.wind_farm import farm_power, grid_layout, random_layout
 from twingym.envs.wind_farm.layouts import DEFAULT_DIAMETER as D
 
 pytest.importorskip("floris")
-from tests.wind_farm.floris_reference import floris_power
+from twingym.envs.wind_farm.floris_reference import floris_power
 
 
 def jittered_grid(rng, n, spacing_d):

@@ -1,4 +1,7 @@
-"""FLORIS 4 configured as the reference for the parity tests (a test-only helper)."""
+"""FLORIS 4 configured like ``farm_power``: the parity reference of the tests and the benchmark.
+
+FLORIS is a test dependency; it is imported only when these functions run.
+"""
 
 from __future__ import annotations
 
