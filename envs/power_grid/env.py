@@ -105,7 +105,7 @@ def merit_order(target, pmin, pmax, cost, iters: int = 40):
     """
     c1 = cost[:, 0]
     c2 = jnp.maximum(cost[:, 1], 1e-3)
-    target = jnp.clip(target, jnp.sum(pmin), jnp.sum(pmax))
+    target = jnp.clip(target, powerflow.exact_sum(pmin), powerflow.exact_sum(pmax))
 
     def output(lam):
         return jnp.clip((lam - c1) / (2 * c2), pmin, pmax)
@@ -116,7 +116,7 @@ def merit_order(target, pmin, pmax, cost, iters: int = 40):
     def body(_, bounds):
         lo, hi = bounds
         mid = 0.5 * (lo + hi)
-        short = jnp.sum(output(mid)) < target
+        short = powerflow.exact_sum(output(mid)) < target
         return jnp.where(short, mid, lo), jnp.where(short, hi, mid)
 
     lo, hi = jax.lax.fori_loop(0, iters, body, (lo, hi))
@@ -148,11 +148,14 @@ def _flow(params: GridParams, status, p_mw, q_mvar, x_prev, max_chord: int, max_
     n = params.load_p.shape[0]
     reach = _reachable(params, status)
     fixed = params.is_slack | ~reach
-    br = ybus.branch_admittance(params.br_r * params.impedance_scale,
-                                params.br_x * params.impedance_scale, params.br_g, params.br_b,
-                                params.br_g_asym, params.br_b_asym, params.br_tap,
-                                params.br_shift, status)
-    y = ybus.make_ybus(n, params.br_f, params.br_t, br, params.shunt_g + 1j * params.shunt_b)
+    r, x_br = params.br_r * params.impedance_scale, params.br_x * params.impedance_scale
+    shunt = params.shunt_g + 1j * params.shunt_b
+    br = ybus.branch_admittance(r, x_br, params.br_g, params.br_b, params.br_g_asym,
+                                params.br_b_asym, params.br_tap, params.br_shift, status)
+    bd = ybus.branch_data(params.br_f, params.br_t, r, x_br, params.br_g, params.br_b,
+                          params.br_g_asym, params.br_b_asym, params.br_tap, params.br_shift,
+                          status, shunt)
+    y = ybus.make_ybus(n, params.br_f, params.br_t, br, shunt)
     p_pu = jnp.where(reach, p_mw / params.sn_mva, 0.0)
     q_pu = jnp.where(reach, q_mvar / params.sn_mva, 0.0)
     prob = powerflow.PFProblem(ymat=powerflow.ybus_to_real(y), p_spec=p_pu, q_spec=q_pu,
@@ -162,17 +165,21 @@ def _flow(params: GridParams, status, p_mw, q_mvar, x_prev, max_chord: int, max_
     vm0 = jnp.where(fixed | params.is_pv, jnp.where(reach, params.vm_set, 1.0), x_prev[n:])
     res = powerflow.solve_ac(prob, jnp.concatenate([va0, vm0]), params.jinv,
                              max_chord=max_chord, max_newton=max_newton, tol=params.tol,
-                             fixed_chord=True)
+                             fixed_chord=True, polish=1, exact=True, branches=bd)
     ok = res.converged
     x = jnp.where(ok, jnp.concatenate([res.va, res.vm]), params.x_ref)
-    v = x[n:] * jnp.exp(1j * x[:n])
-    sf, st = ybus.branch_flows(v, params.br_f, params.br_t, br)
+    return dict(converged=ok, x=x, reach=reach, **_flow_outputs(params, status, bd, x, p_mw, ok))
+
+
+def _flow_outputs(params: GridParams, status, bd, x, p_mw, ok):
+    """Loading (fraction of rating) and slack power (MW) at solution ``x``."""
+    n = params.load_p.shape[0]
+    sf, st = ybus.accurate_branch_flows(x[:n], x[n:], bd)
     cur = jnp.maximum(jnp.abs(sf) / x[n:][params.br_f], jnp.abs(st) / x[n:][params.br_t])
     loading = jnp.where(ok & (status > 0), cur / params.rating_pu, 0.0)
-    p_calc = powerflow.power_injection(x, prob.ymat)[:n] * params.sn_mva
-    p_slack = jnp.sum(jnp.where(params.is_slack, p_calc - p_mw, 0.0))
-    return dict(loading=loading, converged=ok, x=x, p_slack=jnp.where(ok, p_slack, 0.0),
-                reach=reach)
+    p_calc = ybus.accurate_injection(x[:n], x[n:], bd)[:n] * params.sn_mva
+    p_slack = powerflow.exact_sum(jnp.where(params.is_slack, p_calc - p_mw, 0.0))
+    return dict(loading=jnp.nan_to_num(loading), p_slack=jnp.where(ok, jnp.nan_to_num(p_slack), 0.0))
 
 
 def _linear_flow(params: GridParams, status, p_mw, q_mvar):
@@ -180,24 +187,16 @@ def _linear_flow(params: GridParams, status, p_mw, q_mvar):
     reset runs inside every step for auto-reset, so it must be cheap). The base topology (and
     the n-1 scenario's) keeps every bus connected, so no islanding check is needed here."""
     n = params.load_p.shape[0]
-    br = ybus.branch_admittance(params.br_r * params.impedance_scale,
-                                params.br_x * params.impedance_scale, params.br_g, params.br_b,
-                                params.br_g_asym, params.br_b_asym, params.br_tap,
-                                params.br_shift, status)
-    y = ybus.make_ybus(n, params.br_f, params.br_t, br, params.shunt_g + 1j * params.shunt_b)
-    prob = powerflow.PFProblem(ymat=powerflow.ybus_to_real(y), p_spec=p_mw / params.sn_mva,
-                               q_spec=q_mvar / params.sn_mva, vm_set=params.vm_set,
-                               va_slack=params.va_slack, is_slack=params.is_slack,
-                               is_pv=params.is_pv)
-    x = params.x_ref - params.jinv @ powerflow.mismatch(params.x_ref, prob)
+    r, x_br = params.br_r * params.impedance_scale, params.br_x * params.impedance_scale
+    bd = ybus.branch_data(params.br_f, params.br_t, r, x_br, params.br_g, params.br_b,
+                          params.br_g_asym, params.br_b_asym, params.br_tap, params.br_shift,
+                          status, params.shunt_g + 1j * params.shunt_b)
+    f = ybus.accurate_injection(params.x_ref[:n], params.x_ref[n:], bd) - jnp.concatenate(
+        [p_mw, q_mvar]) / params.sn_mva
+    active = jnp.concatenate([~params.is_slack, ~(params.is_slack | params.is_pv)])
+    x = params.x_ref - powerflow.matvec(params.jinv, jnp.where(active, f, 0.0), exact=True)
     x = jnp.where(jnp.isfinite(x), x, params.x_ref)
-    v = x[n:] * jnp.exp(1j * x[:n])
-    sf, st = ybus.branch_flows(v, params.br_f, params.br_t, br)
-    cur = jnp.maximum(jnp.abs(sf) / x[n:][params.br_f], jnp.abs(st) / x[n:][params.br_t])
-    loading = jnp.where(status > 0, cur / params.rating_pu, 0.0)
-    p_calc = powerflow.power_injection(x, prob.ymat)[:n] * params.sn_mva
-    p_slack = jnp.sum(jnp.where(params.is_slack, p_calc - p_mw, 0.0))
-    return dict(loading=jnp.nan_to_num(loading), x=x, p_slack=jnp.nan_to_num(p_slack))
+    return dict(x=x, **_flow_outputs(params, status, bd, x, p_mw, jnp.bool_(True)))
 
 
 def _bus_injection(params: GridParams, p_gen, ren_out, p_bat, load_p):
@@ -255,7 +254,8 @@ class PowerGrid(TwinEnv[GridState, GridParams]):
         ang = 2 * jnp.pi * hour / 24.0
         measured = jnp.concatenate([
             state.loading, state.status, state.p_bus, state.p_gen, state.p_slack[None], state.soc,
-            ren_now, ren_fc, jnp.sum(load_now)[None], jnp.sum(load_fc)[None],
+            ren_now, ren_fc, powerflow.exact_sum(load_now)[None],
+            powerflow.exact_sum(load_fc)[None],
             jnp.stack([jnp.sin(ang), jnp.cos(ang)])]).astype(jnp.float32)
         noisy = self._noise_mask(params)
         std = params.obs_noise_std * params.obs_noise_scale
@@ -296,7 +296,7 @@ class PowerGrid(TwinEnv[GridState, GridParams]):
         t = jnp.int32(0)
         load_p, load_q = _loads(t, level, e_load, params)
         ren = _ren_available(t, z_ren, params)
-        p_gen = self._dispatch(jnp.sum(load_p) - jnp.sum(ren), params)
+        p_gen = self._dispatch(powerflow.exact_sum(load_p) - powerflow.exact_sum(ren), params)
         soc = jnp.full((B,), 0.5, jnp.float32)
         status = _initial_status(params)
         p_bus = _bus_injection(params, p_gen, ren, jnp.zeros(B), load_p)
@@ -356,15 +356,15 @@ class PowerGrid(TwinEnv[GridState, GridParams]):
         count = jnp.where(trip, 0, count)
 
         # economics
-        gen_cost = jnp.sum(params.gen_cost[:, 0] * p_gen + params.gen_cost[:, 1] * p_gen ** 2)
+        gen_cost = powerflow.exact_sum(params.gen_cost[:, 0] * p_gen + params.gen_cost[:, 1] * p_gen ** 2)
         ps = flow["p_slack"]
         slack_cost = params.slack_cost[0] * jnp.maximum(ps, 0.0) + params.slack_cost[1] * ps ** 2
-        curtail_cost = params.curtail_cost * jnp.sum(avail * curtail)
-        wear = params.battery_wear * jnp.sum(jnp.abs(p_bat))
-        unserved = jnp.where(blackout, params.voll * jnp.sum(load_p) * params.blackout_hours, 0.0)
+        curtail_cost = params.curtail_cost * powerflow.exact_sum(avail * curtail)
+        wear = params.battery_wear * powerflow.exact_sum(jnp.abs(p_bat))
+        unserved = jnp.where(blackout, params.voll * powerflow.exact_sum(load_p) * params.blackout_hours, 0.0)
         dollars = (gen_cost + slack_cost + curtail_cost + wear) * params.dt_h + unserved
         reward = -dollars / params.reward_scale
-        overload = jnp.sum(jnp.where(on, jnp.maximum(loading - 1.0, 0.0), 0.0))
+        overload = powerflow.exact_sum(jnp.where(on, jnp.maximum(loading - 1.0, 0.0), 0.0))
 
         new = GridState(time=t, p_gen=p_gen, soc=soc, z_ren=z_ren, e_load=e_load,
                         level=state.level, status=status, over_count=count.astype(jnp.int32),
@@ -372,8 +372,8 @@ class PowerGrid(TwinEnv[GridState, GridParams]):
                         p_slack=ps, p_bus=p_bus, ren_out=ren_out)
         truncated = t >= params.max_steps
         info = {"cost": overload.astype(jnp.float32), "blackout": blackout,
-                "converged": flow["converged"], "trips": jnp.sum(trip).astype(jnp.int32),
-                "dollars": dollars, "curtailed_mw": jnp.sum(avail * curtail),
+                "converged": flow["converged"], "trips": powerflow.exact_sum(trip).astype(jnp.int32),
+                "dollars": dollars, "curtailed_mw": powerflow.exact_sum(avail * curtail),
                 "slack_mw": ps}
         return self._obs(k_obs, new, params), new, reward, blackout, truncated, info
 

@@ -26,6 +26,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 from jax import lax
+from twingym.envs.power_grid import ybus
 
 
 class PFProblem(NamedTuple):
@@ -81,31 +82,61 @@ def n_bus(p: PFProblem) -> int:
     return p.ymat.shape[0] // 2
 
 
-def power_injection(x: jax.Array, ymat: jax.Array) -> jax.Array:
+def exact_sum(a: jax.Array) -> jax.Array:
+    """Sum over the last axis by explicit pairwise halving (elementwise adds only), so the
+    rounding is the same whether or not the call is batched by ``vmap``."""
+    k = a.shape[-1]
+    width = 1 << max(k - 1, 0).bit_length()
+    a = jnp.pad(a, [(0, 0)] * (a.ndim - 1) + [(0, width - k)])
+    while a.shape[-1] > 1:
+        half = a.shape[-1] // 2
+        a = a[..., :half] + a[..., half:]
+    return a[..., 0]
+
+
+def matvec(m: jax.Array, v: jax.Array, exact: bool = False) -> jax.Array:
+    """``m @ v``. With ``exact`` as products summed by :func:`exact_sum`, whose rounding does not
+    change when the call is batched by ``vmap`` (a batched matrix product uses another kernel and
+    summation order than a single one; in float32 that difference shows in branch flows, and it
+    makes batched and single copies drift apart)."""
+    return exact_sum(m * v[None, :]) if exact else m @ v
+
+
+def power_injection(x: jax.Array, ymat: jax.Array, exact: bool = False) -> jax.Array:
     """(2n,) computed injections ``[P; Q]`` (pu) at polar voltages ``x = [va; vm]``."""
     n = ymat.shape[0] // 2
     va, vm = x[:n], x[n:]
     e, f = vm * jnp.cos(va), vm * jnp.sin(va)
-    cur = ymat @ jnp.concatenate([e, f])
+    cur = matvec(ymat, jnp.concatenate([e, f]), exact)
     ir, ii = cur[:n], cur[n:]
     return jnp.concatenate([e * ir + f * ii, f * ir - e * ii])
 
 
-def mismatch(x: jax.Array, p: PFProblem) -> jax.Array:
-    """(2n,) power mismatch ``S(V) - S_spec`` (real, imaginary), zero on fixed rows."""
-    s = power_injection(x, p.ymat) - jnp.concatenate([p.p_spec, p.q_spec])
+def mismatch(x: jax.Array, p: PFProblem, exact: bool = False, bd=None) -> jax.Array:
+    """(2n,) power mismatch ``S(V) - S_spec`` (real, imaginary), zero on fixed rows.
+
+    With ``bd`` (a ``ybus.BranchData``) the injections are sums of cancellation-free branch
+    flows (accurate in float32); otherwise one dense product with ``p.ymat``."""
+    if bd is not None:
+        n = n_bus(p)
+        inj = ybus.accurate_injection(x[:n], x[n:], bd)
+    else:
+        inj = power_injection(x, p.ymat, exact)
+    s = inj - jnp.concatenate([p.p_spec, p.q_spec])
     active, _ = _row_masks(p)
     return jnp.where(active, s, 0.0)
 
 
-def jacobian(x: jax.Array, p: PFProblem) -> jax.Array:
+def jacobian(x: jax.Array, p: PFProblem, exact: bool = False) -> jax.Array:
     """(2n, 2n) Jacobian of :func:`mismatch` with identity rows for fixed variables."""
     n = n_bus(p)
     va, vm = x[:n], x[n:]
     ybus = ybus_from_real(p.ymat)
-    v = (vm * jnp.cos(va) + 1j * vm * jnp.sin(va)).astype(ybus.dtype)
+    e, f = vm * jnp.cos(va), vm * jnp.sin(va)
+    v = (e + 1j * f).astype(ybus.dtype)
     vnorm = v / vm
-    ibus = ybus @ v
+    cur = matvec(p.ymat, jnp.concatenate([e, f]), exact)
+    ibus = (cur[:n] + 1j * cur[n:]).astype(ybus.dtype)
     ds_dvm = v[:, None] * jnp.conj(ybus * vnorm[None, :]) + jnp.diag(jnp.conj(ibus) * vnorm)
     ds_dva = 1j * v[:, None] * jnp.conj(jnp.diag(ibus) - ybus * v[None, :])
     jac = jnp.block([[ds_dva.real, ds_dvm.real], [ds_dva.imag, ds_dvm.imag]])
@@ -152,29 +183,31 @@ def chord_phase(x0: jax.Array, p: PFProblem, jinv: jax.Array, max_iter: int,
     return x, _inf_norm(f), it
 
 
-def chord_fixed(x0: jax.Array, p: PFProblem, jinv: jax.Array,
-                iters: int) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """Exactly ``iters`` chord iterations (steps that would increase the mismatch are rejected).
+def chord_fixed(x0: jax.Array, p: PFProblem, jinv: jax.Array, iters: int,
+                exact: bool = False, bd=None) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Exactly ``iters`` chord iterations, every step accepted; if the end point is worse than
+    the start (or not finite) the start is returned.
 
-    A fixed count makes a copy's result independent of the other copies it is batched with (a
-    while loop stops at a tolerance, and a batch's rounding can move that stop by one step)."""
-    f0 = mismatch(x0, p)
+    A fixed count with no per-step decisions makes a copy's result bitwise independent of the
+    other copies it is batched with (with ``exact``): a tolerance or acceptance test evaluated
+    at round-off level can flip between a batched and a single run."""
+    f0 = mismatch(x0, p, exact, bd)
 
     def body(_, c):
         x, f = c
-        x_new = x - jinv @ f
-        f_new = mismatch(x_new, p)
-        ok = jnp.isfinite(_inf_norm(f_new)) & (_inf_norm(f_new) < _inf_norm(f))
-        return jnp.where(ok, x_new, x), jnp.where(ok, f_new, f)
+        x_new = x - matvec(jinv, f, exact)
+        return x_new, mismatch(x_new, p, exact, bd)
 
     x, f = lax.fori_loop(0, iters, body, (x0, f0))
-    return x, _inf_norm(f), jnp.int32(iters)
+    better = jnp.isfinite(_inf_norm(f)) & (_inf_norm(f) <= _inf_norm(f0))
+    x = jnp.where(better, x, x0)
+    return x, jnp.where(better, _inf_norm(f), _inf_norm(f0)), jnp.int32(iters)
 
 
-def newton_phase(x0: jax.Array, p: PFProblem, max_iter: int,
-                 tol: float) -> tuple[jax.Array, jax.Array, jax.Array]:
+def newton_phase(x0: jax.Array, p: PFProblem, max_iter: int, tol: float,
+                 exact: bool = False, bd=None) -> tuple[jax.Array, jax.Array, jax.Array]:
     """Exact Newton iterations; returns ``(x, |F|, iterations)``."""
-    f0 = mismatch(x0, p)
+    f0 = mismatch(x0, p, exact, bd)
 
     def cond(c):
         _, f, it = c
@@ -183,8 +216,8 @@ def newton_phase(x0: jax.Array, p: PFProblem, max_iter: int,
 
     def body(c):
         x, f, it = c
-        x = x - jnp.linalg.solve(jacobian(x, p), f)
-        return x, mismatch(x, p), it + 1
+        x = x - jnp.linalg.solve(jacobian(x, p, exact), f)
+        return x, mismatch(x, p, exact, bd), it + 1
 
     x, f, it = lax.while_loop(cond, body, (x0, f0, jnp.int32(0)))
     return x, _inf_norm(f), it
@@ -192,22 +225,30 @@ def newton_phase(x0: jax.Array, p: PFProblem, max_iter: int,
 
 def solve_ac(p: PFProblem, x0: jax.Array, jinv: jax.Array | None = None, *,
              max_chord: int = 30, max_newton: int = 10, tol: float = 1e-9,
-             fixed_chord: bool = False) -> PFResult:
+             fixed_chord: bool = False, polish: int = 0, exact: bool = False,
+             branches: ybus.BranchData | None = None) -> PFResult:
     """Solve the AC power flow from ``x0`` (see :func:`initial_point`).
 
     With ``jinv`` (a ``(2n, 2n)`` inverse Jacobian, e.g. from :func:`reference_jacobian_inverse`)
     chord iterations run first; exact Newton iterations then finish whatever is left. ``tol`` is
     the largest allowed power mismatch in pu (1e-9 pu = 1e-7 MW on a 100 MVA base). With
-    ``fixed_chord`` exactly ``max_chord`` chord iterations run (see :func:`chord_fixed`).
+    ``fixed_chord`` exactly ``max_chord`` chord iterations run (see :func:`chord_fixed`);
+    ``polish`` more chord iterations always run at the end, so that copies stopped on either side
+    of the tolerance (round-off decides that in float32) end up much closer than the tolerance.
+    ``exact`` makes every matrix-vector product batching-invariant (see :func:`matvec`).
+    ``branches`` switches the mismatch to cancellation-free branch sums (see :func:`mismatch`).
     """
     it_c = jnp.int32(0)
     x = x0
     if jinv is not None:
         if fixed_chord:
-            x, _, it_c = chord_fixed(x0, p, jinv, max_chord)
+            x, _, it_c = chord_fixed(x0, p, jinv, max_chord, exact, branches)
         else:
             x, _, it_c = chord_phase(x0, p, jinv, max_chord, tol)
-    x, err, it_n = newton_phase(x, p, max_newton, tol)
+    x, err, it_n = newton_phase(x, p, max_newton, tol, exact, branches)
+    if jinv is not None and polish > 0:
+        x, err_p, _ = chord_fixed(x, p, jinv, polish, exact, branches)
+        err = jnp.minimum(err, err_p)
     n = n_bus(p)
     ok = (err <= tol) & jnp.all(jnp.isfinite(x))
     return PFResult(va=x[:n], vm=x[n:], converged=ok, iterations=it_c + it_n, mismatch=err)

@@ -74,3 +74,67 @@ def dc_susceptance(x, tap, status) -> jax.Array:
     """DC-model branch susceptance ``status / (x * tap)`` (pu), ``(n_branch,)``."""
     ratio = jnp.where(tap == 0, 1.0, tap)
     return jnp.asarray(status).astype(jnp.asarray(x).dtype) / jnp.where(x == 0, 1.0, x * ratio)
+
+
+class BranchData(NamedTuple):
+    """Branches in the form used by the cancellation-free flow formulas (see
+    :func:`accurate_branch_flows`): bus rows ``f``/``t`` (n_branch,) int, series admittance
+    ``ys``, half shunts ``ycf``/``yct`` (complex, status applied), tap magnitude ``tau`` and angle
+    ``phi`` (rad), and bus shunts ``ysh`` (n,) complex."""
+
+    f: jax.Array
+    t: jax.Array
+    ys: jax.Array
+    ycf: jax.Array
+    yct: jax.Array
+    tau: jax.Array
+    phi: jax.Array
+    ysh: jax.Array
+
+
+def branch_data(f, t, r, x, g, b, g_asym, b_asym, tap, shift_rad, status, shunt_y) -> BranchData:
+    """:class:`BranchData` from the same inputs as :func:`branch_admittance`."""
+    dtype = jnp.asarray(r).dtype
+    cdt = jnp.result_type(dtype, jnp.complex64)
+    status = jnp.asarray(status).astype(dtype)
+    z = (r + 1j * x).astype(cdt)
+    ys = status / jnp.where(z == 0, 1.0, z)
+    ycf = status * (g + 1j * b).astype(cdt) / 2
+    yct = status * (g + g_asym + 1j * (b + b_asym)).astype(cdt) / 2
+    tau = jnp.where(tap == 0, 1.0, tap).astype(dtype)
+    return BranchData(f=f, t=t, ys=ys, ycf=ycf, yct=yct, tau=tau, phi=shift_rad.astype(dtype),
+                      ysh=shunt_y.astype(cdt))
+
+
+def accurate_branch_flows(va: jax.Array, vm: jax.Array,
+                          bd: BranchData) -> tuple[jax.Array, jax.Array]:
+    """Complex power into each branch at its from/to ends (pu), computed without cancellation.
+
+    ``I_f = ys / conj(a) * (V_f / a - V_t) + ycf V_f / tau^2`` and ``I_t = -ys (V_f / a - V_t) +
+    yct V_t`` with ``a = tau e^{j phi}``; the small difference ``V_f / a - V_t`` is formed from
+    the angle difference, ``e^{j th_t} [(u - vm_t) - 2 u sin^2(d / 2) + j u sin d]`` with
+    ``u = vm_f / tau`` and ``d = th_f - th_t - phi``. In float32 this keeps branch flows accurate
+    to round-off of the flow itself, where ``Y @ V`` loses digits to the large, nearly cancelling
+    admittances.
+    """
+    u = vm[bd.f] / bd.tau
+    d = va[bd.f] - va[bd.t] - bd.phi
+    s = jnp.sin(0.5 * d)
+    dv_rot = (u - vm[bd.t]) - 2.0 * u * s * s + 1j * (u * jnp.sin(d))     # (V_f/a - V_t) e^{-j th_t}
+    et = jnp.exp(1j * va[bd.t])
+    dv = dv_rot * et
+    vf = vm[bd.f] * jnp.exp(1j * va[bd.f])
+    vt = vm[bd.t] * et
+    a_conj = bd.tau * jnp.exp(-1j * bd.phi)
+    i_f = bd.ys / a_conj * dv + bd.ycf * vf / (bd.tau * bd.tau)
+    i_t = -bd.ys * dv + bd.yct * vt
+    return vf * jnp.conj(i_f), vt * jnp.conj(i_t)
+
+
+def accurate_injection(va: jax.Array, vm: jax.Array, bd: BranchData) -> jax.Array:
+    """(2n,) bus injections ``[P; Q]`` (pu) as sums of accurate branch flows plus shunts."""
+    n = va.shape[0]
+    sf, st = accurate_branch_flows(va, vm, bd)
+    s = jnp.zeros(n, sf.dtype).at[bd.f].add(sf).at[bd.t].add(st)
+    s = s + jnp.conj(bd.ysh) * vm * vm
+    return jnp.concatenate([s.real, s.imag])
