@@ -30,7 +30,7 @@ needs_agents = pytest.mark.skipif(
 BACKENDS = [
     pytest.param("jax_ppo", "ToyTank-v0", {"num_envs": 8, "rollout_steps": 16, "updates_per_chunk": 2}, 256,
                  id="jax_ppo"),
-    pytest.param("sb3_ppo", "ToyTank-v0", {}, 256, id="sb3_ppo"),
+    pytest.param("sb3_ppo", "ToyTank-v0", {}, 256, id="sb3_ppo", marks=pytest.mark.slow),
     pytest.param("sb3_sac", "ToyTank-v0", {}, 256, id="sb3_sac", marks=pytest.mark.slow),
     pytest.param("rllib_ppo", "WindTurbine-v0", {}, 256, id="rllib_ppo", marks=pytest.mark.slow),
 ]
