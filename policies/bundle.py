@@ -34,10 +34,12 @@ import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from twingym.envs import spaces
+
+if TYPE_CHECKING:  # the deploy runtime loads bundles without JAX: spaces are imported where used
+    from twingym.envs import spaces
 
 FORMAT_VERSION = 1
 POLICY_FILE = "policy.onnx"
@@ -142,6 +144,8 @@ def params_hash(params: Any) -> str:
 
 def space_to_json(space: spaces.Space) -> dict:
     """JSON description of a twingym space (non-finite bounds as the strings "inf"/"-inf")."""
+    from twingym.envs import spaces
+
     if isinstance(space, spaces.Box):
         return {"type": "Box", "shape": list(space.shape), "dtype": np.dtype(space.dtype).name,
                 "low": _jsonable(space.low_array.ravel().tolist()),
@@ -159,6 +163,8 @@ def _floats(values: list) -> np.ndarray:
 
 def space_from_json(data: dict) -> spaces.Space:
     """Inverse of :func:`space_to_json`."""
+    from twingym.envs import spaces
+
     kind = data.get("type")
     if kind == "Box":
         shape = tuple(data["shape"])
