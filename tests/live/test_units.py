@@ -201,11 +201,7 @@ print(json.dumps({"modules": [m for m in ("jax", "torch") if m in sys.modules], 
     if not result["modules"]:
         return
     chain = [f for files in result["culprits"].values() for f in files]
-    # the first of our files on the import stack that is not part of the deploy runtime itself
-    entry = next((f for f in chain if "/policies/deploy/" not in f and "twingym/__init__" not in f), "")
-    if entry.endswith("policies/bundle.py"):
-        pytest.xfail("twingym.policies.bundle imports twingym.envs.spaces (JAX) at module level; "
-                     "the deploy runtime itself imports neither (reported to the lead)")
+    entry = next((f for f in chain if "twingym/__init__" not in f), "")
     pytest.fail(f"deploy runtime imports {result['modules']} via {entry}: {chain}")
 
 
