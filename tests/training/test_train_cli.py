@@ -23,7 +23,7 @@ total_steps: 768
 seed: 3
 agent: {backend: jax_ppo, num_envs: 4, rollout_steps: 32, num_minibatches: 2, num_epochs: 2,
         updates_per_chunk: 2, hidden_sizes: [16, 16]}
-eval: {episodes: 8, every_steps: 512, during_episodes: 4}
+eval: {episodes: 8, every_steps: 512, during_episodes: 8}
 checkpoint: {keep: 2}
 run: {progress: false}
 """
