@@ -17,7 +17,7 @@ def render_grid(state, params, size: tuple[float, float] = (6.4, 4.8), dpi: int 
     f, t = np.asarray(params.br_f), np.asarray(params.br_t)
     loading = np.nan_to_num(np.asarray(state.loading, dtype=float))
     status = np.asarray(state.status) > 0
-    cmap = cm.get_cmap("RdYlGn_r")
+    cmap = matplotlib.colormaps["RdYlGn_r"]
     norm = colors.Normalize(0.0, 1.0)
     fig, ax = plt.subplots(figsize=size, dpi=dpi)
     try:
