@@ -11,6 +11,7 @@ from twingym.envs.registry import UnknownTwinError, make, register, registered, 
 
 #: built-in twins: id -> (entry point, one-line description). Twin modules import lazily on make().
 BUILTIN_TWINS: dict[str, tuple[str, str]] = {
+    "PowerGrid-v0": ("twingym.envs.power_grid.env:PowerGrid", "transmission grid (pandapower case14/30/118): redispatch, batteries, curtailment; AC power flow in JAX"),
     "AssemblyCell-v0": ("twingym.envs.assembly_cell.env:AssemblyCell",
                         "serial assembly cell: buffers, failures, wear, maintenance, energy"),
     "WindTurbine-v0": ("twingym.envs.wind_turbine.env:WindTurbine", "one NREL 5-MW turbine in turbulent wind: torque and pitch control"),
