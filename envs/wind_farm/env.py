@@ -19,9 +19,10 @@ from the wind, the sensors, the yaw actuators and the wake advection delay:
   stream speed and TI.
 - Yaw actuators: the action is each turbine's yaw-offset setpoint relative to its filtered vane
   reading; the nacelle heading turns towards ``vane - offset`` at most ``yaw_rate`` deg/s.
-- Wake advection: turbine ``i``'s wake reaches turbine ``j`` after ``wake_delay * dx_ij / U``
-  seconds, so the wake model sees the yaw angle ``i`` had that long ago (up to
-  ``YAW_HISTORY - 1`` steps; ``wake_delay = 0`` makes wakes instantaneous).
+- Wake advection: turbine ``i``'s wake reaches the next rotor downstream (within 2 D of its
+  axis, ``dx`` metres away) after ``wake_delay * dx / U`` seconds, so the wake model sees the
+  yaw angle ``i`` had that long ago (rounded to steps, up to ``YAW_HISTORY - 1``;
+  ``wake_delay = 0`` makes wakes instantaneous).
 
 Yaw misalignment ``gamma = wind direction - nacelle heading`` (deg) uses FLORIS v4's sign:
 positive turns the rotor counterclockwise seen from above and pushes the wake to the right
@@ -205,15 +206,26 @@ class WindFarmEnv(TwinEnv[WindFarmState, WindFarmParams]):
 
     # ---- physics -------------------------------------------------------------------------------
     def _flow(self, params: WindFarmParams, state: WindFarmState):
-        """True powers (W) and rotor speeds (m/s) for the state's wind and yaw history."""
+        """True powers (W) and rotor speeds (m/s) for the state's wind and yaw history.
+
+        Wake advection: source ``i``'s wake carries the yaw ``i`` had ``lag_i`` steps ago, with
+        ``lag_i = wake_delay * dx / (U dt)`` for ``dx`` the distance to the nearest turbine
+        downstream of ``i`` within 2 D of its axis (the first rotor its wake reaches; farther
+        rotors see the same lag). One lag per source keeps the sweep as cheap as the steady
+        model's; a lag per (source, target) pair costs several times more.
+        """
         n = params.n_turbines
         wd, ws = state.wind_direction, state.wind_speed
         gamma = jnp.clip(state.yaw_hist[0], -80.0, 80.0)
-        xr, _ = rotate_to_wind(params.layout_x, params.layout_y, wd)
-        dx = jnp.maximum(xr[None, :] - xr[:, None], 0.0)                 # (source, target)
-        lag = jnp.clip(jnp.round(params.wake_delay * dx / (ws * params.dt)), 0, YAW_HISTORY - 1)
+        xr, yr = rotate_to_wind(params.layout_x, params.layout_y, wd)
+        dx = xr[None, :] - xr[:, None]                                   # (source, target)
+        in_wake = (dx > 1.0) & (jnp.abs(yr[None, :] - yr[:, None])
+                                < 2.0 * params.model.turbine.rotor_diameter)
+        reach = jnp.min(jnp.where(in_wake, dx, jnp.inf), axis=1)         # (source,)
+        reach = jnp.where(jnp.isfinite(reach), reach, 0.0)
+        lag = jnp.clip(jnp.round(params.wake_delay * reach / (ws * params.dt)), 0, YAW_HISTORY - 1)
         hist = jnp.clip(state.yaw_hist, -80.0, 80.0)
-        wake_yaw = hist[lag.astype(jnp.int32), jnp.arange(n)[:, None]]  # (source, target)
+        wake_yaw = hist[lag.astype(jnp.int32), jnp.arange(n)][:, None]  # (source, 1)
         sol = solve_condition(params.model, params.layout_x, params.layout_y, wd, ws, state.ti,
                               gamma, wake_yaw=wake_yaw)
         return sol.power * params.power_curve_scale, sol.rotor_velocity
