@@ -7,7 +7,8 @@
 * ``dc_opf``: a DC optimal power flow with branch limits solved every step with scipy's HiGHS
   (host side, one copy at a time): redispatch within ramp and capacity limits, battery charge and
   discharge (stored energy valued at the mean generator price), curtailment, soft branch limits at
-  95% of rating (violations cost 100x the mean price), lossless balance through the slack.
+  95% of rating times the branch's observed active-power share of its apparent flow (violations
+  cost 100x the mean price), lossless balance through the slack.
 """
 
 from __future__ import annotations
@@ -136,9 +137,14 @@ def dc_opf_action(obs: np.ndarray, params: Any) -> np.ndarray:
     a_eq = m.sum(axis=0, keepdims=True)
     a_eq[0, isl] = 1.0
     b_eq = np.array([-p0.sum()])
-    # branch limits: |PTDF P| <= 0.95 rating + over
+    # branch limits: |PTDF P| <= 0.95 rating * pf + over, where pf (the active share of the
+    # branch's apparent flow) is estimated from the observed loading and the DC flow now
     h = ptdf(params, status)
-    lim = 0.95 * np.asarray(params.rating_pu, np.float64) * sn * status + 1e3 * (1 - status)
+    rating_mw = np.asarray(params.rating_pu, np.float64) * sn
+    s_now = np.asarray(obs[s["loading"]], np.float64) * rating_mw
+    p_now = np.abs(h @ np.asarray(obs[s["p_bus"]], np.float64))
+    pf = np.where(s_now > 0.05 * rating_mw, np.clip(p_now / np.maximum(s_now, 1e-9), 0.5, 1.0), 1.0)
+    lim = 0.95 * rating_mw * pf * status + 1e3 * (1 - status)
     flow0, flow_m = h @ p0, h @ m
     a_ub = np.vstack([flow_m, -flow_m])
     a_ub[np.arange(L), iop] = -1.0

@@ -14,7 +14,6 @@ import pytest
 
 pp = pytest.importorskip("pandapower")
 import pandapower.networks as pn  # noqa: E402
-
 from twingym.envs.power_grid import UnsupportedElementError, from_pandapower, rundcpp, runpp  # noqa: E402
 
 logging.getLogger("pandapower").setLevel(logging.ERROR)

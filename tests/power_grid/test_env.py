@@ -1,0 +1,181 @@
+"""PowerGrid-v0 behaviour: physics against pandapower, protection, blackout, storage, baselines."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+pp = pytest.importorskip("pandapower")
+import pandapower.networks as pn  # noqa: E402
+from twingym.envs.power_grid import env as grid_env  # noqa: E402
+from twingym.envs.power_grid.env import PowerGrid, merit_order  # noqa: E402
+
+logging.getLogger("pandapower").setLevel(logging.ERROR)
+
+
+@pytest.fixture(scope="module")
+def setup():
+    env = PowerGrid()
+    params = env.make_params()
+    step = jax.jit(env.step_env)
+    reset = jax.jit(env.reset_env)
+    return env, params, step, reset
+
+
+def _zero(env, params):
+    return jnp.zeros(env.action_space(params).shape, jnp.float32)
+
+
+def test_env_flow_matches_pandapower(setup):
+    """The env's float32 flow on its own operating point equals pandapower's runpp."""
+    env, params, step, reset = setup
+    _, state = reset(jax.random.key(0), params)
+    action = _zero(env, params).at[0].set(5.0).at[4].set(-3.0).at[5].set(0.5)
+    _, new, *_ = step(jax.random.key(1), state, action, params)
+    _load_p, load_q = grid_env._loads(new.time, new.level, new.e_load, params)
+    p_gen = np.asarray(new.p_gen)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        net = pn.case14()
+    net.load.drop(net.load.index, inplace=True)
+    gen_at = np.zeros(14)
+    np.add.at(gen_at, np.asarray(params.gen_bus), p_gen)
+    p_other = np.asarray(new.p_bus) - gen_at          # renewables + battery - load, MW
+    for bus in range(14):
+        pp.create_load(net, bus, p_mw=float(-p_other[bus]), q_mvar=float(load_q[bus]))
+    net.gen["p_mw"] = p_gen
+    pp.runpp(net, tolerance_mva=1e-10)
+    sn = params.sn_mva
+    s_from = np.concatenate([np.hypot(net.res_line.p_from_mw, net.res_line.q_from_mvar)
+                             / net.res_line.vm_from_pu,
+                             np.hypot(net.res_trafo.p_hv_mw, net.res_trafo.q_hv_mvar)
+                             / net.res_trafo.vm_hv_pu])
+    s_to = np.concatenate([np.hypot(net.res_line.p_to_mw, net.res_line.q_to_mvar)
+                           / net.res_line.vm_to_pu,
+                           np.hypot(net.res_trafo.p_lv_mw, net.res_trafo.q_lv_mvar)
+                           / net.res_trafo.vm_lv_pu])
+    expected = np.maximum(s_from, s_to) / sn / np.asarray(params.rating_pu)
+    np.testing.assert_allclose(np.asarray(new.loading), expected, rtol=2e-4, atol=2e-5)
+    np.testing.assert_allclose(float(new.p_slack), net.res_ext_grid.p_mw.iloc[0], atol=0.02)
+    n = 14
+    np.testing.assert_allclose(np.asarray(new.x[n:]), net.res_bus.vm_pu.values, atol=2e-5)
+
+
+def test_hard_overload_trips_at_once_and_reconnects_after_cooldown(setup):
+    env, params, step, reset = setup
+    _obs, state = reset(jax.random.key(0), params)
+    rating = np.asarray(params.rating_pu).copy()
+    k = int(np.argmax(np.asarray(state.loading)))
+    rating[k] = rating[k] * float(state.loading[k]) / 2.0       # about 200% of the new rating
+    tight = params.replace(rating_pu=jnp.asarray(rating))
+    _, state, _, term, _, info = step(jax.random.key(1), state, _zero(env, params), tight)
+    assert not bool(term)
+    assert float(state.status[k]) == 0.0 and int(info["trips"]) >= 1
+    assert float(info["cost"]) > 0.5
+    for i in range(params.cooldown_steps):
+        assert float(state.status[k]) == 0.0, f"reconnected too early at step {i}"
+        _, state, *_ = step(jax.random.key(2 + i), state, _zero(env, params), params)
+    assert float(state.status[k]) == 1.0
+
+
+def test_moderate_overload_trips_after_k_steps(setup):
+    env, params, step, reset = setup
+    _, state = reset(jax.random.key(0), params)
+    rating = np.asarray(params.rating_pu).copy()
+    k = int(np.argmax(np.asarray(state.loading)))
+    rating[k] = rating[k] * float(state.loading[k]) / 1.2        # about 120%
+    tight = params.replace(rating_pu=jnp.asarray(rating))
+    for i in range(params.overload_steps):
+        assert float(state.status[k]) == 1.0, f"tripped after {i} steps"
+        _, state, *_ = step(jax.random.key(5 + i), state, _zero(env, params), tight)
+    assert float(state.status[k]) == 0.0
+
+
+def test_islanded_load_is_a_blackout(setup):
+    env, params, step, reset = setup
+    _, state = reset(jax.random.key(0), params)
+    load = np.asarray(params.load_p)
+    bus = int(np.argmax(np.where(np.asarray(params.is_slack), 0.0, load)))
+    cut = (np.asarray(params.br_f) == bus) | (np.asarray(params.br_t) == bus)
+    state = state.replace(status=jnp.where(jnp.asarray(cut), 0.0, state.status),
+                          cooldown=jnp.where(jnp.asarray(cut), 5, state.cooldown))
+    _, _, reward, term, _, info = step(jax.random.key(1), state, _zero(env, params), params)
+    assert bool(term) and bool(info["blackout"])
+    total = float(np.sum(np.asarray(grid_env._loads(jnp.int32(1), state.level, state.e_load,
+                                                    params)[0])))
+    expected = float(params.voll) * total * float(params.blackout_hours) / float(params.reward_scale)
+    assert float(reward) < -0.9 * expected
+    assert np.isfinite(float(reward)) and np.isfinite(float(info["cost"]))
+
+
+def test_battery_and_curtailment_follow_their_limits(setup):
+    env, params, step, reset = setup
+    _, state = reset(jax.random.key(3), params)
+    G = params.gen_bus.shape[0]
+    p_max = float(params.bat_p_max[0])
+    action = _zero(env, params).at[G].set(p_max).at[G + 1:].set(1.0)   # discharge, curtail all
+    _, new, _, _, _, info = step(jax.random.key(4), state, action, params)
+    e_max, eff, dt = float(params.bat_e_max[0]), float(params.bat_eff[0]), params.dt_h
+    assert float(new.soc[0]) == pytest.approx(float(state.soc[0]) - p_max * dt / eff / e_max,
+                                              rel=1e-5)
+    assert np.all(np.asarray(new.ren_out) == 0.0)
+    assert float(info["curtailed_mw"]) >= 0.0
+    # an empty battery cannot discharge
+    empty = new.replace(soc=jnp.zeros_like(new.soc))
+    _, after, *_ = step(jax.random.key(5), empty, action, params)
+    assert float(after.soc[0]) == 0.0
+
+
+def test_merit_order_dispatch_is_economic():
+    pmin = jnp.array([0.0, 10.0, 0.0])
+    pmax = jnp.array([100.0, 80.0, 50.0])
+    cost = jnp.array([[20.0, 0.05], [25.0, 0.02], [40.0, 0.0]])
+    p = merit_order(jnp.float32(120.0), pmin, pmax, cost)
+    assert float(jnp.sum(p)) == pytest.approx(120.0, abs=1e-3)
+    assert np.all(np.asarray(p) >= np.asarray(pmin) - 1e-5)
+    assert np.all(np.asarray(p) <= np.asarray(pmax) + 1e-5)
+    marginal = np.asarray(cost[:, 0] + 2 * cost[:, 1] * p)
+    assert marginal[0] == pytest.approx(marginal[1], abs=0.05)   # interior units share a price
+    assert float(p[2]) == 0.0                                    # the dear unit stays off
+
+
+def test_dc_opf_relieves_overload(setup):
+    env, params, step, reset = setup
+    _, state = reset(jax.random.key(0), params)
+    obs, state, *_ = step(jax.random.key(1), state, _zero(env, params), params)
+    # the most loaded branch out of the external grid: redispatch has leverage on it
+    rating = np.asarray(params.rating_pu).copy()
+    slack = int(np.argmax(np.asarray(params.is_slack)))
+    near = [k for k in range(len(rating)) if slack in (int(params.br_f[k]), int(params.br_t[k]))]
+    k = max(near, key=lambda j: float(state.loading[j]))
+    rating[k] = rating[k] * float(state.loading[k]) / 1.05
+    tight = params.replace(rating_pu=jnp.asarray(rating))
+    opf = env.baselines()["dc_opf"]
+    action, _ = opf.act(opf.init(tight), np.asarray(obs), tight)
+    assert env.action_space(tight).contains(jnp.asarray(action))
+    _, _, _, _, _, idle = step(jax.random.key(2), state, _zero(env, params), tight)
+    _, _, _, _, _, fixed = step(jax.random.key(2), state, jnp.asarray(action), tight)
+    assert float(idle["cost"]) > 0.02
+    assert float(fixed["cost"]) < 0.5 * float(idle["cost"]), (k, idle["cost"], fixed["cost"])
+
+
+def test_other_cases_by_parameter():
+    env = PowerGrid()
+    p30 = env.make_params(case="case30")
+    obs, _ = env.reset(jax.random.key(0), p30)
+    assert env.observation_space(p30).contains(obs)
+    p118 = env.make_params(case="case118", n_wind=3, n_solar=2, n_battery=2)
+    assert p118.load_p.shape == (118,) and p118.br_f.shape == (186,)
+    assert env.action_space(p118).shape == (53 + 2 + 5,)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        net = pn.case9()
+    p9 = env.make_params(net=net)
+    assert p9.load_p.shape == (9,)
+    with pytest.raises(ValueError, match="unknown case"):
+        env.make_params(case="case_does_not_exist")
