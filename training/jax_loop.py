@@ -114,11 +114,12 @@ def run(cfg: TrainConfig, run_dir: Path, resume: bool = False, stop_after_chunks
                                                          cfg.eval.during_episodes, cfg.eval.seed, ref_cache)
                     logger.log(steps, eval_metrics(results))
                     last_eval = steps
-                if steps - last_ckpt >= ckpt_every or c == tr.num_chunks - 1:
+                done_chunks += 1
+                stopping = stop_after_chunks is not None and done_chunks >= stop_after_chunks
+                if steps - last_ckpt >= ckpt_every or c == tr.num_chunks - 1 or stopping:
                     _save_checkpoint(run_dir, state, c + 1, steps, cfg.checkpoint.keep)
                     last_ckpt = steps
-                done_chunks += 1
-                if stop_after_chunks is not None and done_chunks >= stop_after_chunks and c < tr.num_chunks - 1:
+                if stopping and c < tr.num_chunks - 1:
                     return None
         wall = prior_wall + time.time() - wall0
         policy = JaxPolicy.from_state(state, tr.head, hp)
