@@ -155,6 +155,11 @@ def run(quick: bool = False) -> list[Record]:
     return records
 
 
+def records(quick: bool = False) -> list[Record]:
+    """Entry point used by ``twingym bench`` (``twingym.bench.runner``)."""
+    return run(quick=quick)
+
+
 def main(argv: list[str] | None = None) -> list[Record]:
     argv = sys.argv[1:] if argv is None else argv
     records = run(quick="--quick" in argv)
