@@ -6,7 +6,8 @@ gives the turbine powers at every step for the current wind and yaw angles; the 
 from the wind, the sensors, the yaw actuators and the wake advection delay:
 
 - Wind direction (deg, meteorological): a per-episode mean drawn in
-  ``[wd_low, wd_high]`` (250-290, the prevailing westerly sector), a linear drift at a rate
+  ``[wd_low, wd_high]`` (260-280: a prevailing westerly sector, the rows lined up with its
+  centre), a linear drift at a rate
   drawn per episode (``N(wd_drift_rate, wd_drift_std)`` deg/s), plus an Ornstein-Uhlenbeck
   fluctuation (stationary std ``wd_fluct_std``, time constant ``wd_fluct_tau``).
 - Wind speed (m/s at hub height): mean drawn in ``[ws_low, ws_high]``, an OU fluctuation
@@ -89,8 +90,8 @@ class WindFarmParams:
     model: FarmModel                     # turbine curves and wake constants
     dt: float = 30.0                     # s per step
     # wind direction
-    wd_low: float = 250.0                # deg, range of the episode's mean direction
-    wd_high: float = 290.0
+    wd_low: float = 260.0                # deg, range of the episode's mean direction
+    wd_high: float = 280.0
     wd_drift_rate: float = 0.0           # deg/s, deterministic drift added to every episode
     wd_drift_std: float = 10.0 / 3600.0  # deg/s, std of the per-episode drift rate
     wd_fluct_std: float = 3.0            # deg, stationary std of the OU fluctuation
@@ -119,8 +120,8 @@ class WindFarmParams:
     wake_delay: float = 1.0              # scale of the advection delay (0 = instantaneous)
     power_curve_scale: float = 1.0       # true power / tabulated power (model mismatch)
     # reward
-    travel_weight: float = 0.01
-    load_weight: float = 0.005
+    travel_weight: float = 0.005
+    load_weight: float = 0.002
     max_steps: int = struct.field(pytree_node=False, default=120)
 
     @property
