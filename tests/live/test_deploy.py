@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import make_bundle, tank_spec
+from live_helpers import make_bundle, tank_spec
 from twingym.envs.live import Fault, ServerConfig, free_port, read_record, spawn_server, start_server_thread
 from twingym.policies.deploy import DeployConfig, DeployError, Deployment, deploy, read_log
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 
 import pytest
-from conftest import make_bundle
+from live_helpers import make_bundle
 from twingym.policies.bundle import load_bundle, require_validated
 from twingym.policies.validate import validate_bundle
 
