@@ -43,9 +43,14 @@ Observation (float32, shape ``(4 n + 5,)``; per turbine ``j`` the block ``4j .. 
 Action (float32, shape ``(n,)``): yaw-offset setpoint of each turbine, deg, in
 ``[-max_yaw_offset, max_yaw_offset]`` = [-25, 25] (0 = face the measured wind).
 
-Reward per step: ``P_farm / (n P_rated) - travel_weight * mean_j |dheading_j| / (yaw_rate dt)
-- load_weight * mean_j (gamma_j / max_yaw_offset)^2`` (power fraction minus yaw travel and a
-misalignment load proxy). ``info["cost"]``: fraction of turbines whose true misalignment
+Reward per step: ``(P_farm - b P_avail) / (n P_rated) - travel_weight * mean_j |dheading_j| /
+(yaw_rate dt) - load_weight * mean_j (gamma_j / max_yaw_offset)^2``: farm power relative to rated
+minus yaw travel and a misalignment load proxy, with the available power ``P_avail`` (``n``
+unwaked, aligned turbines in the same free stream) subtracted as a baseline when
+``available_power_baseline`` = b = 1 (default). ``P_avail`` does not depend on the actions, so the
+baseline changes neither the best policy nor the difference between two policies' returns on the
+same wind; it removes the wind's own variability (power ~ U^3) from the learning signal, leaving
+the wake and yaw losses: the reward is then <= 0 and 0 would be a farm without losses. ``info["cost"]``: fraction of turbines whose true misalignment
 exceeds ``misalignment_limit`` (30 deg). Episodes never terminate; they truncate after
 ``max_steps``. The first observation of an episode reports unwaked turbines (free-stream
 speed and power); wakes enter from the first step on.
@@ -63,7 +68,12 @@ from twingym.envs import spaces
 from twingym.envs.core import Baseline, Label, TwinEnv
 from twingym.envs.wind_farm import layouts
 from twingym.envs.wind_farm import turbine as tb
-from twingym.envs.wind_farm.farm import FarmModel, rotate_to_wind, solve_condition
+from twingym.envs.wind_farm.farm import (
+    FarmModel,
+    free_stream_rotor_velocity,
+    rotate_to_wind,
+    solve_condition,
+)
 
 YAW_HISTORY = 8          # steps of yaw history kept for the wake advection delay
 OBS_PER_TURBINE = 4
@@ -121,6 +131,7 @@ class WindFarmParams:
     power_curve_scale: float = 1.0       # true power / tabulated power (model mismatch)
     # reward
     travel_weight: float = 0.005
+    available_power_baseline: float = 1.0  # 1: subtract the unwaked farm's power (see docstring)
     load_weight: float = 0.002
     max_steps: int = struct.field(pytree_node=False, default=120)
 
@@ -320,13 +331,19 @@ class WindFarmEnv(TwinEnv[WindFarmState, WindFarmParams]):
         vane = jnp.mod(state.vane + alpha * wrap180(sample - state.vane), 360.0)
         new = moved.replace(vane=vane, power=power, rotor_speed=speed)
 
-        power_frac = jnp.sum(power) / self._rated_farm_power(params)
+        rated = self._rated_farm_power(params)
+        power_frac = jnp.sum(power) / rated
+        available = params.n_turbines * params.power_curve_scale * tb.power(
+            params.model.turbine, free_stream_rotor_velocity(params.model, new.wind_speed), 0.0,
+            params.model.air_density)
         travel = jnp.mean(jnp.abs(turn)) / max_turn
         load = jnp.mean((gamma / params.max_yaw_offset) ** 2)
-        reward = power_frac - params.travel_weight * travel - params.load_weight * load
+        reward = (power_frac - params.available_power_baseline * available / rated
+                  - params.travel_weight * travel - params.load_weight * load)
         cost = jnp.mean((jnp.abs(gamma) > params.misalignment_limit).astype(jnp.float32))
         truncated = new.time >= params.max_steps
         info = {"cost": cost, "farm_power_mw": jnp.sum(power) / 1e6, "power_fraction": power_frac,
+                "available_power_mw": available / 1e6,
                 "yaw_travel_deg": jnp.sum(jnp.abs(turn)), "wind_direction": new.wind_direction,
                 "wind_speed": new.wind_speed}
         return (self._obs(z[2 + n:], params, new), new, reward, jnp.asarray(False), truncated, info)

@@ -72,6 +72,14 @@ def rotor_offsets(diameter: jax.Array) -> jax.Array:
     return jnp.linspace(-0.25, 0.25, GRID_POINTS) * diameter
 
 
+def free_stream_rotor_velocity(model: FarmModel, wind_speed: jax.Array) -> jax.Array:
+    """Cubic-mean rotor velocity (m/s) of an unwaked rotor in the sheared free stream."""
+    dz = jnp.tile(rotor_offsets(model.turbine.rotor_diameter), GRID_POINTS)
+    H = model.turbine.hub_height
+    u0 = jnp.asarray(wind_speed)[..., None] * ((H + dz) / H) ** model.wind_shear
+    return tb.cubic_mean(u0)
+
+
 def _row_mean(a: jax.Array) -> jax.Array:
     """Mean over the (short) last axis as a chain of adds, keeping the axis; XLA's CPU reduction
     kernels are slow on rows of 9."""

@@ -80,4 +80,5 @@ def test_wake_steering_beats_greedy_in_the_env():
     greedy = float(mean_return(ENV, "greedy", PARAMS, baselines["greedy"].init(PARAMS), keys))
     lut = float(mean_return(ENV, "wake_steering", PARAMS, baselines["wake_steering"].init(PARAMS), keys))
     print(f"mean return over 32 nominal episodes: wake_steering {lut:.2f}, greedy {greedy:.2f}")
-    assert lut > greedy * 1.01, (lut, greedy)
+    # returns are minus the wake and yaw losses (available power subtracted): steering cuts them
+    assert lut - greedy > 0.5, (lut, greedy)
