@@ -12,7 +12,7 @@ from twingym.envs.turbines.floris_yaml import (
     available_turbines,
     load_floris_turbine,
 )
-from twingym.envs.turbines.rosco import (  # noqa: F401  (single-turbine twin: ROSCO surfaces, DISCON.IN)
+from twingym.envs.turbines.rosco import (
     RoscoFileError,
     RoscoTurbine,
     RotorPerformance,
@@ -21,3 +21,17 @@ from twingym.envs.turbines.rosco import (  # noqa: F401  (single-turbine twin: R
     load_rotor_performance,
     parse_discon,
 )
+
+__all__ = [
+    "RoscoFileError",
+    "RoscoTurbine",
+    "RotorPerformance",
+    "TurbineCurves",
+    "TurbineFileError",
+    "available_rotor_surfaces",
+    "available_turbines",
+    "load_floris_turbine",
+    "load_rosco_turbine",
+    "load_rotor_performance",
+    "parse_discon",
+]
