@@ -91,7 +91,10 @@ def test_cost_counts_misalignment_beyond_limit():
 
 
 def test_reward_is_power_fraction_minus_penalties():
-    p = steady_params()
+    # the default reward subtracts the available power: <= 0, minus the losses
+    _, (_, _, power, _, reward, *_) = rollout(ENV, steady_params(), jax.random.key(3), 0.0)
+    assert np.all(np.asarray(reward) < 0.0) and np.all(np.asarray(reward) > -0.5)
+    p = steady_params(available_power_baseline=0.0)
     _, (_, _, power, _, reward, *_) = rollout(ENV, p, jax.random.key(3), 0.0)
     frac = np.asarray(power).sum(1) / (9 * 5e6)
     # aligned and still: no travel after the first steps, tiny misalignment
