@@ -44,8 +44,9 @@ Action (float32, shape ``(n,)``): yaw-offset setpoint of each turbine, deg, in
 ``[-max_yaw_offset, max_yaw_offset]`` = [-25, 25] (0 = face the measured wind).
 
 Reward per step: ``(P_farm - b P_avail) / (n P_rated) - travel_weight * mean_j |dheading_j| /
-(yaw_rate dt) - load_weight * mean_j (gamma_j / max_yaw_offset)^2``: farm power relative to rated
-minus yaw travel and a misalignment load proxy, with the available power ``P_avail`` (``n``
+(yaw_rate dt) - load_weight * mean_j (gamma_j / max_yaw_offset)^2 - violation_weight * cost``:
+farm power relative to rated minus yaw travel, a misalignment load proxy and the limit
+violations, with the available power ``P_avail`` (``n``
 unwaked, aligned turbines in the same free stream) subtracted as a baseline when
 ``available_power_baseline`` = b = 1 (default). ``P_avail`` does not depend on the actions, so the
 baseline changes neither the best policy nor the difference between two policies' returns on the
@@ -131,6 +132,7 @@ class WindFarmParams:
     power_curve_scale: float = 1.0       # true power / tabulated power (model mismatch)
     # reward
     travel_weight: float = 0.005
+    violation_weight: float = 0.05       # per unit of cost (fraction of turbines past the limit)
     available_power_baseline: float = 1.0  # 1: subtract the unwaked farm's power (see docstring)
     load_weight: float = 0.002
     max_steps: int = struct.field(pytree_node=False, default=120)
@@ -338,9 +340,10 @@ class WindFarmEnv(TwinEnv[WindFarmState, WindFarmParams]):
             params.model.air_density)
         travel = jnp.mean(jnp.abs(turn)) / max_turn
         load = jnp.mean((gamma / params.max_yaw_offset) ** 2)
-        reward = (power_frac - params.available_power_baseline * available / rated
-                  - params.travel_weight * travel - params.load_weight * load)
         cost = jnp.mean((jnp.abs(gamma) > params.misalignment_limit).astype(jnp.float32))
+        reward = (power_frac - params.available_power_baseline * available / rated
+                  - params.travel_weight * travel - params.load_weight * load
+                  - params.violation_weight * cost)
         truncated = new.time >= params.max_steps
         info = {"cost": cost, "farm_power_mw": jnp.sum(power) / 1e6, "power_fraction": power_frac,
                 "available_power_mw": available / 1e6,
