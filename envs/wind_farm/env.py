@@ -5,11 +5,11 @@ model of :mod:`twingym.envs.wind_farm.farm` (FLORIS-grade Gaussian wakes, NREL 5
 gives the turbine powers at every step for the current wind and yaw angles; the dynamics come
 from the wind, the sensors, the yaw actuators and the wake advection delay:
 
-- Wind direction (deg, meteorological): a per-episode mean drawn in
-  ``[wd_low, wd_high]`` (260-280: a prevailing westerly sector, the rows lined up with its
-  centre), a linear drift at a rate
-  drawn per episode (``N(wd_drift_rate, wd_drift_std)`` deg/s), plus an Ornstein-Uhlenbeck
-  fluctuation (stationary std ``wd_fluct_std``, time constant ``wd_fluct_tau``).
+- Wind direction (deg, meteorological): a per-episode mean drawn in ``[wd_low, wd_high]``
+  (260-280: a prevailing westerly sector, the rows lined up with its centre), a linear drift at
+  a rate drawn per episode (``N(wd_drift_rate, wd_drift_std)`` deg/s), plus an
+  Ornstein-Uhlenbeck fluctuation (stationary std ``wd_fluct_std``, time constant
+  ``wd_fluct_tau``).
 - Wind speed (m/s at hub height): mean drawn in ``[ws_low, ws_high]``, an OU fluctuation
   (``ws_fluct_std``, ``ws_fluct_tau``) and gusts: Poisson arrivals (``gust_rate`` per second)
   adding an exponentially distributed bump (mean ``gust_amplitude``) that decays with
@@ -46,15 +46,15 @@ Action (float32, shape ``(n,)``): yaw-offset setpoint of each turbine, deg, in
 Reward per step: ``(P_farm - b P_avail) / (n P_rated) - travel_weight * mean_j |dheading_j| /
 (yaw_rate dt) - load_weight * mean_j (gamma_j / max_yaw_offset)^2 - violation_weight * cost``:
 farm power relative to rated minus yaw travel, a misalignment load proxy and the limit
-violations, with the available power ``P_avail`` (``n``
-unwaked, aligned turbines in the same free stream) subtracted as a baseline when
-``available_power_baseline`` = b = 1 (default). ``P_avail`` does not depend on the actions, so the
-baseline changes neither the best policy nor the difference between two policies' returns on the
-same wind; it removes the wind's own variability (power ~ U^3) from the learning signal, leaving
-the wake and yaw losses: the reward is then <= 0 and 0 would be a farm without losses. ``info["cost"]``: fraction of turbines whose true misalignment
-exceeds ``misalignment_limit`` (30 deg). Episodes never terminate; they truncate after
-``max_steps``. The first observation of an episode reports unwaked turbines (free-stream
-speed and power); wakes enter from the first step on.
+violations, with the available power ``P_avail`` (``n`` unwaked, aligned turbines in the same
+free stream) subtracted as a baseline when ``available_power_baseline`` = b = 1 (default).
+``P_avail`` does not depend on the actions, so the baseline changes neither the best policy nor
+the difference between two policies' returns on the same wind; it removes the wind's own
+variability (power ~ U^3) from the learning signal, leaving the wake and yaw losses: the reward
+is then <= 0, and 0 would be a farm without losses. ``info["cost"]``: fraction of turbines whose
+true misalignment exceeds ``misalignment_limit`` (30 deg). Episodes never terminate; they
+truncate after ``max_steps``. The first observation of an episode reports unwaked turbines
+(free-stream speed and power); wakes enter from the first step on.
 """
 
 from __future__ import annotations
