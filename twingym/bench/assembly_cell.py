@@ -16,8 +16,7 @@ import numpy as np
 
 from twingym.bench.common import (
     Record,
-    env_scan_throughput,
-    gym_loop_throughput,
+    env_throughput_records,
     machine_info,
     print_records,
     record,
@@ -35,12 +34,8 @@ def throughput_records(batches=BATCHES, steps: int = 100, gym_steps: int = 300,
     """Jitted-scan env steps/s per batch size against the gymnasium adapter loop (same run)."""
     from twingym.envs import make
 
-    env, params = make(TWIN_ID)
-    loop = gym_loop_throughput(TWIN_ID, steps=gym_steps)
-    return [record(f"{TWIN_ID} env steps/s (jitted scan)", "steps/s",
-                   env_scan_throughput(env, params, batch, steps=steps, repeats=repeats),
-                   "gymnasium adapter loop (1 copy)", loop, batch=batch)
-            for batch in batches]
+    return env_throughput_records(TWIN_ID, *make(TWIN_ID), batches=batches, steps=steps,
+                                  gym_steps=gym_steps, repeats=repeats)
 
 
 @partial(jax.jit, static_argnums=(0, 2, 3))

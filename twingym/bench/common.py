@@ -105,12 +105,12 @@ def machine_info() -> dict[str, Any]:
 
 
 def env_throughput_records(twin_id: str, env, params, batches=(1, 64, 1024, 16384), steps: int = 100,
-                           gym_steps: int = 300) -> list[Record]:
+                           gym_steps: int = 300, repeats: int = 3) -> list[Record]:
     """Env steps/s at each batch size through a jitted scan, against the gymnasium adapter loop."""
     gym_rate = gym_loop_throughput(twin_id, steps=gym_steps)
     records = []
     for batch in batches:
-        rate = env_scan_throughput(env, params, batch, steps=steps)
+        rate = env_scan_throughput(env, params, batch, steps=steps, repeats=repeats)
         records.append(record(f"{twin_id} env steps/s (jitted scan)", "steps/s", rate,
                               "gymnasium adapter loop (1 copy)", gym_rate, batch=batch))
     return records
