@@ -31,7 +31,7 @@ def register(app: typer.Typer) -> None:
         ids = [twin] if twin else sorted(specs)
         table = Table(title="twingym twins")
         for column in ("id", "observation space", "action space", "baselines", "description"):
-            table.add_column(column)
+            table.add_column(column, no_wrap=column == "id")
         for twin_id in ids:
             env, params = make(twin_id)
             table.add_row(twin_id, describe_space(env.observation_space(params)),
