@@ -59,6 +59,10 @@ def eval_metrics(results: dict[str, EvalResult]) -> dict[str, float]:
     for name, res in results.items():
         if name != "policy":
             out["eval/reference_return"] = float(res.returns.mean())
+            diff = paired_difference(results["policy"], res)
+            out["eval/difference"] = diff["mean"]
+            out["eval/difference_ci_low"] = diff["ci_low"]
+            out["eval/difference_ci_high"] = diff["ci_high"]
     return out
 
 

@@ -67,6 +67,7 @@ SECTIONS: dict[str, Callable[[bool], list[Record]]] = {
     "training": lambda quick: importlib.import_module("twingym.bench.training").training_throughput_records(
         quick=quick),
     "live": _module_section("live"),
+    "learning": _module_section("learning"),
 }
 
 
