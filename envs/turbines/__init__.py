@@ -1,15 +1,18 @@
 """Turbine data shared by the wind farm and single-turbine twins: one source of turbine facts.
 
-- FLORIS-format turbine definitions (power and thrust coefficient over wind speed), used by the
-  wind farm twin.
 - ROSCO-format rotor performance surfaces (Cp, Ct, Cq over tip-speed ratio and pitch) and the
-  reference controller settings (DISCON.IN), used by the single-turbine twin.
+  reference controller settings (DISCON.IN), flown by the single-turbine twin.
+- FLORIS-format turbine definitions (power and thrust coefficient over wind speed), used by the
+  wind farm twin. The default ``nrel_5MW`` is derived from the same ROSCO files
+  (``steady_state``: the reference controller's steady operating points); ``nrel_5MW_fast`` is
+  the FAST table FLORIS ships, kept as a named alternative.
 """
 
 from twingym.envs.turbines.floris_yaml import (
     TurbineCurves,
     TurbineFileError,
     available_turbines,
+    floris_turbine_dict,
     load_floris_turbine,
 )
 from twingym.envs.turbines.rosco import (
@@ -21,17 +24,28 @@ from twingym.envs.turbines.rosco import (
     load_rotor_performance,
     parse_discon,
 )
+from twingym.envs.turbines.steady_state import (
+    OperatingPoints,
+    TorqueLaw,
+    steady_operating_points,
+    steady_state_curves,
+)
 
 __all__ = [
+    "OperatingPoints",
     "RoscoFileError",
     "RoscoTurbine",
     "RotorPerformance",
+    "TorqueLaw",
     "TurbineCurves",
     "TurbineFileError",
     "available_rotor_surfaces",
     "available_turbines",
+    "floris_turbine_dict",
     "load_floris_turbine",
     "load_rosco_turbine",
     "load_rotor_performance",
     "parse_discon",
+    "steady_operating_points",
+    "steady_state_curves",
 ]

@@ -13,7 +13,20 @@ Two layouts of the file are understood:
   Cp and ``thrust`` as Ct; ``generator_efficiency``, ``ref_density_cp_ct``, ``pP`` at top level).
   Cp is turned into electrical power with ``P = 0.5 rho A Cp U^3 * generator_efficiency``.
 
-Bundled turbines (``available_turbines()``): ``nrel_5MW`` (the NREL 5-MW reference turbine).
+A third form is twingym's own turbine spec: the FLORIS top-level fields plus a ``rosco:``
+section naming a ``DISCON.IN`` (and its ``Cp_Ct_Cq`` surfaces) instead of a table; the curves are
+then derived from the rotor surfaces and controller settings
+(:mod:`twingym.envs.turbines.steady_state`), the same data the single-turbine twin flies.
+
+Bundled turbines (``available_turbines()``):
+
+- ``nrel_5MW`` (default): the NREL 5-MW reference turbine derived from ROSCO's surfaces and
+  ``DISCON.IN`` (peak Cp 0.466);
+- ``nrel_5MW_fast``: the FAST steady-state table FLORIS ships for the same turbine (peak Cp
+  ~0.482, 2.4-3.3 % more power below rated).
+
+:func:`floris_turbine_dict` writes any :class:`TurbineCurves` back as a FLORIS v4 turbine
+dictionary, so FLORIS can be handed exactly the curves twingym uses.
 """
 
 from __future__ import annotations
@@ -114,10 +127,16 @@ def _require(table: dict, key: str, where: str):
     return table[key]
 
 
-def parse_floris_turbine(data: dict, where: str = "turbine") -> TurbineCurves:
-    """Build :class:`TurbineCurves` from an already-parsed FLORIS turbine dictionary."""
+def parse_floris_turbine(data: dict, where: str = "turbine", base_dir: Path = DATA_DIR) -> TurbineCurves:
+    """Build :class:`TurbineCurves` from an already-parsed FLORIS turbine dictionary (or a
+    twingym turbine spec with a ``rosco:`` section; its files are looked up in ``base_dir``, then
+    among the bundled ones)."""
     if not isinstance(data, dict):
         raise TurbineFileError(f"{where}: expected a mapping at the top level")
+    if "rosco" in data:
+        from twingym.envs.turbines.steady_state import curves_from_spec
+
+        return curves_from_spec(data, base_dir=base_dir, where=where)
     table = _require(data, "power_thrust_table", where)
     ws = np.asarray(_require(table, "wind_speed", where), dtype=np.float64)
     diameter = float(_require(data, "rotor_diameter", where))
@@ -156,10 +175,11 @@ def parse_floris_turbine(data: dict, where: str = "turbine") -> TurbineCurves:
 
 
 def load_floris_turbine(name_or_path: str | Path) -> TurbineCurves:
-    """Read a FLORIS turbine YAML (v3 or v4 layout) into :class:`TurbineCurves`.
+    """Read a FLORIS turbine YAML (v3 or v4 layout) or a ROSCO-derived spec into :class:`TurbineCurves`.
 
     Args:
-        name_or_path: a bundled turbine name (``"nrel_5MW"``) or a path to a ``.yaml`` file.
+        name_or_path: a bundled turbine name (``"nrel_5MW"``, ``"nrel_5MW_fast"``) or a path to
+            a ``.yaml`` file (FLORIS v3/v4 table, or a twingym spec with a ``rosco:`` section).
 
     Raises:
         TurbineFileError: the file is missing, is not YAML, or lacks a required field.
@@ -169,4 +189,24 @@ def load_floris_turbine(name_or_path: str | Path) -> TurbineCurves:
         data = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError) as exc:
         raise TurbineFileError(f"cannot read turbine file {str(path)!r}: {exc}") from exc
-    return parse_floris_turbine(data, where=path.name)
+    return parse_floris_turbine(data, where=path.name, base_dir=path.resolve().parent)
+
+
+def floris_turbine_dict(curves: TurbineCurves) -> dict:
+    """FLORIS v4 turbine dictionary of ``curves`` (power in kW), for ``FlorisModel`` configs."""
+    return {
+        "turbine_type": curves.name,
+        "hub_height": float(curves.hub_height),
+        "rotor_diameter": float(curves.rotor_diameter),
+        "TSR": float(curves.tsr),
+        "operation_model": curves.operation_model,
+        "power_thrust_table": {
+            "ref_air_density": float(curves.ref_air_density),
+            "ref_tilt": float(curves.ref_tilt),
+            "cosine_loss_exponent_yaw": float(curves.cosine_loss_exponent_yaw),
+            "cosine_loss_exponent_tilt": float(curves.cosine_loss_exponent_tilt),
+            "wind_speed": [float(v) for v in curves.wind_speed],
+            "power": [float(v) / 1e3 for v in curves.power],
+            "thrust_coefficient": [float(v) for v in curves.thrust_coefficient],
+        },
+    }

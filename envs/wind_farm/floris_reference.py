@@ -1,5 +1,8 @@
 """FLORIS 4 configured like ``farm_power``: the parity reference of the tests and the benchmark.
 
+FLORIS is handed the very turbine curves ``farm_power`` uses (by default ``nrel_5MW``, derived
+from the ROSCO surfaces; any bundled name, YAML path or ``TurbineCurves`` works), written as a
+FLORIS v4 turbine dictionary, so the comparison is wake model against wake model.
 FLORIS is a test dependency; it is imported only when these functions run.
 """
 
@@ -8,15 +11,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from twingym.envs.turbines.floris_yaml import DATA_DIR
+from twingym.envs.turbines.floris_yaml import TurbineCurves, floris_turbine_dict, load_floris_turbine
 
 
-def floris_model(layout_x, layout_y, turbine_file=DATA_DIR / "nrel_5MW.yaml"):
-    """FLORIS 4 with gauss/gauss/crespo_hernandez/sosfs, GCH extras off, 3x3 grid, shear 0.12."""
+def floris_model(layout_x, layout_y, turbine: str | Path | TurbineCurves = "nrel_5MW"):
+    """FLORIS 4 with gauss/gauss/crespo_hernandez/sosfs, GCH extras off, 3x3 grid, shear 0.12,
+    and the turbine curves twingym uses for ``turbine``."""
     import floris
-    import yaml
 
-    turbine = yaml.safe_load(Path(turbine_file).read_text())
+    curves = turbine if isinstance(turbine, TurbineCurves) else load_floris_turbine(turbine)
+    turbine = floris_turbine_dict(curves)
     config = {
         "name": "twingym-parity",
         "description": "gauss velocity+deflection, sosfs, crespo_hernandez, no GCH extras",
@@ -49,9 +53,9 @@ def floris_model(layout_x, layout_y, turbine_file=DATA_DIR / "nrel_5MW.yaml"):
 
 
 def floris_power(layout_x, layout_y, wind_directions, wind_speeds, turbulence_intensities,
-                 yaw_angles=None) -> np.ndarray:
+                 yaw_angles=None, turbine: str | Path | TurbineCurves = "nrel_5MW") -> np.ndarray:
     """Turbine powers (n_conditions, n_turbines), W, from FLORIS."""
-    fm = floris_model(layout_x, layout_y)
+    fm = floris_model(layout_x, layout_y, turbine)
     fm.set(wind_directions=np.asarray(wind_directions, float),
            wind_speeds=np.asarray(wind_speeds, float),
            turbulence_intensities=np.asarray(turbulence_intensities, float))

@@ -1,4 +1,9 @@
-"""FLORIS 4 parity of ``farm_power`` over random layouts, inflow conditions and yaw angles."""
+"""FLORIS 4 parity of ``farm_power`` over random layouts, inflow conditions and yaw angles.
+
+FLORIS gets the same turbine curves as ``farm_power`` (default ``nrel_5MW``, derived from the
+ROSCO surfaces; ``floris_reference`` writes them as a FLORIS turbine dictionary). Measured: farm
+power within 6e-7 and every turbine within 5e-5 of FLORIS (float32 against float64).
+"""
 
 import numpy as np
 import pytest
@@ -43,9 +48,9 @@ def test_farm_power_matches_floris(n, spacing_d):
     ref = floris_power(x, y, wd, ws, ti, yaw)
     assert ours.shape == ref.shape == (24, n)
     farm_err = np.abs(ours.sum(1) - ref.sum(1)) / ref.sum(1)
-    assert farm_err.max() < 0.01, f"farm power off by {farm_err.max():.2%}"
+    assert farm_err.max() < 1e-5, f"farm power off by {farm_err.max():.2e}"
     turbine_err = np.abs(ours - ref) / np.maximum(ref, 1e-3 * ref.max())
-    assert turbine_err.max() < 0.03, f"a turbine's power off by {turbine_err.max():.2%}"
+    assert turbine_err.max() < 1e-3, f"a turbine's power off by {turbine_err.max():.2e}"
     # the wakes matter in these cases: FLORIS's farm loses power to them
     free = np.asarray(farm_power(x[:1], y[:1], wd, ws, ti, yaw[:, :1]))[:, 0] * n
     assert np.any(ref.sum(1) < 0.9 * free)
@@ -57,18 +62,25 @@ def test_random_layout_with_minimum_spacing_matches_floris():
     wd, ws, ti, yaw = conditions(rng, 16, 12)
     ours = np.asarray(farm_power(x, y, wd, ws, ti, yaw), dtype=np.float64)
     ref = floris_power(x, y, wd, ws, ti, yaw)
-    np.testing.assert_allclose(ours.sum(1), ref.sum(1), rtol=0.01)
+    np.testing.assert_allclose(ours.sum(1), ref.sum(1), rtol=1e-5)
 
 
-def test_single_turbine_follows_power_curve_and_cosine_loss():
+@pytest.mark.parametrize("turbine", ["nrel_5MW", "nrel_5MW_fast"])
+def test_single_turbine_follows_power_curve_and_cosine_loss(turbine):
     from twingym.envs.turbines import load_floris_turbine
+    from twingym.envs.wind_farm.farm import default_model
 
-    curve = load_floris_turbine("nrel_5MW")
+    curve = load_floris_turbine(turbine)
     ws = np.array([5.0, 8.0, 10.0, 15.0])
-    p0 = np.asarray(farm_power([0.0], [0.0], 270.0, ws, 0.06))[:, 0]
-    # with shear the cubic-mean rotor velocity is slightly above hub-height speed
-    np.testing.assert_allclose(p0, np.interp(ws, curve.wind_speed, curve.power), rtol=0.01)
-    p20 = np.asarray(farm_power([0.0], [0.0], 270.0, 8.0, 0.06, [[20.0]]))[0, 0]
+    p0 = np.asarray(farm_power([0.0], [0.0], 270.0, ws, 0.06, model=default_model(turbine)))[:, 0]
+    ref = floris_power([0.0], [0.0], np.full(4, 270.0), ws, np.full(4, 0.06), turbine=turbine)[:, 0]
+    np.testing.assert_allclose(p0, ref, rtol=1e-5)
+    # on the sheared 3x3 rotor grid the cubic-mean velocity is 0.33 % below hub-height speed:
+    # about 1 % less power than the table at hub-height speed below rated, rated above
+    table = np.interp(ws, curve.wind_speed, curve.power)
+    assert np.all(p0 <= table * (1 + 1e-6)) and np.all(p0 >= table * 0.985)
+    assert p0[-1] == pytest.approx(5e6, rel=1e-6)
+    p20 = np.asarray(farm_power([0.0], [0.0], 270.0, 8.0, 0.06, [[20.0]], model=default_model(turbine)))[0, 0]
     assert p20 / p0[1] == pytest.approx(np.cos(np.deg2rad(20.0)) ** 1.88, rel=0.01)
 
 

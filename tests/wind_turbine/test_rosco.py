@@ -70,3 +70,79 @@ def test_bad_inputs_raise_clear_errors(tmp_path):
     broken.write_text("# Pitch angle vector\n0 1\n# TSR vector\n1 2\n# Wind speed vector\n5\n# Power coefficient\n0.1 0.2\n")
     with pytest.raises(RoscoFileError, match=r"not 2 x 2|no section"):
         load_rotor_performance(broken)
+
+
+# --- steady-state curves derived from the ROSCO data (the wind farm's default turbine) ---------
+
+def test_torque_law_agrees_with_the_twins_reference_controller():
+    """Two independent codings of the 2009 torque law (static derivation, JAX controller)."""
+    from twingym.envs.turbines import TorqueLaw
+    from twingym.envs.wind_turbine.baselines import reference_controller_params, torque_law
+
+    turbine = load_rosco_turbine()
+    law, ctrl = TorqueLaw.from_rosco(turbine), reference_controller_params(turbine)
+    w = np.linspace(0.0, 1.3 * turbine.rated_gen_speed, 2001)
+    np.testing.assert_allclose(law.torque(w), np.asarray(torque_law(ctrl, w, 0.0, xp=np)), rtol=1e-9, atol=1e-6)
+    assert law.trans_gen_speed == pytest.approx(ctrl.trans_speed, rel=1e-12)
+    # continuous at every region boundary
+    for edge in (law.cut_in_gen_speed, law.rgn2_start_gen_speed, law.trans_gen_speed, law.rgn3_gen_speed):
+        lo, hi = law.torque(np.array([edge * (1 - 1e-9), edge * (1 + 1e-9)]))
+        assert hi == pytest.approx(lo, rel=1e-6, abs=1e-3)
+
+
+def test_steady_operating_points_balance_the_torques():
+    from twingym.envs.turbines import TorqueLaw, steady_operating_points
+    from twingym.envs.turbines.steady_state import rotor_coefficients
+
+    turbine = load_rosco_turbine()
+    law = TorqueLaw.from_rosco(turbine)
+    ws = np.arange(3.0, 25.5, 0.5)
+    pts = steady_operating_points(turbine, ws, law)
+    n, r, rho = turbine.gearbox_ratio, turbine.rotor_radius, turbine.air_density
+    _, _, cq = rotor_coefficients(turbine.performance, pts.tsr, pts.pitch_deg)
+    q_aero = 0.5 * rho * np.pi * r**3 * ws**2 * cq
+    q_gen = law.torque(n * pts.rotor_speed)
+    np.testing.assert_allclose(q_aero, n * q_gen, rtol=1e-6)                    # steady: no acceleration
+    np.testing.assert_allclose(pts.power, turbine.generator_efficiency * q_gen * n * pts.rotor_speed)
+    # regions: 1.5 up to 7 m/s, 2 at the optimal TSR 7.5 and fine pitch, 2.5 near rated, 3 pitching
+    assert set(pts.region[ws <= 7.5]) == {1.5} and set(pts.region[(ws >= 8) & (ws <= 10)]) == {2.0}
+    assert set(pts.region[ws == 11.0]) == {2.5} and set(pts.region[ws >= 12]) == {3.0}
+    np.testing.assert_allclose(pts.tsr[pts.region == 2.0], 7.5, rtol=1e-3)   # VS_Rgn2K fits Cp max
+    assert np.all(pts.pitch_deg[ws <= 11] == 0.0) and np.all(np.diff(pts.pitch_deg[ws >= 12]) > 0)
+    np.testing.assert_allclose(pts.power[ws >= 12], turbine.rated_power, rtol=1e-9)
+    np.testing.assert_allclose(pts.rotor_speed[ws >= 12] * 30 / np.pi, 12.1, rtol=1e-4)
+    assert np.all(np.diff(pts.power[ws <= 11]) > 0) and np.all(pts.thrust_coefficient > 0)
+
+
+def test_turbine_spec_derives_a_floris_table(tmp_path):
+    """A spec file with a ``rosco:`` section loads like any FLORIS turbine and round-trips through
+    the FLORIS dictionary writer; its files may sit next to it."""
+    import shutil
+
+    import yaml
+    from twingym.envs.turbines import TurbineFileError, floris_turbine_dict, load_floris_turbine
+    from twingym.envs.turbines.floris_yaml import DATA_DIR, parse_floris_turbine
+
+    for name in ("DISCON.IN", "Cp_Ct_Cq.NREL5MW.txt"):
+        shutil.copy(DATA_DIR / name, tmp_path / name)
+    spec = {"turbine_type": "toy", "hub_height": 100.0, "operation_model": "cosine-loss",
+            "rosco": {"discon": "DISCON.IN", "cut_in_wind_speed": 4.0, "cut_out_wind_speed": 20.0,
+                      "wind_speed_step": 1.0}}
+    path = tmp_path / "toy.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    c = load_floris_turbine(path)
+    assert c.name == "toy" and c.hub_height == 100.0 and c.rotor_diameter == pytest.approx(126.0)
+    assert c.cut_in_wind_speed == 4.0 and c.cut_out_wind_speed == 20.0
+    assert c.rated_power == pytest.approx(5e6) and 11.3 < c.rated_wind_speed < 11.5
+    assert np.all(c.power[(c.wind_speed < 4) | (c.wind_speed > 20)] == 0.0)
+    again = parse_floris_turbine(floris_turbine_dict(c))
+    for field in ("wind_speed", "power", "thrust_coefficient"):
+        np.testing.assert_allclose(getattr(again, field), getattr(c, field), rtol=1e-12)
+    assert again.rotor_diameter == c.rotor_diameter and again.ref_air_density == c.ref_air_density
+    with pytest.raises(TurbineFileError, match="rotor_diameter"):
+        parse_floris_turbine({**spec, "rotor_diameter": 120.0}, base_dir=tmp_path)
+    with pytest.raises(TurbineFileError, match="needs at least 'discon'"):
+        parse_floris_turbine({**spec, "rosco": {}}, base_dir=tmp_path)
+    with pytest.raises(TurbineFileError, match="torque_law"):
+        parse_floris_turbine({**spec, "rosco": {"discon": "DISCON.IN", "torque_law": {"bogus": 1}}},
+                             base_dir=tmp_path)
