@@ -9,6 +9,10 @@ The turbine follows FLORIS's ``cosine-loss`` operation model (the FLORIS v3 turb
   below rated, with ``pP = 1.88`` for the NREL 5-MW turbine.
 
 Tables are linearly interpolated; outside the table power is 0 and Ct is 1e-4.
+
+The default turbine ``nrel_5MW`` is derived from the ROSCO rotor surfaces and ``DISCON.IN`` that
+WindTurbine-v0 flies (``twingym.envs.turbines.steady_state``); ``nrel_5MW_fast`` is FLORIS's FAST
+table of the same turbine.
 """
 
 from __future__ import annotations
@@ -51,7 +55,8 @@ class TurbineModel:
 
 
 def turbine_model(turbine: str | TurbineCurves = "nrel_5MW") -> TurbineModel:
-    """:class:`TurbineModel` from a bundled name, a FLORIS YAML path, or :class:`TurbineCurves`."""
+    """:class:`TurbineModel` from a bundled name (``"nrel_5MW"``: ROSCO-derived; ``"nrel_5MW_fast"``),
+    a FLORIS YAML or turbine-spec path, or :class:`TurbineCurves`."""
     curves = turbine if isinstance(turbine, TurbineCurves) else load_floris_turbine(turbine)
     f32 = lambda v: np.asarray(v, dtype=np.float32)  # noqa: E731  (numpy: safe to cache and to build under a trace)
     return TurbineModel(
