@@ -43,6 +43,7 @@ from twingym.agents.normalization import CLIP, EPSILON, RunningStats
 from twingym.agents.policy_spec import PolicySpec
 from twingym.envs import spaces
 from twingym.envs.core import TwinEnv
+from twingym.envs.param_mixture import ParamMixture
 
 
 class JaxPPOParams(BaseModel):
@@ -271,8 +272,16 @@ def plan(hp: JaxPPOParams, total_steps: int) -> tuple[int, int]:
 
 
 def make_train(hp: JaxPPOParams, env: TwinEnv, env_params: Any, total_steps: int,
-               shard: bool | None = None) -> PPOTrain:
-    """Build the PPO functions for ``env`` with ``env_params``; see the module docstring."""
+               shard: bool | None = None, mixture: ParamMixture | None = None) -> PPOTrain:
+    """Build the PPO functions for ``env`` with ``env_params``; see the module docstring.
+
+    ``mixture`` (from :func:`twingym.envs.param_mixture.mix_params`, ``num_envs`` copies) gives each
+    copy its own parameters (domain randomisation over scenarios); ``env_params`` still defines the
+    spaces.
+    """
+    if mixture is not None and mixture.num_envs != hp.num_envs:
+        raise ValueError(f"the parameter mixture is for {mixture.num_envs} copies, agent.num_envs is {hp.num_envs}")
+    run_params, params_axes = (mixture.params, mixture.axes) if mixture is not None else (env_params, None)
     obs_space = env.observation_space(env_params)
     obs_dim = int(np.prod(obs_space.shape)) if obs_space.shape else 1
     head = action_head(env.action_space(env_params))
@@ -315,7 +324,7 @@ def make_train(hp: JaxPPOParams, env: TwinEnv, env_params: Any, total_steps: int
                   "critic": init_mlp(k_critic, [*sizes, 1], out_scale=1.0)}
         if gaussian:
             params["log_std"] = jnp.full((head.out_dim,), hp.init_log_std, jnp.float32)
-        obs, env_state = jax.vmap(env.reset, in_axes=(0, None))(jax.random.split(k_env, n), env_params)
+        obs, env_state = jax.vmap(env.reset, in_axes=(0, params_axes))(jax.random.split(k_env, n), run_params)
         zeros = jnp.zeros((n,), jnp.float32)
         return RunnerState(params=params, opt_state=tx.init(params),
                            obs_stats=RunningStats.create((obs_dim,)), ret_stats=RunningStats.create(()),
@@ -328,8 +337,8 @@ def make_train(hp: JaxPPOParams, env: TwinEnv, env_params: Any, total_steps: int
         obs_n = norm(rs.obs_stats, rs.obs)
         out, log_std, value = forward(rs.params, obs_n)
         raw, logp = sample_action(head, k_act, out, log_std)
-        obs2, env_state, reward, term, trunc, info = jax.vmap(env.step, in_axes=(0, 0, 0, None))(
-            jax.random.split(k_env, n), rs.env_state, to_env_action(head, raw), env_params)
+        obs2, env_state, reward, term, trunc, info = jax.vmap(env.step, in_axes=(0, 0, 0, params_axes))(
+            jax.random.split(k_env, n), rs.env_state, to_env_action(head, raw), run_params)
         obs2 = flat(obs2)
         done = term | trunc
         cost = info["cost"].astype(jnp.float32)

@@ -73,6 +73,10 @@ class TrainConfig(BaseModel):
     env_params: dict[str, Any] = Field(default_factory=dict, description="twin parameter overrides")
     total_steps: int = Field(gt=0, description="env steps per seed")
     seed: int = Field(0, description="training seed")
+    train_scenarios: list[str] = Field(
+        default_factory=list,
+        description="jax_ppo only: train on a mixture of the twin's scenarios (copy i of the batch runs "
+                    "scenario i mod k, names may repeat to weight them); evaluation stays on env_params")
     agent: AgentConfig
     eval: EvalConfig = Field(default_factory=EvalConfig)
     checkpoint: CheckpointConfig = Field(default_factory=CheckpointConfig)

@@ -25,9 +25,17 @@ from twingym.training.config import (
 def check_twin(cfg: TrainConfig) -> None:
     """Fail early (one line) on an unknown twin or a bad twin parameter override."""
     try:
-        make(cfg.twin, **cfg.env_params)
+        env, _ = make(cfg.twin, **cfg.env_params)
     except ValueError as err:
         raise ConfigError(f"env_params: {err}") from None
+    if cfg.train_scenarios:
+        if cfg.backend != "jax_ppo":
+            raise ConfigError(f"train_scenarios is supported by the jax_ppo backend only (this config uses "
+                              f"{cfg.backend})")
+        unknown = sorted(set(cfg.train_scenarios) - set(env.scenarios()))
+        if unknown:
+            raise ConfigError(f"train_scenarios: unknown scenario(s) {', '.join(unknown)} of {cfg.twin}; "
+                              f"known: {', '.join(env.scenarios())}")
 
 
 def start_run(cfg: TrainConfig) -> Path:

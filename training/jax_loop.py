@@ -24,8 +24,9 @@ from twingym.agents.jax_ppo import (
     save_state,
 )
 from twingym.envs import make
+from twingym.envs.param_mixture import ParamMixture, mix_params
 from twingym.training import run_dir as rd
-from twingym.training.config import TrainConfig
+from twingym.training.config import ConfigError, TrainConfig
 from twingym.training.evaluate import ParamPolicy
 from twingym.training.progress import TrainProgress
 from twingym.training.summary import eval_metrics, evaluate_against_reference, finish_run
@@ -61,9 +62,22 @@ def _save_checkpoint(run_dir: Path, state: RunnerState, chunk: int, steps: int, 
     rd.prune_checkpoints(run_dir, keep)
 
 
+def scenario_mixture(cfg: TrainConfig, env: Any) -> ParamMixture | None:
+    """Per-copy params for ``cfg.train_scenarios`` (each on top of ``cfg.env_params``), or None."""
+    if not cfg.train_scenarios:
+        return None
+    scenarios = env.scenarios()
+    sets = [make(cfg.twin, **{**cfg.env_params, **scenarios[name]})[1] for name in cfg.train_scenarios]
+    try:
+        return mix_params(sets, cfg.agent.num_envs, names=[f"scenario {n!r}" for n in cfg.train_scenarios])
+    except ValueError as err:
+        raise ConfigError(f"train_scenarios: {err}") from None
+
+
 def build(cfg: TrainConfig) -> tuple[Any, Any, PPOTrain]:
     env, params = make(cfg.twin, **cfg.env_params)
-    return env, params, make_train(cfg.agent, env, params, cfg.total_steps)  # type: ignore[arg-type]
+    return env, params, make_train(cfg.agent, env, params, cfg.total_steps,  # type: ignore[arg-type]
+                                   mixture=scenario_mixture(cfg, env))
 
 
 def run(cfg: TrainConfig, run_dir: Path, resume: bool = False, stop_after_chunks: int | None = None

@@ -162,3 +162,26 @@ def test_env_batch_is_sharded_across_two_host_devices(two_seeds):
     out = json.loads(proc.stdout.split("RESULT", 1)[1])
     assert out["devices"] == 2 and out["obs_devices"] == 2
     np.testing.assert_allclose(out["w"], two_seeds[1], rtol=1e-4, atol=1e-5)
+
+
+def test_scenario_mixture_steps_each_copy_with_its_own_params():
+    from twingym.envs.param_mixture import mix_params
+
+    env, base = make("ToyTank-v0")
+    dry = base.replace(inflow_gain=0.0)           # a valve that gives no water
+    mix = mix_params([base, dry], 4, names=["base", "dry"])
+    assert mix.axes.inflow_gain == 0 and mix.axes.outflow_coeff is None  # only what differs is stacked
+    keys = jax.random.split(jax.random.key(0), 4)
+    _, state = jax.vmap(env.reset, in_axes=(0, mix.axes))(keys, mix.params)
+    action = jnp.ones((4, 1), jnp.float32)
+    _, batched, *_ = jax.vmap(env.step, in_axes=(0, 0, 0, mix.axes))(keys, state, action, mix.params)
+    for i in range(4):
+        own = (base, dry)[i % 2]
+        _, single, *_ = env.step(keys[i], jax.tree.map(lambda x, i=i: x[i], state), action[i], own)
+        np.testing.assert_allclose(batched.level[i], single.level, rtol=1e-6)
+    assert np.all(np.asarray(batched.level[1::2]) < np.asarray(state.level[1::2]))  # dry copies drain
+    with pytest.raises(ValueError, match="static fields"):
+        mix_params([base, base.replace(max_steps=50)], 4, names=["base", "short"])
+    tr = make_train(JaxPPOParams(**TINY), env, base, 4 * 8 * 2, mixture=mix)
+    state, metrics = tr.chunk(tr.init(jax.random.PRNGKey(0)))
+    assert np.isfinite(np.asarray(metrics["policy_loss"])).all()

@@ -99,3 +99,14 @@ def test_unknown_twin_and_bad_twin_param_fail_before_training(tmp_path, capsys):
     assert run_guarded(app, ["train", str(cfg), "--set", f"run.root={tmp_path}"]) == 2
     assert "bogus" in capsys.readouterr().err
     assert not list(tmp_path.glob("ToyTank*"))  # no run directory was created
+
+
+def test_bad_train_scenarios_fail_before_training(tmp_path, capsys):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("twin: ToyTank-v0\ntotal_steps: 10\nagent: {backend: jax_ppo}\ntrain_scenarios: [nominal, windy]\n")
+    assert run_guarded(app, ["train", str(cfg), "--set", f"run.root={tmp_path}"]) == 2
+    assert "unknown scenario(s) windy" in capsys.readouterr().err
+    cfg.write_text("twin: ToyTank-v0\ntotal_steps: 10\nagent: {backend: sb3_ppo}\ntrain_scenarios: [nominal]\n")
+    assert run_guarded(app, ["train", str(cfg), "--set", f"run.root={tmp_path}"]) == 2
+    assert "jax_ppo backend only" in capsys.readouterr().err
+    assert not list(tmp_path.glob("ToyTank*"))
