@@ -132,17 +132,21 @@ def controller_init(params: Any) -> ControllerCarry:
     return ControllerCarry(jnp.zeros((), jnp.float32), jnp.asarray(np.inf, jnp.float32))
 
 
-def controller_act(carry: ControllerCarry, obs: jax.Array, params: Any
-                   ) -> tuple[jax.Array, ControllerCarry]:
-    """One control step: observation -> normalised action ``(torque, pitch)`` in [-1, 1]^2."""
-    c: ReferenceControllerParams = params.controller
-    dt = params.dt
-    gen_speed = obs[OBS_SPEED_FILTERED] * RPM * params.gearbox_ratio
-    last_pitch = jnp.deg2rad(obs[OBS_PITCH_SETPOINT])
-    last_torque = obs[OBS_TORQUE_SETPOINT] * 1e3
-    restart = obs[OBS_PROGRESS] < carry.progress
-    integrator = jnp.where(restart, last_pitch, carry.integrator)
-    max_pitch = jnp.minimum(c.max_pitch, params.pitch_cmd_max)
+def reference_commands(c: ReferenceControllerParams, dt: Any, pitch_cmd_max: Any, gen_speed: jax.Array,
+                       last_torque: jax.Array, last_pitch: jax.Array, integrator: jax.Array
+                       ) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """One step of the reference controller in physical units (jittable).
+
+    Args:
+        c: controller settings; ``dt``: control step (s); ``pitch_cmd_max``: upper end of the pitch
+            command range (rad); ``gen_speed``: filtered generator speed (rad/s, HSS);
+            ``last_torque``/``last_pitch``: the held setpoints (N m HSS, rad); ``integrator``: the
+            pitch integrator (rad).
+    Returns:
+        ``(torque_cmd, pitch_cmd, integrator)``: new setpoints (N m, rad), rate limited to
+        ``VS_MaxRat`` and ``PC_MaxRat`` from the held ones, and the updated integrator.
+    """
+    max_pitch = jnp.minimum(c.max_pitch, pitch_cmd_max)
 
     # gain-scheduled PI pitch control (ROSCO sign convention: e = ref - speed, gains < 0)
     error = c.ref_speed - gen_speed
@@ -157,8 +161,28 @@ def controller_act(carry: ControllerCarry, obs: jax.Array, params: Any
     torque_cmd = torque_law(c, gen_speed, last_pitch)
     t_step = c.max_torque_rate * dt
     torque_cmd = last_torque + jnp.clip(torque_cmd - last_torque, -t_step, t_step)
+    return torque_cmd, pitch_cmd, integrator
 
-    action = physical_to_action(torque_cmd, pitch_cmd, params, last_torque, last_pitch)
+
+def controller_act(carry: ControllerCarry, obs: jax.Array, params: Any
+                   ) -> tuple[jax.Array, ControllerCarry]:
+    """One control step: observation -> normalised action ``(torque, pitch)`` in [-1, 1]^2.
+
+    In the twin's ``residual`` action mode the twin applies this controller itself and the action
+    is a correction on top of it, so the controller's own action there is zero (its carry is kept
+    all the same)."""
+    c: ReferenceControllerParams = params.controller
+    gen_speed = obs[OBS_SPEED_FILTERED] * RPM * params.gearbox_ratio
+    last_pitch = jnp.deg2rad(obs[OBS_PITCH_SETPOINT])
+    last_torque = obs[OBS_TORQUE_SETPOINT] * 1e3
+    restart = obs[OBS_PROGRESS] < carry.progress
+    integrator = jnp.where(restart, last_pitch, carry.integrator)
+    torque_cmd, pitch_cmd, integrator = reference_commands(
+        c, params.dt, params.pitch_cmd_max, gen_speed, last_torque, last_pitch, integrator)
+    if params.action_mode == "residual":
+        action = jnp.zeros((2,), jnp.float32)
+    else:
+        action = physical_to_action(torque_cmd, pitch_cmd, params, last_torque, last_pitch)
     carry = ControllerCarry(integrator.astype(jnp.float32), jnp.asarray(obs[OBS_PROGRESS], jnp.float32))
     return action, carry
 

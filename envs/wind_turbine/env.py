@@ -35,9 +35,15 @@ setpoints the twin holds,
   command kept in ``[PC_MinPit, pitch_cmd_max]`` = 0 .. 30 deg;
 
 so a zero action holds the setpoints and exploration noise is a small random walk.
-``action_mode = "absolute"`` maps ``a`` linearly onto those ranges instead. Either way the
-generator follows its command at most at ``VS_MaxRat`` = 40,000 N m/s, and the pitch actuator with
-a 0.32 s lag (``PA_CornerFreq``) at most 8 deg/s.
+``action_mode = "absolute"`` maps ``a`` linearly onto those ranges instead.
+``action_mode = "residual"`` (residual RL): the twin runs the reference controller
+(``baselines.reference_commands``, its pitch integrator in the state, reading exactly the
+observation entries the controller baseline reads) and ``a`` corrects its commands by
+``a[0] * residual_torque`` (4,000 N m) and ``a[1] * residual_pitch`` (1 deg); the sum is held to
+the rate mode's per-step limits and ranges, so ``a = 0`` is the reference controller and every
+residual command is also a rate-mode command. Either way the generator follows its command at
+most at ``VS_MaxRat`` = 40,000 N m/s, and the pitch actuator with a 0.32 s lag
+(``PA_CornerFreq``) at most 8 deg/s.
 
 Reward per step (about 1 for perfect operation)::
 
@@ -75,8 +81,12 @@ from twingym.envs.turbines.floris_yaml import load_floris_turbine
 from twingym.envs.turbines.rosco import load_rosco_turbine
 from twingym.envs.wind_turbine import wind as wind_model
 from twingym.envs.wind_turbine.baselines import (
+    OBS_PITCH_SETPOINT,
+    OBS_SPEED_FILTERED,
+    OBS_TORQUE_SETPOINT,
     REFERENCE_CONTROLLER,
     ReferenceControllerParams,
+    reference_commands,
     reference_controller_params,
     torque_law,
     wind_turbine_baselines,
@@ -164,9 +174,12 @@ class WindTurbineParams:
     overspeed_factor: float
     overpower_factor: float
     controller: ReferenceControllerParams
+    # --- residual action mode: the largest correction on top of the reference controller
+    residual_torque: float = 4000.0  # N m, HSS (half of VS_MaxRat * dt)
+    residual_pitch: float = float(np.deg2rad(1.0))  # rad (half of PC_MaxRat * dt)
     dt: float = 0.2                  # s, control step
     max_steps: int = struct.field(pytree_node=False, default=600)
-    action_mode: str = struct.field(pytree_node=False, default="rate")   # "rate" or "absolute"
+    action_mode: str = struct.field(pytree_node=False, default="rate")  # rate | absolute | residual
     n_substeps: int = struct.field(pytree_node=False, default=2)
     history_len: int = struct.field(pytree_node=False, default=60)
     history_every: int = struct.field(pytree_node=False, default=5)
@@ -192,6 +205,7 @@ class WindTurbineState:
     power: jax.Array                 # W, electrical
     thrust_lp: jax.Array             # N, low-passed thrust
     torque_lp: jax.Array             # N m, low-passed aerodynamic torque
+    ref_integrator: jax.Array        # rad, pitch integrator of the reference controller (residual mode)
     history: jax.Array               # (4, history_len): HISTORY_ROWS, one sample per history_every
 
 
@@ -337,17 +351,50 @@ class WindTurbine(TwinEnv[WindTurbineState, WindTurbineParams]):
             speed_filtered=f32(omega), turbulence=f32(turbulence), wind_mean=f32(wind_mean),
             ramp_start=f32(ramp_start), gust_start=f32(gust_start), gust_amplitude=f32(gust_amp),
             wind=f32(hub), power=f32(power), thrust_lp=f32(thrust), torque_lp=f32(q_aero),
+            ref_integrator=f32(0.0),
             history=jnp.zeros((len(HISTORY_ROWS), params.history_len), jnp.float32))
-        state = state.replace(history=jnp.tile(self._history_sample(state)[:, None],
-                                               (1, params.history_len)).astype(jnp.float32))
-        return self._obs(self._measure(k_obs, state, params), state, params), state
+        obs = self._obs(self._measure(k_obs, state, params), state, params)
+        # the reference controller (re)starts its integrator bumplessly at the held pitch setpoint
+        state = state.replace(
+            history=jnp.tile(self._history_sample(state)[:, None], (1, params.history_len)).astype(jnp.float32),
+            ref_integrator=jnp.deg2rad(obs[OBS_PITCH_SETPOINT]))
+        return obs, state
+
+    def _commands(self, action: jax.Array, state: WindTurbineState, params: WindTurbineParams
+                  ) -> tuple[jax.Array, jax.Array, jax.Array]:
+        """New (torque N m, pitch rad) setpoints for ``action`` and the reference integrator.
+
+        ``residual`` mode: the reference controller's step, computed from exactly the observation
+        values the controller baseline reads, plus ``a * (residual_torque, residual_pitch)``; the
+        sum is held to the rate limits of the ``rate`` mode (``VS_MaxRat``, ``PC_MaxRat``) and the
+        setpoint ranges, so residual commands are a subset of rate commands.
+        """
+        if params.action_mode != "residual":
+            torque, pitch = action_to_physical(jnp.asarray(action, jnp.float32), params,
+                                               state.torque_setpoint, state.pitch_setpoint)
+            return torque, pitch, state.ref_integrator
+        obs = self._obs(jnp.zeros((4,), jnp.float32), state, params)  # exact entries only are read
+        gen_speed = obs[OBS_SPEED_FILTERED] * RPM * params.gearbox_ratio
+        last_torque = obs[OBS_TORQUE_SETPOINT] * 1e3
+        last_pitch = jnp.deg2rad(obs[OBS_PITCH_SETPOINT])
+        torque_ref, pitch_ref, integrator = reference_commands(
+            params.controller, params.dt, params.pitch_cmd_max, gen_speed, last_torque, last_pitch,
+            state.ref_integrator)
+        a = jnp.clip(jnp.reshape(jnp.asarray(action, jnp.float32), (2,)), -1.0, 1.0)
+        t_step = params.max_torque_rate * params.dt
+        p_step = params.pitch_cmd_rate * params.dt
+        torque = last_torque + jnp.clip(torque_ref + a[0] * params.residual_torque - last_torque,
+                                        -t_step, t_step)
+        pitch = last_pitch + jnp.clip(pitch_ref + a[1] * params.residual_pitch - last_pitch,
+                                      -p_step, p_step)
+        return (jnp.clip(torque, params.min_gen_torque, params.max_gen_torque),
+                jnp.clip(pitch, params.min_pitch, params.pitch_cmd_max), integrator)
 
     def step_env(self, key: jax.Array, state: WindTurbineState, action: jax.Array,
                  params: WindTurbineParams):
         k_turb, k_obs = jax.random.split(key)
         dt = params.dt
-        torque_cmd, pitch_cmd = action_to_physical(jnp.asarray(action, jnp.float32), params,
-                                                   state.torque_setpoint, state.pitch_setpoint)
+        torque_cmd, pitch_cmd, ref_integrator = self._commands(action, state, params)
         time = state.time + 1
         t = time * dt
         turbulence = wind_model.turbulence_step(
@@ -364,7 +411,7 @@ class WindTurbine(TwinEnv[WindTurbineState, WindTurbineParams]):
         new = state.replace(time=time, omega=omega, pitch=pitch, gen_torque=gen_torque,
                             torque_setpoint=torque_cmd, pitch_setpoint=pitch_cmd,
                             turbulence=turbulence, wind=hub, power=power,
-                            thrust_lp=thrust_lp, torque_lp=torque_lp)
+                            thrust_lp=thrust_lp, torque_lp=torque_lp, ref_integrator=ref_integrator)
         meas = self._measure(k_obs, new, params)
         beta_f = 1.0 - jnp.exp(-dt * params.speed_filter_corner)
         new = new.replace(speed_filtered=state.speed_filtered + beta_f * (meas[0] - state.speed_filtered))
@@ -418,6 +465,9 @@ class WindTurbine(TwinEnv[WindTurbineState, WindTurbineParams]):
         if params.action_mode == "rate":
             return [Label("turbine", "torque_rate_command", "1 (x VS_MaxRat)"),
                     Label("turbine", "pitch_rate_command", "1 (x PC_MaxRat)")]
+        if params.action_mode == "residual":
+            return [Label("turbine", "torque_correction", "1 (x residual_torque)"),
+                    Label("turbine", "pitch_correction", "1 (x residual_pitch)")]
         return [Label("turbine", "torque_command", "1 (0..VS_MaxTq)"),
                 Label("turbine", "pitch_command", "1 (0..pitch_cmd_max)")]
 

@@ -144,3 +144,33 @@ def test_reset_starts_near_equilibrium(env, params):
     speed = out["rotor_speed"]
     assert np.max(np.abs(speed[:, 49] - speed[:, 0]) / speed[:, 0]) < 0.01   # 10 s in
     assert jnp.all(jnp.isfinite(out["reward"]))
+
+
+def test_residual_mode_zero_correction_is_the_reference_controller(env, params):
+    """``action_mode="residual"``: the twin applies the reference controller itself (the baseline's
+    own action there is zero), reproducing the rate-mode reference trajectories."""
+    residual = env.make_params(action_mode="residual")
+    rate, _ = rollout(env, params, keys(BATCH), "baseline", STEPS)
+    res, _ = rollout(env, residual, keys(BATCH), "baseline", STEPS)
+    np.testing.assert_allclose(res["pitch"], rate["pitch"], atol=1e-4)
+    np.testing.assert_allclose(res["gen_torque"], rate["gen_torque"], rtol=1e-4, atol=1.0)
+    np.testing.assert_allclose(res["reward"], rate["reward"], atol=1e-3)
+    labels = env.action_labels(residual)
+    assert [lab.name for lab in labels] == ["torque_correction", "pitch_correction"]
+
+
+def test_residual_mode_correction_shifts_the_commands_within_rate_limits(env):
+    p = env.make_params(action_mode="residual", wind_mean_min=15.0, wind_mean_max=15.0,
+                        turbulence_intensity=0.0, sensor_noise=0.0)
+    k_reset, k_step = keys(2, seed=3)
+    _, state = env.reset(k_reset, p)
+    _, zero, *_ = env.step(k_step, state, jnp.array([0.0, 0.0]), p)
+    _, half, *_ = env.step(k_step, state, jnp.array([0.5, -0.5]), p)
+    _, full, *_ = env.step(k_step, state, jnp.array([1.0, 1.0]), p)
+    np.testing.assert_allclose(half.torque_setpoint - zero.torque_setpoint, 0.5 * p.residual_torque, rtol=1e-4)
+    np.testing.assert_allclose(half.pitch_setpoint - zero.pitch_setpoint, -0.5 * p.residual_pitch, atol=1e-6)
+    # a correction larger than the per-step rate limit is held to it (rate-mode command set)
+    big = p.replace(residual_torque=4.0 * p.max_torque_rate * p.dt, residual_pitch=4.0 * p.pitch_cmd_rate * p.dt)
+    _, capped, *_ = env.step(k_step, state, jnp.array([1.0, 1.0]), big)
+    assert float(capped.pitch_setpoint - state.pitch_setpoint) == pytest.approx(p.pitch_cmd_rate * p.dt, rel=1e-4)
+    assert float(full.pitch_setpoint) > float(zero.pitch_setpoint)
