@@ -91,6 +91,31 @@ class TwinEnv(Generic[StateT, ParamsT]):
     #: the baseline that learning targets compare against (a key of ``baselines()``).
     reference_baseline: str | None = None
 
+    # ---- identity ---------------------------------------------------------------------------
+    # A twin's behaviour lives in its class and params, so two instances of one class with equal
+    # attributes are interchangeable: they hash and compare equal, and functions jitted with the
+    # env as a static argument compile once for all of them (not once per ``make``).
+    def _identity(self) -> tuple:
+        return (type(self), tuple(sorted(vars(self).items())))
+
+    def __hash__(self) -> int:
+        try:
+            return hash(self._identity())
+        except TypeError:  # an unhashable attribute: fall back to the instance itself
+            return object.__hash__(self)
+
+    def __eq__(self, other: object) -> bool:
+        if self is other:
+            return True
+        if type(other) is not type(self):
+            return NotImplemented
+        try:  # equal only where both hash by value (keeps hash and == consistent)
+            mine, theirs = self._identity(), other._identity()  # type: ignore[attr-defined]
+            hash(mine), hash(theirs)
+            return bool(mine == theirs)
+        except (TypeError, ValueError):
+            return False
+
     # ---- to implement -------------------------------------------------------------------------
     def default_params(self) -> ParamsT:
         raise NotImplementedError
