@@ -66,12 +66,16 @@ def test_sb3_check_env(twin):
         check_env(GymnasiumEnv(twin_id), warn=False)
 
 
+#: one rollout length for every kit test that runs a single copy: the scan compiles once per twin
+ROLLOUT_STEPS = 1000
+
+
 def test_same_key_same_trajectory(twin):
     _, env, params = twin
     key = jax.random.key(7)
-    first = jax.device_get(random_rollout(env, key, params, 64))
-    second = jax.device_get(random_rollout(env, key, params, 64))
-    other = jax.device_get(random_rollout(env, jax.random.key(8), params, 64))
+    first = jax.device_get(random_rollout(env, key, params, ROLLOUT_STEPS))
+    second = jax.device_get(random_rollout(env, key, params, ROLLOUT_STEPS))
+    other = jax.device_get(random_rollout(env, jax.random.key(8), params, ROLLOUT_STEPS))
     for a, b in zip(first, second, strict=True):
         np.testing.assert_array_equal(a, b)
     assert not np.array_equal(first[1], other[1]), "different keys gave the same observations"
@@ -80,7 +84,7 @@ def test_same_key_same_trajectory(twin):
 def test_thousand_random_steps_stay_in_bounds(twin):
     _, env, params = twin
     obs0, obs, reward, cost, terminated, truncated, final_obs = jax.device_get(
-        random_rollout(env, jax.random.key(0), params, 1000))
+        random_rollout(env, jax.random.key(0), params, ROLLOUT_STEPS))
     space = env.observation_space(params)
     gym_space = space.to_gymnasium()
     for o in (obs0, *obs, *final_obs):
