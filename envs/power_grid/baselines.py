@@ -1,9 +1,14 @@
 """Classical controllers of PowerGrid-v0.
 
-* ``do_nothing``: every generator keeps its set point, batteries idle, no curtailment (all zeros).
+* ``do_nothing``: all zeros: no redispatch (generators follow the market schedule in the default
+  ``gen_mode="schedule"``, keep their set points in ``gen_mode="ramp"``), batteries idle, no
+  curtailment. In schedule mode it therefore equals ``merit_order``.
 * ``merit_order`` (reference): economic dispatch of the next step's forecast net load (load minus
   forecast renewables, plus 2% losses) over the generators and the external grid at equal
-  incremental cost (merit order of marginal costs), moved towards by at most one ramp per step. No curtailment, batteries idle. Ignores the network.
+  incremental cost (merit order of marginal costs), moved towards by at most one ramp per step.
+  No curtailment, batteries idle. Ignores the network. In schedule mode this dispatch *is* the
+  market schedule the env computes from the exact forecast, so the baseline sends zero
+  redispatch; in ramp mode it computes it from the (noisy) observed forecast.
 * ``dc_opf``: a DC optimal power flow with branch limits solved every step with scipy's HiGHS
   (host side, one copy at a time): redispatch within ramp and capacity limits, battery charge and
   discharge (stored energy valued at the mean generator price), curtailment, soft branch limits at
@@ -24,7 +29,7 @@ def obs_slices(params: Any) -> dict[str, slice]:
     """Where each observation block lies (see the env docstring)."""
     L, n = params.br_f.shape[0], params.load_p.shape[0]
     G, B, R = params.gen_bus.shape[0], params.bat_bus.shape[0], params.ren_bus.shape[0]
-    sizes = [("loading", L), ("status", L), ("p_bus", n), ("p_gen", G), ("p_slack", 1),
+    sizes = [("loading", L), ("status", L), ("p_bus", n), ("p_gen", G), ("schedule", G), ("p_slack", 1),
              ("soc", B), ("ren_now", R), ("ren_fc", R), ("load", 1), ("load_fc", 1), ("time", 2)]
     out, i = {}, 0
     for name, k in sizes:
@@ -46,7 +51,9 @@ def make_baselines(env: Any) -> dict[str, Baseline]:
 
     def merit(carry, obs, params):
         s = obs_slices(params)
-        B, R = params.bat_bus.shape[0], params.ren_bus.shape[0]
+        G, B, R = params.gen_bus.shape[0], params.bat_bus.shape[0], params.ren_bus.shape[0]
+        if params.gen_mode == "schedule":   # the schedule is the merit order: follow it
+            return jnp.zeros(G + B + R, jnp.float32), carry
         net_load = 1.02 * obs[s["load_fc"]][0] - jnp.sum(obs[s["ren_fc"]])
         pmin = jnp.concatenate([params.gen_pmin, params.slack_pmin[None]])
         pmax = jnp.concatenate([params.gen_pmax, params.slack_pmax[None]])
@@ -160,7 +167,10 @@ def dc_opf_action(obs: np.ndarray, params: Any) -> np.ndarray:
     if res.status != 0 or res.x is None:
         return np.zeros(G + B + R, np.float32)
     v = res.x
-    action = np.concatenate([v[ig], v[idis] - v[ichg], v[icur]]).astype(np.float32)
-    low = np.concatenate([-ramp, -bp, np.zeros(R)]).astype(np.float32)
+    dg = v[ig]
+    if params.gen_mode == "schedule":   # express the new set point against the schedule
+        dg = p_gen + dg - np.asarray(obs[s["schedule"]], np.float64)
+    action = np.concatenate([dg, v[idis] - v[ichg], v[icur]]).astype(np.float32)
+    low = np.concatenate([-ramp, -bp, -np.ones(R)]).astype(np.float32)
     high = np.concatenate([ramp, bp, np.ones(R)]).astype(np.float32)
     return np.clip(action, low, high)

@@ -8,13 +8,18 @@ protection trips overloaded lines. The external grid (slack) balances whatever i
 Action (float32, shape ``(G + B + R,)``, physical units; ``G`` generators of ``net.gen``, ``B``
 batteries, ``R`` renewable units):
 
-* ``[0:G]``      redispatch of each generator, MW per step, in ``[-ramp, +ramp]``; the set point
-                 is then clipped to ``[min_p_mw, max_p_mw]``.
+* ``[0:G]``      redispatch of each generator, MW, in ``[-ramp, +ramp]``. ``gen_mode="schedule"``
+                 (default): deviation from the market schedule (the merit-order economic
+                 dispatch of the exact next-step forecast, see :func:`_schedule`); the set point
+                 moves towards ``schedule + a`` by at most one ramp per step. ``gen_mode="ramp"``:
+                 change of the previous set point. Either way it is then clipped to
+                 ``[min_p_mw, max_p_mw]``.
 * ``[G:G+B]``    battery power, MW, in ``[-p_max, +p_max]``; positive discharges into the grid.
                  Limited by the state of charge (energy limits) with one-way efficiency ``eff``.
-* ``[G+B:]``     curtailment fraction of each renewable unit's available power, in ``[0, 1]``.
+* ``[G+B:]``     curtailment of each renewable unit's available power, in ``[-1, 1]``: the
+                 curtailed fraction is ``max(a, 0)`` (mid-range means no curtailment).
 
-Observation (float32, shape ``(2L + n + G + 1 + B + 2R + 4,)``, ``L`` branches = lines then
+Observation (float32, shape ``(2L + n + 2G + 1 + B + 2R + 4,)``, ``L`` branches = lines then
 trafos, ``n`` buses), measured values carry relative Gaussian sensor noise ``obs_noise_std *
 obs_noise_scale``:
 
@@ -22,6 +27,7 @@ obs_noise_scale``:
 * ``[L:2L]``           branch in service (1) or tripped / out (0)
 * next ``n``           net active injection per bus, MW (generation - load)
 * next ``G``           generator active power, MW
+* next ``G``           market schedule of each generator for the next step, MW (exact)
 * next ``1``           external grid (slack) active power, MW
 * next ``B``           battery state of charge, fraction [0, 1]
 * next ``R``           renewable available power now, MW
@@ -35,9 +41,14 @@ topology of the *next* power flow, so cascades unfold step by step. A power flow
 converge or a load left without connection to the slack is a blackout: the episode terminates and
 the reward carries ``voll * total_load * blackout_hours`` of unserved energy.
 
-Reward: ``-(generation cost + curtailment cost + battery wear + unserved energy * VoLL) /
+Reward: ``-(generation cost + curtailment cost + battery wear + unserved energy * VoLL
+- stored_energy_price * change of stored energy - reward_reference * reference cost) /
 reward_scale`` with ``reward_scale`` the cost of serving the nominal load for one step at the
-mean generator price (so a normal step is about -0.5 to -1). ``info["cost"]``: total overload,
+mean generator price. Stored battery energy is valued (the episode's terminal value, spread over
+the steps), so energy held at reset is not free. The reference cost (economic dispatch cost of the
+step's actual net load, network ignored) depends only on exogenous inputs: it shifts every
+policy's return on a scenario by the same amount and removes the load-driven variance; the
+return is the day's excess cost over it. ``info["cost"]``: total overload,
 sum over branches of ``max(loading - 1, 0)``.
 """
 
@@ -56,6 +67,8 @@ from twingym.envs.power_grid import powerflow, profiles, ybus
 from twingym.envs.power_grid.params import BUILD_OPTIONS, GridParams, build_params
 
 CASES = ("case14", "case30", "case118")
+#: losses assumed by the market schedule and the reward reference (forecast load x 1.02)
+LOSS_FACTOR = 1.02
 
 
 @struct.dataclass
@@ -76,6 +89,7 @@ class GridState:
     p_slack: jax.Array     # () MW
     p_bus: jax.Array       # (n,) MW net injections of the last step
     ren_out: jax.Array     # (R,) MW renewable output after curtailment
+    schedule: jax.Array    # (G,) MW market schedule of the generators for the next step
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -121,6 +135,36 @@ def merit_order(target, pmin, pmax, cost, iters: int = 40):
 
     lo, hi = jax.lax.fori_loop(0, iters, body, (lo, hi))
     return output(0.5 * (lo + hi))
+
+
+def _units(params: GridParams):
+    """Limits and costs of the generators followed by the external grid (slack) as one unit."""
+    pmin = jnp.concatenate([params.gen_pmin, params.slack_pmin[None]])
+    pmax = jnp.concatenate([params.gen_pmax, params.slack_pmax[None]])
+    cost = jnp.concatenate([params.gen_cost, params.slack_cost[None]])
+    return pmin, pmax, cost
+
+
+def _schedule(t_next, level, e_load, z_ren, params: GridParams):
+    """(G,) MW market schedule for step ``t_next``: economic dispatch (:func:`merit_order`) of the
+    next step's forecast net load (forecast load with 2% losses minus forecast renewables) over
+    the generators and the external grid. ``e_load`` and ``z_ren`` are the current latents; the
+    forecast uses their conditional means (exact forecasts, no sensor noise)."""
+    load_fc, _ = _loads(t_next, level, profiles.AR_RHO * e_load, params)
+    ren_fc = _ren_available(t_next, profiles.AR_RHO * z_ren, params)
+    net = LOSS_FACTOR * powerflow.exact_sum(load_fc) - powerflow.exact_sum(ren_fc)
+    return merit_order(net, *_units(params))[:-1]
+
+
+def _reference_dollars(load_p, avail, params: GridParams):
+    """$ per hour of serving the step's actual net load (load with 2% losses minus available
+    renewables) at the economic dispatch, network and ramps ignored. Depends on exogenous inputs
+    only, never on actions."""
+    net = LOSS_FACTOR * powerflow.exact_sum(load_p) - powerflow.exact_sum(avail)
+    pmin, pmax, cost = _units(params)
+    p = merit_order(net, pmin, pmax, cost)
+    lin = cost[:, 0] * jnp.where(jnp.arange(p.shape[0]) == p.shape[0] - 1, jnp.maximum(p, 0.0), p)
+    return powerflow.exact_sum(lin + cost[:, 1] * p ** 2)
 
 
 def _reachable(params: GridParams, status):
@@ -253,7 +297,8 @@ class PowerGrid(TwinEnv[GridState, GridParams]):
         hour = _hour(t, params)
         ang = 2 * jnp.pi * hour / 24.0
         measured = jnp.concatenate([
-            state.loading, state.status, state.p_bus, state.p_gen, state.p_slack[None], state.soc,
+            state.loading, state.status, state.p_bus, state.p_gen, state.schedule,
+            state.p_slack[None], state.soc,
             ren_now, ren_fc, powerflow.exact_sum(load_now)[None],
             powerflow.exact_sum(load_fc)[None],
             jnp.stack([jnp.sin(ang), jnp.cos(ang)])]).astype(jnp.float32)
@@ -266,9 +311,10 @@ class PowerGrid(TwinEnv[GridState, GridParams]):
 
     def _noise_mask(self, params: GridParams) -> np.ndarray:
         L, n, G, B, R = self._sizes(params)
-        mask = np.ones(2 * L + n + G + 1 + B + 2 * R + 4, dtype=bool)
+        mask = np.ones(2 * L + n + 2 * G + 1 + B + 2 * R + 4, dtype=bool)
         mask[L:2 * L] = False                       # breaker status is exact
-        mask[2 * L + n + G + 1:2 * L + n + G + 1 + B] = False   # SoC from the battery controller
+        mask[2 * L + n + G:2 * L + n + 2 * G] = False   # the published schedule is exact
+        mask[2 * L + n + 2 * G + 1:2 * L + n + 2 * G + 1 + B] = False   # SoC from the battery controller
         mask[-2:] = False                           # clock
         return mask
 
@@ -305,15 +351,13 @@ class PowerGrid(TwinEnv[GridState, GridParams]):
             time=t, p_gen=p_gen, soc=soc, z_ren=z_ren, e_load=e_load, level=level, status=status,
             over_count=jnp.zeros(L, jnp.int32), cooldown=jnp.zeros(L, jnp.int32),
             x=flow["x"], loading=jnp.where(status > 0, flow["loading"], 0.0),
-            p_slack=flow["p_slack"], p_bus=p_bus, ren_out=ren)
+            p_slack=flow["p_slack"], p_bus=p_bus, ren_out=ren,
+            schedule=_schedule(t + 1, level, e_load, z_ren, params))
         return self._obs(k_obs, state, params), state
 
     @staticmethod
     def _dispatch(net_load, params: GridParams):
-        pmin = jnp.concatenate([params.gen_pmin, params.slack_pmin[None]])
-        pmax = jnp.concatenate([params.gen_pmax, params.slack_pmax[None]])
-        cost = jnp.concatenate([params.gen_cost, params.slack_cost[None]])
-        return merit_order(net_load, pmin, pmax, cost)[:-1]
+        return merit_order(net_load, *_units(params))[:-1]
 
     def step_env(self, key, state: GridState, action, params: GridParams):
         _L, _n, G, B, _R = self._sizes(params)
@@ -327,14 +371,20 @@ class PowerGrid(TwinEnv[GridState, GridParams]):
         avail = _ren_available(t, z_ren, params)
 
         # actions
-        p_gen = jnp.clip(state.p_gen + a[:G], params.gen_pmin, params.gen_pmax)
+        if params.gen_mode == "schedule":   # deviation from the market schedule, ramp-limited
+            move = jnp.clip(state.schedule + a[:G] - state.p_gen, -params.gen_ramp, params.gen_ramp)
+        elif params.gen_mode == "ramp":     # change of the previous set point
+            move = a[:G]
+        else:
+            raise ValueError(f"gen_mode must be 'schedule' or 'ramp', not {params.gen_mode!r}")
+        p_gen = jnp.clip(state.p_gen + move, params.gen_pmin, params.gen_pmax)
         e_max = jnp.maximum(params.bat_e_max, 1e-6)
         dis_max = state.soc * e_max * params.bat_eff / params.dt_h
         chg_max = (1.0 - state.soc) * e_max / (params.bat_eff * params.dt_h)
         p_bat = jnp.clip(a[G:G + B], -chg_max, dis_max)
         energy = jnp.where(p_bat > 0, p_bat / params.bat_eff, p_bat * params.bat_eff) * params.dt_h
         soc = jnp.clip(state.soc - energy / e_max, 0.0, 1.0)
-        curtail = a[G + B:]
+        curtail = jnp.maximum(a[G + B:], 0.0)
         ren_out = avail * (1.0 - curtail)
 
         p_bus = _bus_injection(params, p_gen, ren_out, p_bat, load_p)
@@ -363,17 +413,21 @@ class PowerGrid(TwinEnv[GridState, GridParams]):
         wear = params.battery_wear * powerflow.exact_sum(jnp.abs(p_bat))
         unserved = jnp.where(blackout, params.voll * powerflow.exact_sum(load_p) * params.blackout_hours, 0.0)
         dollars = (gen_cost + slack_cost + curtail_cost + wear) * params.dt_h + unserved
-        reward = -dollars / params.reward_scale
+        stored = params.stored_energy_price * powerflow.exact_sum((soc - state.soc) * params.bat_e_max)
+        reference = params.reward_reference * _reference_dollars(load_p, avail, params) * params.dt_h
+        reward = -(dollars - stored - reference) / params.reward_scale
         overload = powerflow.exact_sum(jnp.where(on, jnp.maximum(loading - 1.0, 0.0), 0.0))
 
         new = GridState(time=t, p_gen=p_gen, soc=soc, z_ren=z_ren, e_load=e_load,
                         level=state.level, status=status, over_count=count.astype(jnp.int32),
                         cooldown=cooldown.astype(jnp.int32), x=flow["x"], loading=loading,
-                        p_slack=ps, p_bus=p_bus, ren_out=ren_out)
+                        p_slack=ps, p_bus=p_bus, ren_out=ren_out,
+                        schedule=_schedule(t + 1, state.level, e_load, z_ren, params))
         truncated = t >= params.max_steps
         info = {"cost": overload.astype(jnp.float32), "blackout": blackout,
                 "converged": flow["converged"], "trips": powerflow.exact_sum(trip).astype(jnp.int32),
-                "dollars": dollars, "curtailed_mw": powerflow.exact_sum(avail * curtail),
+                "dollars": dollars, "stored_value": stored, "reference_dollars": reference,
+                "curtailed_mw": powerflow.exact_sum(avail * curtail),
                 "slack_mw": ps}
         return self._obs(k_obs, new, params), new, reward, blackout, truncated, info
 
@@ -384,6 +438,7 @@ class PowerGrid(TwinEnv[GridState, GridParams]):
         out += [Label(f"line_{i}", "in_service", "1") for i in range(L)]
         out += [Label(f"bus_{i}", "p_injection", "MW") for i in range(n)]
         out += [Label(f"gen_{i}", "p", "MW") for i in range(G)]
+        out += [Label(f"gen_{i}", "schedule", "MW") for i in range(G)]
         out += [Label("grid", "slack_p", "MW")]
         out += [Label(f"battery_{i}", "soc", "1") for i in range(B)]
         out += [Label(f"renewable_{i}", "available", "MW") for i in range(R)]

@@ -14,6 +14,11 @@ Documented rules used when the case does not say:
   floored at ``rating_floor_share`` of the median of those values.
 * Ramp limits: ``ramp_share`` of each generator's ``max_p_mw`` per step.
 * Costs: the case's ``poly_cost`` (linear and quadratic terms); 30 $/MWh linear if missing.
+  Reference price ``price_ref``: the mean positive linear price of the generators and the
+  external grid; it sets ``reward_scale`` (nominal load for one step at that price), the value of
+  stored battery energy ``stored_energy_price`` and the curtailment cost (2x).
+* Curtailment actions lie in ``[-1, 1]``; the curtailed fraction is ``max(a, 0)`` (the middle of
+  the range is "no curtailment").
 * Solver tolerance (float32): 1e-5 pu power mismatch (1 kW on a 100 MVA base), or 3 times the
   float32 round-off floor of the mismatch at the base solution if that is larger (case118:
   about 5e-5 pu).
@@ -96,6 +101,8 @@ class GridParams:
     voll: jax.Array            # () $/MWh value of lost load
     blackout_hours: jax.Array  # () h of total load counted as unserved on a blackout
     reward_scale: jax.Array    # () $ per step that maps to reward 1 (normaliser)
+    stored_energy_price: jax.Array  # () $/MWh value of energy held in batteries (SoC changes)
+    reward_reference: jax.Array  # () 1.0 subtracts the exogenous reference cost from the reward
     # ---- observation bounds (MW) ----------------------------------------------------------------
     p_bound: jax.Array         # () bound on |bus injection| and |slack p|
     bus_xy: jax.Array          # (n, 2) drawing coordinates (case geodata or a spring layout)
@@ -109,6 +116,9 @@ class GridParams:
     max_newton: int = struct.field(pytree_node=False, default=8)
     tol: float = struct.field(pytree_node=False, default=1e-4)
     case: str = struct.field(pytree_node=False, default="case14")
+    #: "schedule": generator actions are deviations from the market schedule (merit order of the
+    #: forecast); "ramp": changes of the previous set point
+    gen_mode: str = struct.field(pytree_node=False, default="schedule")
     # space bounds, fixed when the params are built (spaces must not depend on traced values)
     obs_low: tuple = struct.field(pytree_node=False, default=())
     obs_high: tuple = struct.field(pytree_node=False, default=())
@@ -288,13 +298,15 @@ def build_params(network: Network, case: str = "", **options: Any) -> GridParams
     f32 = lambda v: jnp.asarray(v, F32)  # noqa: E731
     L, _G, R = network.n_branch, network.n_gen, len(ren_bus)
     obs_low = np.concatenate([np.zeros(2 * L), -p_bound * np.ones(n),
-                              np.minimum(gen_pmin, 0.0) * 1.5, [-p_bound], np.zeros(nbat),
+                              np.minimum(gen_pmin, 0.0) * 1.5, np.minimum(gen_pmin, 0.0) * 1.5,
+                              [-p_bound], np.zeros(nbat),
                               np.zeros(2 * R), np.zeros(2), -np.ones(2)])
     obs_high = np.concatenate([5 * np.ones(L), np.ones(L), p_bound * np.ones(n), gen_pmax * 1.5 + 1,
+                               gen_pmax * 1.5 + 1,
                                [p_bound], np.ones(nbat), 1.5 * ren_cap, 1.5 * ren_cap,
                                p_bound * np.ones(2), np.ones(2)])
     ramp = np.maximum(o["ramp_share"] * gen_pmax, 1.0)
-    act_low = np.concatenate([-ramp, -bat_p, np.zeros(R)])
+    act_low = np.concatenate([-ramp, -bat_p, -np.ones(R)])
     act_high = np.concatenate([ramp, bat_p, np.ones(R)])
     as_tuple = lambda v: tuple(float(x) for x in np.asarray(v, np.float32))  # noqa: E731
     return GridParams(
@@ -321,7 +333,8 @@ def build_params(network: Network, case: str = "", **options: Any) -> GridParams
         n1_outage=f32(0.0), n1_line=jnp.asarray(_bridges_free_line(network, current), jnp.int32),
         trip_hard=f32(1.5), curtail_cost=f32(2.0 * price_ref), battery_wear=f32(5.0),
         voll=f32(1000.0), blackout_hours=f32(1.0),
-        reward_scale=f32(price_ref * total_load * dt_h), p_bound=f32(p_bound),
+        reward_scale=f32(price_ref * total_load * dt_h), stored_energy_price=f32(price_ref),
+        reward_reference=f32(1.0), p_bound=f32(p_bound),
         bus_xy=f32(_layout(network)),
         sn_mva=float(sn), dt_h=dt_h, case=case or network.name, tol=max(1e-5, 3.0 * mismatch_floor),
         obs_low=as_tuple(obs_low), obs_high=as_tuple(obs_high), act_low=as_tuple(act_low),

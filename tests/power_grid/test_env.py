@@ -13,6 +13,7 @@ import pytest
 pp = pytest.importorskip("pandapower")
 import pandapower.networks as pn  # noqa: E402
 from twingym.envs.power_grid import env as grid_env  # noqa: E402
+from twingym.envs.power_grid.baselines import obs_slices  # noqa: E402
 from twingym.envs.power_grid.env import PowerGrid, merit_order  # noqa: E402
 
 logging.getLogger("pandapower").setLevel(logging.ERROR)
@@ -179,3 +180,59 @@ def test_other_cases_by_parameter():
     assert p9.load_p.shape == (9,)
     with pytest.raises(ValueError, match="unknown case"):
         env.make_params(case="case_does_not_exist")
+
+
+def test_schedule_mode_follows_the_merit_order_schedule(setup):
+    """Zero redispatch lands on the market schedule (the economic dispatch of the exact forecast);
+    a deviation moves the set point by that many MW; ramp mode keeps the old meaning."""
+    env, params, step, reset = setup
+    obs, state = reset(jax.random.key(7), params)
+    G = params.gen_bus.shape[0]
+    s = obs_slices(params)
+    load_fc, _ = grid_env._loads(state.time + 1, state.level, 0.9 * state.e_load, params)
+    ren_fc = grid_env._ren_available(state.time + 1, 0.9 * state.z_ren, params)
+    pmin, pmax, cost = grid_env._units(params)
+    expected = merit_order(1.02 * jnp.sum(load_fc) - jnp.sum(ren_fc), pmin, pmax, cost)[:G]
+    np.testing.assert_allclose(np.asarray(state.schedule), np.asarray(expected), atol=1e-3)
+    np.testing.assert_array_equal(np.asarray(obs[s["schedule"]]), np.asarray(state.schedule))
+    _, zero, *_ = step(jax.random.key(8), state, _zero(env, params), params)
+    within = np.abs(np.asarray(state.schedule - state.p_gen)) < np.asarray(params.gen_ramp)
+    assert within.all()
+    np.testing.assert_allclose(np.asarray(zero.p_gen), np.asarray(state.schedule), atol=1e-4)
+    _, moved, *_ = step(jax.random.key(8), state, _zero(env, params).at[0].set(2.0), params)
+    assert float(moved.p_gen[0] - zero.p_gen[0]) == pytest.approx(2.0, abs=1e-4)
+    # the reference baseline sends zero redispatch in schedule mode
+    mo = env.baselines()["merit_order"]
+    np.testing.assert_array_equal(np.asarray(mo.act(mo.init(params), obs, params)[0]), 0.0)
+    ramp = params.replace(gen_mode="ramp")
+    _, held, *_ = jax.jit(env.step_env)(jax.random.key(8), state, _zero(env, ramp), ramp)
+    np.testing.assert_allclose(np.asarray(held.p_gen), np.asarray(state.p_gen), atol=1e-5)
+
+
+def test_reward_values_stored_energy_and_reference_is_action_independent(setup):
+    """Stored energy is valued at ``stored_energy_price`` (draining the battery is not free), and
+    the exogenous reference shifts every action's reward by the same amount."""
+    env, params, step, reset = setup
+    _, state = reset(jax.random.key(3), params)
+    G = params.gen_bus.shape[0]
+    idle, dis = _zero(env, params), _zero(env, params).at[G].set(float(params.bat_p_max[0]))
+    k = jax.random.key(4)
+    _, n_dis, r_dis, *_, i_dis = step(k, state, dis, params)
+    _, _, r_idle, *_, i_idle = step(k, state, idle, params)
+    d_energy = float((n_dis.soc[0] - state.soc[0]) * params.bat_e_max[0])
+    assert d_energy < 0
+    assert float(i_dis["stored_value"]) == pytest.approx(float(params.stored_energy_price) * d_energy,
+                                                         rel=1e-5)
+    expected = -(float(i_dis["dollars"]) - float(i_dis["stored_value"])
+                 - float(i_dis["reference_dollars"])) / float(params.reward_scale)
+    assert float(r_dis) == pytest.approx(expected, rel=1e-4)
+    no_ref = params.replace(reward_reference=jnp.float32(0.0))
+    _, _, q_dis, *_ = step(k, state, dis, no_ref)
+    _, _, q_idle, *_ = step(k, state, idle, no_ref)
+    assert float(i_dis["reference_dollars"]) == float(i_idle["reference_dollars"]) > 0
+    assert float(r_dis - r_idle) == pytest.approx(float(q_dis - q_idle), abs=1e-5)
+    # non-positive curtailment actions curtail nothing
+    neg = idle.at[G + 1:].set(-1.0)
+    _, n_neg, *_ = step(k, state, neg, params)
+    _, n_idle, *_ = step(k, state, idle, params)
+    np.testing.assert_array_equal(np.asarray(n_neg.ren_out), np.asarray(n_idle.ren_out))
