@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from twingym.policies.bundle import BundleError, load_bundle, require_validated
+from twingym.policies.bundle import BundleError, load_bundle, require_validated, validation_problem
 from twingym.policies.deploy.link import (
     CONNECTION_ERRORS,
     ClientSecurity,
@@ -119,6 +119,7 @@ class DeploySummary:
     episode_fallback_steps: list[int] = field(default_factory=list)
     safety_interventions: int = 0
     shadow: bool = False
+    validation_warning: str | None = None   # shadow run of a bundle not cleared for control: why
     twin_id: str = ""
     endpoint: str = ""
     log_path: str = ""
@@ -137,10 +138,18 @@ def _floats(values: list) -> np.ndarray:
 class BundlePolicy:
     """The bundle side of deployment: checked bundle, ONNX policy, limits and labels from the manifest."""
 
-    def __init__(self, path: str, require_validation: bool = True) -> None:
+    def __init__(self, path: str, require_validation: bool = True, shadow: bool = False) -> None:
+        #: why the bundle could not take control (shadow runs of unvalidated or failed bundles)
+        self.validation_warning: str | None = None
         try:
-            self.bundle = load_bundle(path)
-            self.validation = require_validated(self.bundle) if require_validation else None
+            self.bundle = load_bundle(path)  # integrity (sealed manifest, policy.onnx) always checked
+            if require_validation and shadow:
+                # shadow mode writes nothing, so a bundle that is not (yet) cleared for control may
+                # still be watched against the live twin; the reason is logged and shown
+                self.validation_warning = validation_problem(self.bundle)
+                self.validation = None if self.validation_warning else self.bundle.validation()
+            else:
+                self.validation = require_validated(self.bundle) if require_validation else None
         except BundleError as exc:
             raise DeployError(str(exc)) from None
         m = self.bundle.manifest
@@ -197,14 +206,15 @@ class Deployment:
 
     def __init__(self, config: DeployConfig) -> None:
         self.config = config
-        self.policy = BundlePolicy(config.bundle, config.require_validation)
+        self.policy = BundlePolicy(config.bundle, config.require_validation, config.shadow)
         self.safety = SafetyLayer(self.policy.act_low, self.policy.act_high, self.policy.kind,
                                   config.max_rate)
         self.guard = ObservationGuard(self.policy.obs_low, self.policy.obs_high, config.max_hold)
         self.watchdog = Watchdog(config.recover_after)
         self.link = TwinLink(config.endpoint, config.security)
         self.log_path = config.log_path()
-        self.summary = DeploySummary(shadow=config.shadow, twin_id=self.policy.twin_id,
+        self.summary = DeploySummary(shadow=config.shadow, validation_warning=self.policy.validation_warning,
+                                     twin_id=self.policy.twin_id,
                                      endpoint=config.endpoint, log_path=str(self.log_path))
         self._stop: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -330,7 +340,8 @@ class Deployment:
         log.write("start", bundle=str(cfg.bundle), twin_id=self.policy.twin_id, endpoint=cfg.endpoint,
                   shadow=cfg.shadow, steps=cfg.steps, duration=cfg.duration, max_rate=cfg.max_rate,
                   recover_after=cfg.recover_after, max_hold=cfg.max_hold,
-                  validation_digest=(self.policy.validation or {}).get("validation_sha256"))
+                  validation_digest=(self.policy.validation or {}).get("validation_sha256"),
+                  validation_warning=self.policy.validation_warning)
         start = time.monotonic()
         first_step = last_step = None
         server_id = None

@@ -188,6 +188,11 @@ def test_tampered_unvalidated_or_failed_bundles_are_refused(tank_bundle, tmp_pat
         assert run_guarded(app, ["deploy", str(path), "--endpoint", endpoint, "--steps", "3"]) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and err[0].startswith("twingym: error:") and message in err[0]
+    # shadow mode writes nothing: a failed or unvalidated bundle may be watched, a tampered one may not
+    failed = Deployment(DeployConfig(str(tmp_path / "failed"), endpoint, shadow=True))
+    assert "failed validation gates: fixture" in failed.summary.validation_warning
+    with pytest.raises(DeployError, match=r"policy\.onnx digest mismatch"):
+        Deployment(DeployConfig(str(onnx), endpoint, shadow=True))
 
 
 # ---- restart --------------------------------------------------------------------------------------------

@@ -117,7 +117,7 @@ def register(app: typer.Typer) -> None:
     def deploy_cmd(
         bundle: Path = typer.Argument(..., help="Validated policy bundle (directory or .zip)."),
         endpoint: str = typer.Option("opc.tcp://127.0.0.1:4840/twingym/", help="Live twin endpoint."),
-        shadow: bool = typer.Option(False, "--shadow", help="Compute and log actions, write nothing."),
+        shadow: bool = typer.Option(False, "--shadow", help="Compute and log actions, write nothing (also runs bundles not cleared by validation)."),
         steps: int | None = typer.Option(None, help="Stop after this many twin steps."),
         duration: float | None = typer.Option(None, help="Stop after this many wall-clock seconds."),
         log: Path | None = typer.Option(None, help="Decision log (JSON lines; default under runs/deploy/)."),
@@ -153,6 +153,8 @@ def register(app: typer.Typer) -> None:
             summary = deploy(config)
         except DeployError as exc:
             raise UserError(str(exc)) from None
+        if summary.validation_warning:
+            console.print(f"[yellow]shadow only, not cleared for control:[/] {summary.validation_warning}")
         mode = "shadow (nothing written)" if summary.shadow else "control"
         console.print(
             f"deploy {mode}: {summary.steps} steps ({summary.policy_steps} policy, {summary.fallback_steps} "
