@@ -6,6 +6,7 @@ Top-level keys::
     env_params: {}             # twin parameter overrides (names checked against the twin)
     total_steps: 1000000       # env steps per seed
     seed: 0
+    train_scenarios: []        # jax_ppo: train on a mixture of the twin's scenarios (copy i: i mod k)
     agent:                     # backend and its hyperparameters; ``backend`` selects the schema
       backend: jax_ppo         # jax_ppo | sb3_ppo | sb3_sac | rllib_ppo
       ...
