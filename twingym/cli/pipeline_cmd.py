@@ -5,11 +5,13 @@
 2. export it to an ONNX bundle;
 3. validate the bundle against the twin's scenario suite (report path printed);
 4. start a live twin (OPC UA on loopback) in a child process;
-5. deploy the bundle against it for a short while;
+5. deploy the bundle against it for a short while (in shadow mode when validation failed: the
+   policy's actions are computed and logged next to what the twin does, nothing is written);
 6. print a summary: return versus baseline, validation gates, fallbacks, and where every artefact is.
 
 Everything lands in one folder (default ``runs/pipeline-<time>/``). A stage that fails stops the
-pipeline with one line and a non-zero exit; what earlier stages wrote stays on disk.
+pipeline with one line and a non-zero exit; what earlier stages wrote stays on disk. Failed
+validation gates make the exit code 2 after the shadow run and the summary.
 """
 
 from __future__ import annotations
@@ -50,7 +52,12 @@ def train_stage(config: str, overrides: list[str], out: Path, ray_address: str |
 
 def run_pipeline(config: str, overrides: list[str], out: Path, deploy_seconds: float, speed: float,
                  episodes: int | None, ray_address: str | None) -> int:
-    """Run all stages; return the exit code (0 when validation passed and deployment ran)."""
+    """Run all stages; return 0 when validation passed and the policy controlled the live twin.
+
+    A policy that fails validation still meets the live twin, in shadow mode only (its actions are
+    computed and logged, nothing is written); the summary is printed and a ``UserError`` (exit 2)
+    names the failed gates.
+    """
     from twingym.envs.live.background import free_port, spawn_server
     from twingym.envs.live.server import ServerConfig
     from twingym.policies.bundle import load_bundle
@@ -84,10 +91,10 @@ def run_pipeline(config: str, overrides: list[str], out: Path, deploy_seconds: f
     console.print(gates)
     console.print(f"report: {outcome.report_path}")
     _done(t0, "validation " + ("passed" if outcome.passed else f"FAILED ({', '.join(outcome.failed_gates)})"))
-    if not outcome.passed:
-        _summary(train_summary, outcome, None, artefacts, t_all)
-        raise UserError(f"validation failed ({', '.join(outcome.failed_gates)}); not deploying. "
-                        f"Report: {outcome.report_path}")
+    shadow = not outcome.passed
+    if shadow:
+        console.print("[yellow]validation failed: the policy is NOT given control of the live twin; it "
+                      "runs in shadow mode (actions computed and logged, nothing written)[/]")
 
     twin_id = load_bundle(bundle_path).twin_id
     t0 = _stage(4, f"live twin {twin_id} (OPC UA, loopback, speed x{speed:g})")
@@ -97,8 +104,8 @@ def run_pipeline(config: str, overrides: list[str], out: Path, deploy_seconds: f
     artefacts["live twin record"] = str(server.record_path)
     _done(t0, f"serving at {server.endpoint}")
     try:
-        t0 = _stage(5, f"deploy for {deploy_seconds:g} s")
-        summary = deploy(DeployConfig(bundle=str(bundle_path), endpoint=server.endpoint,
+        t0 = _stage(5, f"deploy for {deploy_seconds:g} s" + (" (shadow mode)" if shadow else ""))
+        summary = deploy(DeployConfig(bundle=str(bundle_path), endpoint=server.endpoint, shadow=shadow,
                                       duration=deploy_seconds, log=str(out / "deploy" / "deploy.jsonl")),
                          handle_signals=False)
         artefacts["deploy log"] = summary.log_path
@@ -109,6 +116,9 @@ def run_pipeline(config: str, overrides: list[str], out: Path, deploy_seconds: f
     (out / "pipeline.json").write_text(json.dumps({"artefacts": artefacts, "train": train_summary,
                                                    "validation_passed": outcome.passed,
                                                    "deploy": _deploy_dict(summary)}, indent=1, default=str))
+    if shadow:
+        raise UserError(f"validation failed ({', '.join(outcome.failed_gates)}): the policy ran in shadow mode "
+                        f"only. Report: {outcome.report_path}")
     return 0
 
 
@@ -158,6 +168,8 @@ def _summary(train_summary: dict, outcome, deploy_summary, artefacts: dict[str, 
     table.add_row("validation", "passed" if outcome.passed else "FAILED: " + ", ".join(outcome.failed_gates))
     if deploy_summary is not None:
         mean = deploy_summary.mean_episode_return
+        table.add_row("deploy: mode", "shadow (validation failed; nothing written)" if deploy_summary.shadow
+                      else "control")
         table.add_row("deploy: steps (policy / fallback / missed)",
                       f"{deploy_summary.steps} ({deploy_summary.policy_steps} / "
                       f"{deploy_summary.fallback_steps} / {deploy_summary.missed_steps})")

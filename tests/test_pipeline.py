@@ -1,0 +1,34 @@
+"""The main job end to end on a tiny budget: train, export, validate, live twin, deploy, summary."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from twingym.cli import app
+from twingym.cli.errors import run_guarded
+
+
+@pytest.mark.slow
+def test_pipeline_runs_every_stage_and_keeps_its_artefacts(tmp_path, capsys):
+    out = tmp_path / "pipe"
+    code = run_guarded(app, ["pipeline", "--config", "assembly_cell/ppo_jax", "--out", str(out),
+                             "--set", "total_steps=16384", "--set", "agent.num_envs=16",
+                             "--set", "agent.rollout_steps=64", "--set", "eval.episodes=8",
+                             "--episodes", "8", "--deploy-seconds", "6", "--speed", "50"])
+    text = capsys.readouterr()
+    record = json.loads((out / "bundle" / "validation.json").read_text())
+    # a policy trained for 16k steps may or may not pass; either way every stage ran
+    assert code == (0 if record["passed"] else 2), text.err
+    assert (out / "train" / "summary.json").exists() and (out / "bundle" / "policy.onnx").exists()
+    assert (out / "bundle" / "report.html").exists()
+    summary = json.loads((out / "pipeline.json").read_text())
+    assert summary["validation_passed"] == record["passed"]
+    assert summary["deploy"]["steps"] > 0
+    deploy_log = [json.loads(line) for line in (out / "deploy" / "deploy.jsonl").read_text().splitlines()]
+    assert deploy_log[0]["shadow"] is (not record["passed"])
+    assert (out / "live" / "record.jsonl").stat().st_size > 0
+    if not record["passed"]:
+        last = text.err.strip().splitlines()[-1]   # the progress bar also writes to stderr
+        assert last.startswith("twingym: error: validation failed") and "shadow mode only" in last
