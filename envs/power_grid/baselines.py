@@ -171,6 +171,7 @@ def dc_opf_action(obs: np.ndarray, params: Any) -> np.ndarray:
     if params.gen_mode == "schedule":   # express the new set point against the schedule
         dg = p_gen + dg - np.asarray(obs[s["schedule"]], np.float64)
     action = np.concatenate([dg, v[idis] - v[ichg], v[icur]]).astype(np.float32)
-    low = np.concatenate([-ramp, -bp, -np.ones(R)]).astype(np.float32)
-    high = np.concatenate([ramp, bp, np.ones(R)]).astype(np.float32)
+    span = pmax - pmin if params.gen_mode == "schedule" else ramp
+    low = np.concatenate([-span, -bp, -np.ones(R)]).astype(np.float32)
+    high = np.concatenate([span, bp, np.ones(R)]).astype(np.float32)
     return np.clip(action, low, high)

@@ -8,12 +8,12 @@ protection trips overloaded lines. The external grid (slack) balances whatever i
 Action (float32, shape ``(G + B + R,)``, physical units; ``G`` generators of ``net.gen``, ``B``
 batteries, ``R`` renewable units):
 
-* ``[0:G]``      redispatch of each generator, MW, in ``[-ramp, +ramp]``. ``gen_mode="schedule"``
-                 (default): deviation from the market schedule (the merit-order economic
-                 dispatch of the exact next-step forecast, see :func:`_schedule`); the set point
-                 moves towards ``schedule + a`` by at most one ramp per step. ``gen_mode="ramp"``:
-                 change of the previous set point. Either way it is then clipped to
-                 ``[min_p_mw, max_p_mw]``.
+* ``[0:G]``      redispatch of each generator, MW. ``gen_mode="schedule"`` (default): deviation
+                 from the market schedule (the merit-order economic dispatch of the exact
+                 next-step forecast, see :func:`_schedule`), in ``[-(max_p - min_p), +(max_p -
+                 min_p)]``; the set point moves towards ``schedule + a`` by at most one ramp per
+                 step. ``gen_mode="ramp"``: change of the previous set point, in ``[-ramp,
+                 +ramp]``. Either way it is then clipped to ``[min_p_mw, max_p_mw]``.
 * ``[G:G+B]``    battery power, MW, in ``[-p_max, +p_max]``; positive discharges into the grid.
                  Limited by the state of charge (energy limits) with one-way efficiency ``eff``.
 * ``[G+B:]``     curtailment of each renewable unit's available power, in ``[-1, 1]``: the
@@ -326,7 +326,12 @@ class PowerGrid(TwinEnv[GridState, GridParams]):
         return spaces.Box(low=low, high=high)
 
     def _act_bounds(self, params: GridParams) -> tuple[np.ndarray, np.ndarray]:
-        return (np.asarray(params.act_low, np.float32), np.asarray(params.act_high, np.float32))
+        low = np.asarray(params.act_low, np.float32).copy()
+        high = np.asarray(params.act_high, np.float32).copy()
+        if params.gen_mode == "schedule":   # a deviation may be held: up to the unit's whole range
+            span = np.asarray(params.gen_span, np.float32)
+            low[:span.size], high[:span.size] = -span, span
+        return low, high
 
     def action_space(self, params: GridParams) -> spaces.Box:
         low, high = self._act_bounds(params)

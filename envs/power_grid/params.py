@@ -124,6 +124,7 @@ class GridParams:
     obs_high: tuple = struct.field(pytree_node=False, default=())
     act_low: tuple = struct.field(pytree_node=False, default=())
     act_high: tuple = struct.field(pytree_node=False, default=())
+    gen_span: tuple = struct.field(pytree_node=False, default=())  # (G,) max_p - min_p, MW
 
 
 #: make_params options that are not GridParams fields (they change shapes or derived values)
@@ -338,5 +339,5 @@ def build_params(network: Network, case: str = "", **options: Any) -> GridParams
         bus_xy=f32(_layout(network)),
         sn_mva=float(sn), dt_h=dt_h, case=case or network.name, tol=max(1e-5, 3.0 * mismatch_floor),
         obs_low=as_tuple(obs_low), obs_high=as_tuple(obs_high), act_low=as_tuple(act_low),
-        act_high=as_tuple(act_high),
+        act_high=as_tuple(act_high), gen_span=as_tuple(gen_pmax - gen_pmin),
     )

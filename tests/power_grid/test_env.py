@@ -199,12 +199,15 @@ def test_schedule_mode_follows_the_merit_order_schedule(setup):
     within = np.abs(np.asarray(state.schedule - state.p_gen)) < np.asarray(params.gen_ramp)
     assert within.all()
     np.testing.assert_allclose(np.asarray(zero.p_gen), np.asarray(state.schedule), atol=1e-4)
+    span = np.asarray(params.gen_pmax - params.gen_pmin)
+    np.testing.assert_allclose(env.action_space(params).high_array[:G], span)   # holdable deviations
     _, moved, *_ = step(jax.random.key(8), state, _zero(env, params).at[0].set(2.0), params)
     assert float(moved.p_gen[0] - zero.p_gen[0]) == pytest.approx(2.0, abs=1e-4)
     # the reference baseline sends zero redispatch in schedule mode
     mo = env.baselines()["merit_order"]
     np.testing.assert_array_equal(np.asarray(mo.act(mo.init(params), obs, params)[0]), 0.0)
     ramp = params.replace(gen_mode="ramp")
+    np.testing.assert_allclose(env.action_space(ramp).high_array[:G], np.asarray(params.gen_ramp))
     _, held, *_ = jax.jit(env.step_env)(jax.random.key(8), state, _zero(env, ramp), ramp)
     np.testing.assert_allclose(np.asarray(held.p_gen), np.asarray(state.p_gen), atol=1e-5)
 
