@@ -175,6 +175,13 @@ def _summary(train_summary: dict, outcome, deploy_summary, artefacts: dict[str, 
                       f"{deploy_summary.fallback_steps} / {deploy_summary.missed_steps})")
         table.add_row("deploy: fallbacks", str(deploy_summary.fallbacks))
         table.add_row("deploy: reward sum", f"{deploy_summary.reward_sum:.3f}")
+        per_step = {name: stats["mean_return"] / stats["mean_length"] for name, stats in controllers.items()
+                    if stats.get("mean_length")}
+        if deploy_summary.steps and per_step:
+            offline = ", ".join(f"{name} {value:.4g}" for name, value in
+                                sorted(per_step.items(), key=lambda kv: -kv[1]))
+            table.add_row("deploy: mean reward per step (live wind; offline nominal for comparison)",
+                          f"{deploy_summary.reward_sum / deploy_summary.steps:.4g} (offline: {offline})")
         table.add_row("deploy: complete episodes, mean return",
                       f"{len(deploy_summary.episode_returns)}, "
                       f"{'n/a' if math.isnan(mean) else f'{mean:.3f}'}")
