@@ -110,11 +110,12 @@ def batch_size_records(quick: bool) -> list[Record]:
 
 
 def records(quick: bool = False) -> list[Record]:
-    """All scaling curves (farm size, grid size, batch size)."""
+    """All scaling curves (farm size, grid size, batch size; batch size only in the full run)."""
     out = farm_size_records(quick)
     try:
         out += grid_size_records(quick)
     except (ImportError, AttributeError) as exc:
         out.append(record(f"grid size scaling skipped: {exc}", "", float("nan")))
-    out += batch_size_records(quick)
+    if not quick:  # --quick: the runner's env section already measures every twin at its batches
+        out += batch_size_records(quick)
     return out
