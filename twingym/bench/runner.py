@@ -23,7 +23,7 @@ from rich.console import Console
 from twingym.bench.common import Record, env_scan_throughput, machine_info, print_records, record
 
 console = Console()
-QUICK_BATCHES = (1, 1024)
+QUICK_BATCHES = (1024,)  # --quick: one batch size (the full run: 1 to 16,384)
 FULL_BATCHES = (1, 64, 1024, 16384)
 
 
