@@ -168,8 +168,7 @@ run: {progress: false}
 """
 
 
-@pytest.mark.slow
-def test_rllib_ppo_trains_and_exports_multi_discrete(tmp_path):
+def test_rllib_ppo_trains_and_exports_multi_discrete(tmp_path):  # about 20 s: local Ray, 256 steps
     run = _train(tmp_path, RLLIB_CFG, "rllib")
     summary = json.loads((run / "summary.json").read_text())
     assert summary["backend"] == "rllib_ppo" and summary["env_steps"] >= 256
