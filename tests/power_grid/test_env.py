@@ -32,6 +32,14 @@ def _zero(env, params):
     return jnp.zeros(env.action_space(params).shape, jnp.float32)
 
 
+def _overload_most_loaded(params, state, overload: float):
+    """``(k, params)`` with branch ``k`` (the most loaded) re-rated so it runs at ``overload`` x rating."""
+    rating = np.asarray(params.rating_pu).copy()
+    k = int(np.argmax(np.asarray(state.loading)))
+    rating[k] = rating[k] * float(state.loading[k]) / overload
+    return k, params.replace(rating_pu=jnp.asarray(rating))
+
+
 def test_env_flow_matches_pandapower(setup):
     """The env's float32 flow on its own operating point equals pandapower's runpp."""
     env, params, step, reset = setup
@@ -70,10 +78,7 @@ def test_env_flow_matches_pandapower(setup):
 def test_hard_overload_trips_at_once_and_reconnects_after_cooldown(setup):
     env, params, step, reset = setup
     _obs, state = reset(jax.random.key(0), params)
-    rating = np.asarray(params.rating_pu).copy()
-    k = int(np.argmax(np.asarray(state.loading)))
-    rating[k] = rating[k] * float(state.loading[k]) / 2.0       # about 200% of the new rating
-    tight = params.replace(rating_pu=jnp.asarray(rating))
+    k, tight = _overload_most_loaded(params, state, 2.0)        # about 200% of the new rating
     _, state, _, term, _, info = step(jax.random.key(1), state, _zero(env, params), tight)
     assert not bool(term)
     assert float(state.status[k]) == 0.0 and int(info["trips"]) >= 1
@@ -87,10 +92,7 @@ def test_hard_overload_trips_at_once_and_reconnects_after_cooldown(setup):
 def test_moderate_overload_trips_after_k_steps(setup):
     env, params, step, reset = setup
     _, state = reset(jax.random.key(0), params)
-    rating = np.asarray(params.rating_pu).copy()
-    k = int(np.argmax(np.asarray(state.loading)))
-    rating[k] = rating[k] * float(state.loading[k]) / 1.2        # about 120%
-    tight = params.replace(rating_pu=jnp.asarray(rating))
+    k, tight = _overload_most_loaded(params, state, 1.2)        # about 120%
     for i in range(params.overload_steps):
         assert float(state.status[k]) == 1.0, f"tripped after {i} steps"
         _, state, *_ = step(jax.random.key(5 + i), state, _zero(env, params), tight)

@@ -38,15 +38,19 @@ def _net(name: str):
         return getattr(pn, name)()
 
 
-@pytest.mark.parametrize("case", CASES)
-def test_ac_and_dc_parity_with_pandapower(case):
-    net = _net(case)
+def _ac_and_dc_parity(net) -> None:
+    """Our AC and DC flows on ``net`` against pandapower's runpp and rundcpp on the same net."""
     ours = runpp(net)
     pp.runpp(net)
     _compare(ours, net, dc=False)
     ours = rundcpp(net)
     pp.rundcpp(net)
     _compare(ours, net, dc=True)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_ac_and_dc_parity_with_pandapower(case):
+    _ac_and_dc_parity(_net(case))
 
 
 def test_pi_trafo_model_matches_pandapower():
@@ -91,13 +95,7 @@ def _custom_net():
 
 
 def test_custom_elements_match_pandapower():
-    net = _custom_net()
-    ours = runpp(net)
-    pp.runpp(net)
-    _compare(ours, net, dc=False)
-    ours = rundcpp(net)
-    pp.rundcpp(net)
-    _compare(ours, net, dc=True)
+    _ac_and_dc_parity(_custom_net())
 
 
 def test_unsupported_elements_are_refused_by_name():

@@ -90,23 +90,17 @@ def test_cli_user_errors_are_one_line_exit_2(args, needle, capsys, tmp_path):
     assert needle in err and len(err.splitlines()) == 1, err
 
 
-def test_unknown_twin_and_bad_twin_param_fail_before_training(tmp_path, capsys):
+@pytest.mark.parametrize("config, needle", [
+    ("twin: NoSuch-v0\ntotal_steps: 10\nagent: {backend: jax_ppo}\n", "unknown twin 'NoSuch-v0'"),
+    ("twin: ToyTank-v0\ntotal_steps: 10\nagent: {backend: jax_ppo}\nenv_params: {bogus: 1}\n", "bogus"),
+    ("twin: ToyTank-v0\ntotal_steps: 10\nagent: {backend: jax_ppo}\ntrain_scenarios: [nominal, windy]\n",
+     "unknown scenario(s) windy"),
+    ("twin: ToyTank-v0\ntotal_steps: 10\nagent: {backend: sb3_ppo}\ntrain_scenarios: [nominal]\n",
+     "jax_ppo backend only"),
+])
+def test_bad_twin_params_or_scenarios_fail_before_training(config, needle, tmp_path, capsys):
     cfg = tmp_path / "c.yaml"
-    cfg.write_text("twin: NoSuch-v0\ntotal_steps: 10\nagent: {backend: jax_ppo}\n")
+    cfg.write_text(config)
     assert run_guarded(app, ["train", str(cfg), "--set", f"run.root={tmp_path}"]) == 2
-    assert "unknown twin 'NoSuch-v0'" in capsys.readouterr().err
-    cfg.write_text("twin: ToyTank-v0\ntotal_steps: 10\nagent: {backend: jax_ppo}\nenv_params: {bogus: 1}\n")
-    assert run_guarded(app, ["train", str(cfg), "--set", f"run.root={tmp_path}"]) == 2
-    assert "bogus" in capsys.readouterr().err
+    assert needle in capsys.readouterr().err
     assert not list(tmp_path.glob("ToyTank*"))  # no run directory was created
-
-
-def test_bad_train_scenarios_fail_before_training(tmp_path, capsys):
-    cfg = tmp_path / "c.yaml"
-    cfg.write_text("twin: ToyTank-v0\ntotal_steps: 10\nagent: {backend: jax_ppo}\ntrain_scenarios: [nominal, windy]\n")
-    assert run_guarded(app, ["train", str(cfg), "--set", f"run.root={tmp_path}"]) == 2
-    assert "unknown scenario(s) windy" in capsys.readouterr().err
-    cfg.write_text("twin: ToyTank-v0\ntotal_steps: 10\nagent: {backend: sb3_ppo}\ntrain_scenarios: [nominal]\n")
-    assert run_guarded(app, ["train", str(cfg), "--set", f"run.root={tmp_path}"]) == 2
-    assert "jax_ppo backend only" in capsys.readouterr().err
-    assert not list(tmp_path.glob("ToyTank*"))
