@@ -69,6 +69,8 @@ from twingym.envs.power_grid.params import BUILD_OPTIONS, GridParams, build_para
 CASES = ("case14", "case30", "case118")
 #: losses assumed by the market schedule and the reward reference (forecast load x 1.02)
 LOSS_FACTOR = 1.02
+#: branch outages folded into the shared chord factorisation as a low-rank change (per copy)
+TOPOLOGY_RANK = 2
 
 
 @struct.dataclass
@@ -108,33 +110,35 @@ def _ren_available(t, z, params: GridParams):
     return params.ren_cap * cf * params.renewable_scale
 
 
-def merit_order(target, pmin, pmax, cost, iters: int = 40):
+def merit_order(target, pmin, pmax, cost):
     """Economic dispatch of ``target`` MW: equal incremental cost (the merit order of marginal
     costs, with quadratic costs taken into account).
 
     ``cost`` is ``(U, 2)`` linear ($/MWh) and quadratic ($/MW^2h) coefficients. Each unit runs at
-    ``clip((lam - c1) / (2 c2), pmin, pmax)``; the price ``lam`` is found by bisection so the
-    total matches ``target`` (clipped to the fleet's range). Quadratic terms are floored at
-    1e-3 $/MW^2h so linear-cost units fill in merit order. Returns ``(U,)`` MW within limits.
+    ``clip((lam - c1) / (2 c2), pmin, pmax)``. The fleet's total is piecewise linear in the price
+    ``lam`` with breakpoints where a unit reaches a limit; the price is found exactly (no
+    iteration) by evaluating the total at all ``2U`` breakpoints and interpolating linearly
+    between the two that bracket ``target`` (clipped to the fleet's range). Quadratic terms are
+    floored at 1e-3 $/MW^2h so linear-cost units fill in merit order. Returns ``(U,)`` MW within
+    limits.
     """
     c1 = cost[:, 0]
     c2 = jnp.maximum(cost[:, 1], 1e-3)
     target = jnp.clip(target, powerflow.exact_sum(pmin), powerflow.exact_sum(pmax))
 
     def output(lam):
-        return jnp.clip((lam - c1) / (2 * c2), pmin, pmax)
+        return jnp.clip((lam[..., None] - c1) / (2 * c2), pmin, pmax)
 
-    lo = jnp.min(c1 + 2 * c2 * pmin) - 1.0
-    hi = jnp.max(c1 + 2 * c2 * pmax) + 1.0
-
-    def body(_, bounds):
-        lo, hi = bounds
-        mid = 0.5 * (lo + hi)
-        short = powerflow.exact_sum(output(mid)) < target
-        return jnp.where(short, mid, lo), jnp.where(short, hi, mid)
-
-    lo, hi = jax.lax.fori_loop(0, iters, body, (lo, hi))
-    return output(0.5 * (lo + hi))
+    knots = jnp.concatenate([c1 + 2 * c2 * pmin, c1 + 2 * c2 * pmax])      # (2U,) $/MWh
+    total = powerflow.exact_sum(output(knots))                               # (2U,) MW
+    below, above = total <= target, total >= target
+    lo = jnp.max(jnp.where(below, knots, -jnp.inf))
+    hi = jnp.min(jnp.where(above, knots, jnp.inf))
+    t_lo = jnp.max(jnp.where(below, total, -jnp.inf))
+    t_hi = jnp.min(jnp.where(above, total, jnp.inf))
+    gap = t_hi - t_lo
+    lam = jnp.where(gap > 0, lo + (target - t_lo) * (hi - lo) / jnp.where(gap > 0, gap, 1.0), lo)
+    return output(lam)
 
 
 def _units(params: GridParams):
@@ -207,12 +211,31 @@ def _flow(params: GridParams, status, p_mw, q_mvar, x_prev, max_chord: int, max_
                                is_pv=params.is_pv & reach)
     va0 = jnp.where(fixed, params.va_slack, x_prev[:n])
     vm0 = jnp.where(fixed | params.is_pv, jnp.where(reach, params.vm_set, 1.0), x_prev[n:])
+    change = _topology_change(params, status, reach, r, x_br)
     res = powerflow.solve_ac(prob, jnp.concatenate([va0, vm0]), params.jinv,
                              max_chord=max_chord, max_newton=max_newton, tol=params.tol,
-                             fixed_chord=True, polish=1, exact=True, branches=bd)
+                             fixed_chord=params.fixed_chord, polish=1, exact=True, branches=bd,
+                             change=change)
     ok = res.converged
     x = jnp.where(ok, jnp.concatenate([res.va, res.vm]), params.x_ref)
     return dict(converged=ok, x=x, reach=reach, **_flow_outputs(params, status, bd, x, p_mw, ok))
+
+
+def _topology_change(params: GridParams, status, reach, r, x_br) -> powerflow.LowRank:
+    """The shared chord matrix ``params.jinv`` (base topology) updated for this copy's branch
+    outages: the first ``TOPOLOGY_RANK`` branches whose status differs from the base enter as a
+    low-rank change (:func:`powerflow.topology_change`), so a trip costs no refactorisation.
+    Copies with more changed branches (or islands) still converge, through Newton."""
+    diff = status - params.br_status0
+    sel = jnp.nonzero(diff != 0, size=TOPOLOGY_RANK, fill_value=0)[0]
+    weight = jnp.where(jnp.arange(TOPOLOGY_RANK) < jnp.sum(diff != 0), diff[sel], 0.0)
+    br = ybus.branch_admittance(r[sel], x_br[sel], params.br_g[sel], params.br_b[sel],
+                                params.br_g_asym[sel], params.br_b_asym[sel], params.br_tap[sel],
+                                params.br_shift[sel], jnp.ones_like(weight))
+    active = jnp.concatenate([~params.is_slack, ~(params.is_slack | params.is_pv)])
+    released = active & ~jnp.concatenate([reach, reach])
+    return powerflow.topology_change(params.jinv, params.x_ref, active, params.br_f[sel],
+                                     params.br_t[sel], br, weight, released, exact=True)
 
 
 def _flow_outputs(params: GridParams, status, bd, x, p_mw, ok):

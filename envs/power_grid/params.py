@@ -112,6 +112,7 @@ class GridParams:
     max_steps: int = struct.field(pytree_node=False, default=96)
     overload_steps: int = struct.field(pytree_node=False, default=3)
     cooldown_steps: int = struct.field(pytree_node=False, default=12)
+    fixed_chord: int = struct.field(pytree_node=False, default=3)  # chord steps every copy takes
     max_chord: int = struct.field(pytree_node=False, default=6)
     max_newton: int = struct.field(pytree_node=False, default=8)
     tol: float = struct.field(pytree_node=False, default=1e-4)

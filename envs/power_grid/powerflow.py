@@ -27,6 +27,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 from twingym.envs.power_grid import ybus
+from twingym.envs.power_grid.compact import compacted_while
 
 
 class PFProblem(NamedTuple):
@@ -160,42 +161,80 @@ def _inf_norm(f):
     return jnp.max(jnp.abs(f))
 
 
-def chord_phase(x0: jax.Array, p: PFProblem, jinv: jax.Array, max_iter: int,
-                tol: float) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """Chord iterations ``x -= jinv @ F(x)``; returns ``(x, |F|, iterations)``.
+class LowRank(NamedTuple):
+    """A low-rank change ``E D E^T`` of the chord Jacobian ``J0``, applied through its inverse
+    (Woodbury): ``(J0 + E D E^T)^-1 F = y - g @ (h @ y[idx])`` with ``y = J0^-1 F``.
 
-    Stops when converged, when ``max_iter`` is reached, or when a step makes the mismatch grow
-    (that step is rejected, so the result is never worse than the start)."""
-    f0 = mismatch(x0, p)
+    idx: (r,) int rows/columns touched (``E`` selects them); g: (2n, r) ``J0^-1[:, idx] D``;
+    h: (r, r) ``(I + J0^-1[idx, idx] D)^-1``."""
 
-    def cond(c):
-        _, f, it, stalled = c
-        return (_inf_norm(f) > tol) & (it < max_iter) & ~stalled
+    idx: jax.Array
+    g: jax.Array
+    h: jax.Array
 
-    def body(c):
-        x, f, it, _ = c
-        x_new = x - jinv @ f
-        f_new = mismatch(x_new, p)
-        ok = jnp.isfinite(_inf_norm(f_new)) & (_inf_norm(f_new) < _inf_norm(f))
-        return (jnp.where(ok, x_new, x), jnp.where(ok, f_new, f), it + 1, ~ok)
 
-    x, f, it, _ = lax.while_loop(cond, body, (x0, f0, jnp.int32(0), jnp.bool_(False)))
-    return x, _inf_norm(f), it
+def _branch_block(x4: jax.Array, yff, yft, ytf, ytt) -> jax.Array:
+    """``[P_f, P_t, Q_f, Q_t]`` (pu) injected into a branch at ``x4 = [va_f, va_t, vm_f, vm_t]``."""
+    vf = x4[2] * jnp.exp(1j * x4[0])
+    vt = x4[3] * jnp.exp(1j * x4[1])
+    sf = vf * jnp.conj(yff * vf + yft * vt)
+    st = vt * jnp.conj(ytf * vf + ytt * vt)
+    return jnp.stack([sf.real, st.real, sf.imag, st.imag])
+
+
+def topology_change(jinv: jax.Array, x_ref: jax.Array, active: jax.Array, f: jax.Array,
+                    t: jax.Array, br_unit: ybus.BranchAdmittance, weight: jax.Array,
+                    released: jax.Array | None = None, exact: bool = False) -> LowRank:
+    """The chord matrix ``jinv = J0^-1`` (factorised for one topology) updated for ``k`` branches
+    whose status changed, without refactorising: each branch adds ``weight`` times its own
+    4x4 Jacobian block (at ``x_ref``) on rows/columns ``[va_f, va_t, vm_f, vm_t]``.
+
+    ``f``/``t``: (k,) bus rows; ``br_unit``: their admittances at status 1, (k,) each; ``weight``:
+    (k,) status change (-1 for a trip, 0 for an unused slot); ``active``: (2n,) bool equation rows
+    of ``J0`` (fixed rows keep their identity); ``released``: (2n,) bool rows active in ``J0``
+    that are now fixed (a bus cut off by the outage): they become identity rows, which is exact
+    when the branch was the bus's only connection. Returns a :class:`LowRank` of rank ``4k``."""
+    n = x_ref.shape[0] // 2
+    idx4 = jnp.stack([f, t, n + f, n + t], axis=1)                           # (k, 4)
+    blocks = jax.vmap(jax.jacfwd(_branch_block))(x_ref[idx4], *br_unit)     # (k, 4, 4)
+    blocks = blocks * (weight[:, None, None] * active[idx4][:, :, None])
+    if released is not None:
+        used = (weight != 0)[:, None]
+        blocks = blocks + jax.vmap(jnp.diag)((released[idx4] & used).astype(blocks.dtype))
+    k = f.shape[0]
+    d = jnp.zeros((4 * k, 4 * k), blocks.dtype)
+    for i in range(k):
+        d = d.at[4 * i:4 * i + 4, 4 * i:4 * i + 4].set(blocks[i])
+    idx = idx4.reshape(-1)
+    cols = jinv[:, idx]                                                      # (2n, r)
+    g = jax.vmap(lambda row: matvec(d.T, row, exact))(cols)                  # cols @ d
+    m_d = jax.vmap(lambda row: matvec(d.T, row, exact))(cols[idx])           # M @ d
+    h = jnp.linalg.inv(jnp.eye(4 * k, dtype=d.dtype) + m_d)
+    return LowRank(idx=idx, g=g, h=h)
+
+
+def chord_direction(jinv: jax.Array, f: jax.Array, change: LowRank | None = None,
+                    exact: bool = False) -> jax.Array:
+    """``J^-1 f`` for the chord matrix ``jinv``, with a :class:`LowRank` topology change."""
+    y = matvec(jinv, f, exact)
+    if change is None:
+        return y
+    return y - matvec(change.g, matvec(change.h, y[change.idx], exact), exact)
 
 
 def chord_fixed(x0: jax.Array, p: PFProblem, jinv: jax.Array, iters: int,
-                exact: bool = False, bd=None) -> tuple[jax.Array, jax.Array, jax.Array]:
+                exact: bool = False, bd=None,
+                change: LowRank | None = None) -> tuple[jax.Array, jax.Array, jax.Array]:
     """Exactly ``iters`` chord iterations, every step accepted; if the end point is worse than
-    the start (or not finite) the start is returned.
+    the start (or not finite) the start is returned. Returns ``(x, |F|, iterations)``.
 
-    A fixed count with no per-step decisions makes a copy's result bitwise independent of the
-    other copies it is batched with (with ``exact``): a tolerance or acceptance test evaluated
-    at round-off level can flip between a batched and a single run."""
+    A fixed count with no per-step decisions keeps every copy of a batch in step (one batched
+    matrix product per iteration)."""
     f0 = mismatch(x0, p, exact, bd)
 
     def body(_, c):
         x, f = c
-        x_new = x - matvec(jinv, f, exact)
+        x_new = x - chord_direction(jinv, f, change, exact)
         return x_new, mismatch(x_new, p, exact, bd)
 
     x, f = lax.fori_loop(0, iters, body, (x0, f0))
@@ -204,50 +243,92 @@ def chord_fixed(x0: jax.Array, p: PFProblem, jinv: jax.Array, iters: int,
     return x, jnp.where(better, _inf_norm(f), _inf_norm(f0)), jnp.int32(iters)
 
 
-def newton_phase(x0: jax.Array, p: PFProblem, max_iter: int, tol: float,
-                 exact: bool = False, bd=None) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """Exact Newton iterations; returns ``(x, |F|, iterations)``."""
+def chord_phase(x0: jax.Array, p: PFProblem, jinv: jax.Array, max_iter: int, tol: float,
+                exact: bool = False, bd=None, change: LowRank | None = None,
+                buffer: int | None = None) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Chord iterations ``x -= J^-1 F(x)`` until converged, ``max_iter``, or a step that makes
+    the mismatch grow (that step is rejected, so the result is never worse than the start).
+    Returns ``(x, |F|, iterations)``. Batched, only the copies still above ``tol`` iterate
+    (gathered, see :func:`~twingym.envs.power_grid.compact.compacted_while`)."""
     f0 = mismatch(x0, p, exact, bd)
 
-    def cond(c):
+    def cond(_, c):
+        _, f, it, stalled = c
+        return (_inf_norm(f) > tol) & (it < max_iter) & ~stalled
+
+    def body(consts, c):
+        p, jinv, bd, change = consts
+        x, f, it, _ = c
+        x_new = x - chord_direction(jinv, f, change, exact)
+        f_new = mismatch(x_new, p, exact, bd)
+        ok = jnp.isfinite(_inf_norm(f_new)) & (_inf_norm(f_new) < _inf_norm(f))
+        return (jnp.where(ok, x_new, x), jnp.where(ok, f_new, f), it + 1, ~ok)
+
+    x, f, it, _ = compacted_while(cond, body, (p, jinv, bd, change),
+                                  (x0, f0, jnp.int32(0), jnp.bool_(False)), buffer)
+    return x, _inf_norm(f), it
+
+
+def newton_phase(x0: jax.Array, p: PFProblem, max_iter: int, tol: float,
+                 exact: bool = False, bd=None,
+                 buffer: int | None = None) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Exact Newton iterations; returns ``(x, |F|, iterations)``.
+
+    Batched by ``vmap``, only the copies whose mismatch is still above ``tol`` iterate, gathered
+    in buffers of ``buffer`` copies (see :func:`~twingym.envs.power_grid.compact.compacted_while`):
+    a copy whose earlier phase converged pays one mismatch check, not a batched LU."""
+    f0 = mismatch(x0, p, exact, bd)
+
+    def cond(_, c):
         _, f, it = c
         err = _inf_norm(f)
         return (err > tol) & (it < max_iter) & jnp.isfinite(err)
 
-    def body(c):
+    def body(consts, c):
+        p, bd = consts
         x, f, it = c
         x = x - jnp.linalg.solve(jacobian(x, p, exact), f)
         return x, mismatch(x, p, exact, bd), it + 1
 
-    x, f, it = lax.while_loop(cond, body, (x0, f0, jnp.int32(0)))
+    x, f, it = compacted_while(cond, body, (p, bd), (x0, f0, jnp.int32(0)), buffer)
     return x, _inf_norm(f), it
 
 
 def solve_ac(p: PFProblem, x0: jax.Array, jinv: jax.Array | None = None, *,
-             max_chord: int = 30, max_newton: int = 10, tol: float = 1e-9,
-             fixed_chord: bool = False, polish: int = 0, exact: bool = False,
-             branches: ybus.BranchData | None = None) -> PFResult:
+             max_chord: int = 30, max_newton: int = 10, tol: float = 1e-8,
+             fixed_chord: int = 0, polish: int = 0, exact: bool = False,
+             branches: ybus.BranchData | None = None, change: LowRank | None = None,
+             buffer: int | None = None) -> PFResult:
     """Solve the AC power flow from ``x0`` (see :func:`initial_point`).
 
-    With ``jinv`` (a ``(2n, 2n)`` inverse Jacobian, e.g. from :func:`reference_jacobian_inverse`)
-    chord iterations run first; exact Newton iterations then finish whatever is left. ``tol`` is
-    the largest allowed power mismatch in pu (1e-9 pu = 1e-7 MW on a 100 MVA base). With
-    ``fixed_chord`` exactly ``max_chord`` chord iterations run (see :func:`chord_fixed`);
-    ``polish`` more chord iterations always run at the end, so that copies stopped on either side
-    of the tolerance (round-off decides that in float32) end up much closer than the tolerance.
+    Convergence is pandapower's test: the largest entry of the power mismatch vector (P at PV
+    and PQ buses, Q at PQ buses, in pu on the network's ``sn_mva``) below ``tol`` (pandapower's
+    ``tolerance_mva``, default 1e-8, is compared with exactly this per-unit vector).
+
+    With ``jinv`` (a ``(2n, 2n)`` inverse Jacobian, e.g. from :func:`reference_jacobian_inverse`,
+    optionally with a :class:`LowRank` topology ``change``) chord iterations run first: the
+    first ``fixed_chord`` for every copy (in step, batched), then up to ``max_chord`` in all
+    for the copies not yet converged (see :func:`chord_phase`); exact Newton iterations then
+    finish whatever is left. Batched by ``vmap``, a copy that has converged stops paying: the
+    adaptive phases run on gathered buffers of ``buffer`` copies that still need them.
+    ``polish`` more chord iterations always run at the end, so that copies stopped on either
+    side of the tolerance (round-off decides that in float32) end up much closer than it.
     ``exact`` makes every matrix-vector product batching-invariant (see :func:`matvec`).
     ``branches`` switches the mismatch to cancellation-free branch sums (see :func:`mismatch`).
     """
     it_c = jnp.int32(0)
     x = x0
     if jinv is not None:
-        if fixed_chord:
-            x, _, it_c = chord_fixed(x0, p, jinv, max_chord, exact, branches)
-        else:
-            x, _, it_c = chord_phase(x0, p, jinv, max_chord, tol)
-    x, err, it_n = newton_phase(x, p, max_newton, tol, exact, branches)
+        if fixed_chord > 0:
+            x, _, it_c = chord_fixed(x0, p, jinv, min(fixed_chord, max_chord), exact, branches,
+                                     change)
+        if max_chord > fixed_chord:
+            x, _, it_a = chord_phase(x, p, jinv, max_chord - fixed_chord, tol, exact, branches,
+                                     change, buffer)
+            it_c = it_c + it_a
+    x, err, it_n = newton_phase(x, p, max_newton, tol, exact, branches, buffer)
     if jinv is not None and polish > 0:
-        x, err_p, _ = chord_fixed(x, p, jinv, polish, exact, branches)
+        x, err_p, _ = chord_fixed(x, p, jinv, polish, exact, branches, change)
         err = jnp.minimum(err, err_p)
     n = n_bus(p)
     ok = (err <= tol) & jnp.all(jnp.isfinite(x))
