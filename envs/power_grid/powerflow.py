@@ -21,6 +21,7 @@ All arithmetic follows the dtype of the inputs (float32/complex64 or float64/com
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple
 
 import jax
@@ -51,13 +52,15 @@ class PFProblem(NamedTuple):
 
 class PFResult(NamedTuple):
     """Solution: ``va`` (n,) rad, ``vm`` (n,) pu, ``converged`` bool, ``iterations`` int32
-    (chord + Newton), ``mismatch`` () largest remaining power mismatch (pu)."""
+    (chord + Newton), ``mismatch`` () largest remaining power mismatch (pu),
+    ``newton_iterations`` int32 (the Newton part of ``iterations``)."""
 
     va: jax.Array
     vm: jax.Array
     converged: jax.Array
     iterations: jax.Array
     mismatch: jax.Array
+    newton_iterations: jax.Array | int = 0
 
 
 def _row_masks(p: PFProblem) -> tuple[jax.Array, jax.Array]:
@@ -80,7 +83,7 @@ def ybus_from_real(ymat: jax.Array) -> jax.Array:
 
 
 def n_bus(p: PFProblem) -> int:
-    return p.ymat.shape[0] // 2
+    return p.p_spec.shape[-1]
 
 
 def exact_sum(a: jax.Array) -> jax.Array:
@@ -222,9 +225,9 @@ def chord_direction(jinv: jax.Array, f: jax.Array, change: LowRank | None = None
     return y - matvec(change.g, matvec(change.h, y[change.idx], exact), exact)
 
 
-def chord_fixed(x0: jax.Array, p: PFProblem, jinv: jax.Array, iters: int,
-                exact: bool = False, bd=None,
-                change: LowRank | None = None) -> tuple[jax.Array, jax.Array, jax.Array]:
+def chord_fixed(x0: jax.Array, p: PFProblem, jinv: jax.Array | None, iters: int,
+                exact: bool = False, bd=None, change: LowRank | None = None,
+                chord_fn: Callable | None = None) -> tuple[jax.Array, jax.Array, jax.Array]:
     """Exactly ``iters`` chord iterations, every step accepted; if the end point is worse than
     the start (or not finite) the start is returned. Returns ``(x, |F|, iterations)``.
 
@@ -234,7 +237,7 @@ def chord_fixed(x0: jax.Array, p: PFProblem, jinv: jax.Array, iters: int,
 
     def body(_, c):
         x, f = c
-        x_new = x - chord_direction(jinv, f, change, exact)
+        x_new = x - (chord_fn(f) if chord_fn else chord_direction(jinv, f, change, exact))
         return x_new, mismatch(x_new, p, exact, bd)
 
     x, f = lax.fori_loop(0, iters, body, (x0, f0))
@@ -243,9 +246,10 @@ def chord_fixed(x0: jax.Array, p: PFProblem, jinv: jax.Array, iters: int,
     return x, jnp.where(better, _inf_norm(f), _inf_norm(f0)), jnp.int32(iters)
 
 
-def chord_phase(x0: jax.Array, p: PFProblem, jinv: jax.Array, max_iter: int, tol: float,
+def chord_phase(x0: jax.Array, p: PFProblem, jinv: jax.Array | None, max_iter: int, tol: float,
                 exact: bool = False, bd=None, change: LowRank | None = None,
-                buffer: int | None = None) -> tuple[jax.Array, jax.Array, jax.Array]:
+                buffer: int | None = None,
+                chord_fn: Callable | None = None) -> tuple[jax.Array, jax.Array, jax.Array]:
     """Chord iterations ``x -= J^-1 F(x)`` until converged, ``max_iter``, or a step that makes
     the mismatch grow (that step is rejected, so the result is never worse than the start).
     Returns ``(x, |F|, iterations)``. Batched, only the copies still above ``tol`` iterate
@@ -259,7 +263,7 @@ def chord_phase(x0: jax.Array, p: PFProblem, jinv: jax.Array, max_iter: int, tol
     def body(consts, c):
         p, jinv, bd, change = consts
         x, f, it, _ = c
-        x_new = x - chord_direction(jinv, f, change, exact)
+        x_new = x - (chord_fn(f) if chord_fn else chord_direction(jinv, f, change, exact))
         f_new = mismatch(x_new, p, exact, bd)
         ok = jnp.isfinite(_inf_norm(f_new)) & (_inf_norm(f_new) < _inf_norm(f))
         return (jnp.where(ok, x_new, x), jnp.where(ok, f_new, f), it + 1, ~ok)
@@ -270,8 +274,8 @@ def chord_phase(x0: jax.Array, p: PFProblem, jinv: jax.Array, max_iter: int, tol
 
 
 def newton_phase(x0: jax.Array, p: PFProblem, max_iter: int, tol: float,
-                 exact: bool = False, bd=None,
-                 buffer: int | None = None) -> tuple[jax.Array, jax.Array, jax.Array]:
+                 exact: bool = False, bd=None, buffer: int | None = None,
+                 newton_fn: Callable | None = None) -> tuple[jax.Array, jax.Array, jax.Array]:
     """Exact Newton iterations; returns ``(x, |F|, iterations)``.
 
     Batched by ``vmap``, only the copies whose mismatch is still above ``tol`` iterate, gathered
@@ -287,7 +291,8 @@ def newton_phase(x0: jax.Array, p: PFProblem, max_iter: int, tol: float,
     def body(consts, c):
         p, bd = consts
         x, f, it = c
-        x = x - jnp.linalg.solve(jacobian(x, p, exact), f)
+        dx = newton_fn(x, f) if newton_fn else jnp.linalg.solve(jacobian(x, p, exact), f)
+        x = x - dx
         return x, mismatch(x, p, exact, bd), it + 1
 
     x, f, it = compacted_while(cond, body, (p, bd), (x0, f0, jnp.int32(0)), buffer)
@@ -298,7 +303,8 @@ def solve_ac(p: PFProblem, x0: jax.Array, jinv: jax.Array | None = None, *,
              max_chord: int = 30, max_newton: int = 10, tol: float = 1e-8,
              fixed_chord: int = 0, polish: int = 0, exact: bool = False,
              branches: ybus.BranchData | None = None, change: LowRank | None = None,
-             buffer: int | None = None) -> PFResult:
+             buffer: int | None = None, chord_fn: Callable | None = None,
+             newton_fn: Callable | None = None) -> PFResult:
     """Solve the AC power flow from ``x0`` (see :func:`initial_point`).
 
     Convergence is pandapower's test: the largest entry of the power mismatch vector (P at PV
@@ -315,24 +321,29 @@ def solve_ac(p: PFProblem, x0: jax.Array, jinv: jax.Array | None = None, *,
     side of the tolerance (round-off decides that in float32) end up much closer than it.
     ``exact`` makes every matrix-vector product batching-invariant (see :func:`matvec`).
     ``branches`` switches the mismatch to cancellation-free branch sums (see :func:`mismatch`).
+    ``chord_fn(f)`` and ``newton_fn(x, f)`` replace the dense chord and Newton directions (e.g.
+    the sparse ones of :mod:`~twingym.envs.power_grid.sparse`; ``p.ymat`` may then be None,
+    with ``branches`` given).
     """
     it_c = jnp.int32(0)
     x = x0
-    if jinv is not None:
+    chord = jinv is not None or chord_fn is not None
+    if chord:
         if fixed_chord > 0:
             x, _, it_c = chord_fixed(x0, p, jinv, min(fixed_chord, max_chord), exact, branches,
-                                     change)
+                                     change, chord_fn)
         if max_chord > fixed_chord:
             x, _, it_a = chord_phase(x, p, jinv, max_chord - fixed_chord, tol, exact, branches,
-                                     change, buffer)
+                                     change, buffer, chord_fn)
             it_c = it_c + it_a
-    x, err, it_n = newton_phase(x, p, max_newton, tol, exact, branches, buffer)
-    if jinv is not None and polish > 0:
-        x, err_p, _ = chord_fixed(x, p, jinv, polish, exact, branches, change)
+    x, err, it_n = newton_phase(x, p, max_newton, tol, exact, branches, buffer, newton_fn)
+    if chord and polish > 0:
+        x, err_p, _ = chord_fixed(x, p, jinv, polish, exact, branches, change, chord_fn)
         err = jnp.minimum(err, err_p)
     n = n_bus(p)
     ok = (err <= tol) & jnp.all(jnp.isfinite(x))
-    return PFResult(va=x[:n], vm=x[n:], converged=ok, iterations=it_c + it_n, mismatch=err)
+    return PFResult(va=x[:n], vm=x[n:], converged=ok, iterations=it_c + it_n, mismatch=err,
+                    newton_iterations=it_n)
 
 
 def reference_jacobian_inverse(p: PFProblem, x: jax.Array) -> jax.Array:
