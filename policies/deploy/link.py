@@ -2,7 +2,7 @@
 
 The live twin describes itself (``twingym/ObservationNodes``, ``twingym/SetpointNodes``, ...), so the
 client needs only the namespace URI and the twin-level node ids below, a copy of
-``twingym.envs.live.naming`` kept here because importing ``twingym.envs`` loads JAX, which this
+``twingym.live.naming`` kept here because importing ``twingym.envs`` loads JAX, which this
 runtime must not (a test checks both copies agree).
 """
 

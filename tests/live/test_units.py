@@ -10,7 +10,7 @@ import jax
 import numpy as np
 import pytest
 from twingym.envs import make
-from twingym.envs.live import (
+from twingym.live import (
     Fault,
     LiveTwin,
     SecurityConfig,
@@ -20,7 +20,7 @@ from twingym.envs.live import (
     naming,
     read_record,
 )
-from twingym.envs.live.security import plan_security
+from twingym.live.security import plan_security
 from twingym.policies.deploy import SafetyLayer, Watchdog
 from twingym.policies.deploy import link as deploy_link
 

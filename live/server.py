@@ -32,10 +32,10 @@ from typing import Any
 
 from asyncua import Server, ua
 from asyncua.common.callback import CallbackType
-from twingym.envs.live import naming
-from twingym.envs.live.record import StepRecorder
-from twingym.envs.live.security import PasswordUserManager, SecurityConfig, SecurityPlan, plan_security
-from twingym.envs.live.twin_runtime import Fault, LiveTwin, StepOutcome
+from twingym.live import naming
+from twingym.live.record import StepRecorder
+from twingym.live.security import PasswordUserManager, SecurityConfig, SecurityPlan, plan_security
+from twingym.live.twin_runtime import Fault, LiveTwin, StepOutcome
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4840

@@ -327,7 +327,7 @@ class LiveTwin:
             rejected=rejected, state=_state_dict(self._state) if self.record_state else {})
 
     def record_line(self, out: StepOutcome) -> dict[str, Any]:
-        """The JSON-able record of one step (see :mod:`twingym.envs.live.record`)."""
+        """The JSON-able record of one step (see :mod:`twingym.live.record`)."""
         line: dict[str, Any] = {
             "event": "step", "wall_time": time.time(), "step": out.step, "episode": out.episode,
             "episode_step": out.episode_step, "sim_time": out.sim_time, "mode": out.mode,

@@ -8,17 +8,17 @@
 See docs/live-twin.md for the address space, the security rules and the record format.
 """
 
-from twingym.envs.live.background import (
+from twingym.live.background import (
     ServerProcess,
     ServerThread,
     free_port,
     spawn_server,
     start_server_thread,
 )
-from twingym.envs.live.record import StepRecorder, read_record
-from twingym.envs.live.security import SecurityConfig, SecurityError, is_loopback
-from twingym.envs.live.server import LiveTwinServer, ServerConfig, ServeSummary, serve
-from twingym.envs.live.twin_runtime import Fault, LiveTwin, StepOutcome
+from twingym.live.record import StepRecorder, read_record
+from twingym.live.security import SecurityConfig, SecurityError, is_loopback
+from twingym.live.server import LiveTwinServer, ServerConfig, ServeSummary, serve
+from twingym.live.twin_runtime import Fault, LiveTwin, StepOutcome
 
 __all__ = [
     "Fault",
