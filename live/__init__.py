@@ -4,38 +4,39 @@
 - :class:`LiveTwinServer` / :func:`serve` publish it over OPC UA; :class:`ServerConfig` holds the options.
 - :func:`start_server_thread` and :func:`spawn_server` run one in the background and return its endpoint.
 - :func:`read_record` reads the crash-safe step record.
+- :mod:`twingym.live.contract`: the protocol (node ids, labels, snapshot rule, space description)
+  shared with the deploy client; it imports no JAX.
 
-See docs/live-twin.md for the address space, the security rules and the record format.
+The names above are loaded on first use, so ``import twingym.live.contract`` (the deploy runtime)
+does not import the JAX-backed server. See docs/live-twin.md for the address space, the security
+rules and the record format.
 """
 
-from twingym.live.background import (
-    ServerProcess,
-    ServerThread,
-    free_port,
-    spawn_server,
-    start_server_thread,
-)
-from twingym.live.record import StepRecorder, read_record
-from twingym.live.security import SecurityConfig, SecurityError, is_loopback
-from twingym.live.server import LiveTwinServer, ServerConfig, ServeSummary, serve
-from twingym.live.twin_runtime import Fault, LiveTwin, StepOutcome
+from __future__ import annotations
 
-__all__ = [
-    "Fault",
-    "LiveTwin",
-    "LiveTwinServer",
-    "SecurityConfig",
-    "SecurityError",
-    "ServeSummary",
-    "ServerConfig",
-    "ServerProcess",
-    "ServerThread",
-    "StepOutcome",
-    "StepRecorder",
-    "free_port",
-    "is_loopback",
-    "read_record",
-    "serve",
-    "spawn_server",
-    "start_server_thread",
-]
+import importlib
+from typing import Any
+
+#: public name -> submodule that defines it
+_EXPORTS = {
+    "ServerProcess": "background", "ServerThread": "background", "free_port": "background",
+    "spawn_server": "background", "start_server_thread": "background",
+    "StepRecorder": "record", "read_record": "record",
+    "SecurityConfig": "security", "SecurityError": "security", "is_loopback": "security",
+    "LiveTwinServer": "server", "ServerConfig": "server", "ServeSummary": "server", "serve": "server",
+    "Fault": "twin_runtime", "LiveTwin": "twin_runtime", "StepOutcome": "twin_runtime",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])

@@ -10,7 +10,7 @@ import pytest
 from asyncua import Client, ua
 from twingym.envs import make
 from twingym.live import SecurityConfig, read_record
-from twingym.live.naming import NAMESPACE_URI
+from twingym.live.contract import NAMESPACE_URI
 
 
 def run(coro, timeout: float = 30.0):
