@@ -72,11 +72,11 @@ def live_vs_validation(bundle_path: str | Path, *, episodes: int = 12, speed: fl
     """
     bundle = load_bundle(bundle_path)
     validation = require_validated(bundle)
-    nominal = validation["scenarios"]["nominal"]
+    nominal = validation.scenarios["nominal"]
     val = nominal["controllers"][POLICY_KEY]
     horizon = int(nominal["horizon"])
     twin_id = bundle.twin_id
-    overrides = bundle.manifest["twin"].get("param_overrides") or {}
+    overrides = bundle.manifest.twin.param_overrides or {}
     folder = Path(out_dir or tempfile.mkdtemp(prefix="twingym-live-bench-"))
     _, params = make(twin_id, **overrides)
     dt = float(getattr(params, "dt", 1.0))

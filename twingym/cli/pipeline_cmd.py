@@ -21,12 +21,16 @@ import math
 import os
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from twingym.cli.errors import UserError
+
+if TYPE_CHECKING:
+    from twingym.policies.manifest import ValidationRecord
 
 console = Console()
 
@@ -85,7 +89,7 @@ def run_pipeline(config: str, overrides: list[str], out: Path, deploy_seconds: f
     gates = Table(title="validation gates")
     for col in ("gate", "verdict", "detail"):
         gates.add_column(col)
-    for gate in outcome.record.get("gates", []):
+    for gate in outcome.record.gates:
         verdict = "[green]pass[/]" if gate.get("passed") else "[red]FAIL[/]"
         gates.add_row(str(gate.get("name")), verdict, str(gate.get("detail", ""))[:100])
     console.print(gates)
@@ -140,14 +144,9 @@ def _flatten(tree: dict, prefix: str = "") -> dict:
     return flat
 
 
-def _nominal(record: dict) -> dict:
-    for scenario in record.get("scenarios", {}).values() if isinstance(record.get("scenarios"), dict) else []:
-        if scenario.get("name") == "nominal":
-            return scenario
-    scenarios = record.get("scenarios")
-    if isinstance(scenarios, dict):
-        return scenarios.get("nominal", {})
-    return next((s for s in scenarios or [] if s.get("name") == "nominal"), {})
+def _nominal(record: ValidationRecord) -> dict:
+    """The nominal scenario's entry of a validation record (``{}`` when the suite has none)."""
+    return record.scenarios.get("nominal", {})
 
 
 def _summary(train_summary: dict, outcome, deploy_summary, artefacts: dict[str, str], t_all: float) -> None:
