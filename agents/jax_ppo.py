@@ -563,3 +563,19 @@ class JaxPolicy:
                           nvec=h.nvec if h.kind != "gaussian" else None,
                           obs_epsilon=eps, obs_clip=clip, backend="jax_ppo",
                           extra={"action_shape": list(h.action_shape)})
+
+
+# ---- the final policy of a run directory (the backend's policy interface, see ``agents.backends``) -----------
+def policy_spec(directory: str | Path) -> PolicySpec:
+    """:class:`PolicySpec` of the policy saved in ``directory`` (a run's ``final/``)."""
+    return JaxPolicy.load(directory).policy_spec()
+
+
+def load_actor(directory: str | Path):
+    """A jittable function ``obs (B, *obs_shape) -> actions`` of the policy saved in ``directory``."""
+    return JaxPolicy.load(directory).act
+
+
+def deterministic_actions(directory: str | Path, obs: np.ndarray) -> np.ndarray:
+    """The policy's own deterministic actions on raw observations ``(B, *obs_shape)`` (host arrays)."""
+    return np.asarray(load_actor(directory)(jnp.asarray(obs, jnp.float32)))

@@ -8,7 +8,7 @@ Top-level keys::
     seed: 0
     train_scenarios: []        # jax_ppo: train on a mixture of the twin's scenarios (copy i: i mod k)
     agent:                     # backend and its hyperparameters; ``backend`` selects the schema
-      backend: jax_ppo         # jax_ppo | sb3_ppo | sb3_sac | rllib_ppo
+      backend: jax_ppo         # a key of twingym.agents.backends.BACKENDS: jax_ppo | sb3_ppo | sb3_sac | rllib_ppo
       ...
     eval: {episodes: 64, every_steps: 0}
     checkpoint: {every_steps: 0, keep: 3}
@@ -22,13 +22,11 @@ from __future__ import annotations
 
 import importlib.resources
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Union
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from twingym.agents.jax_ppo import JaxPPOParams
-from twingym.agents.rllib import RLlibPPOParams
-from twingym.agents.sb3 import SB3PPOParams, SB3SACParams
+from twingym.agents.backends import BACKENDS
 
 
 class ConfigError(ValueError):
@@ -62,7 +60,8 @@ class RunConfig(BaseModel):
     progress: bool = Field(True, description="show a rich progress bar")
 
 
-AgentConfig = Annotated[JaxPPOParams | SB3PPOParams | SB3SACParams | RLlibPPOParams,
+#: the ``agent:`` section: one hyperparameter model per registered backend, chosen by ``backend``
+AgentConfig = Annotated[Union[tuple(b.params_model() for b in BACKENDS.values())],  # noqa: UP007
                         Field(discriminator="backend")]
 
 
@@ -87,8 +86,6 @@ class TrainConfig(BaseModel):
     def backend(self) -> str:
         return self.agent.backend
 
-
-BACKENDS = ("jax_ppo", "sb3_ppo", "sb3_sac", "rllib_ppo")
 
 
 def _format_error(err: ValidationError) -> str:
