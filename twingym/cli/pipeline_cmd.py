@@ -50,7 +50,7 @@ def _train_sets(overrides: list[str], out: Path) -> list[str]:
 def preflight(config: str, overrides: list[str], out: Path, deploy_seconds: float, speed: float,
               episodes: int | None) -> None:
     """Check every stage's options before anything runs; raise a one-line error on the first bad one."""
-    from twingym.envs.live.server import ServerConfig
+    from twingym.live.server import ServerConfig
     from twingym.training import run_dir as rd
     from twingym.training.config import load_config
     from twingym.training.driver import check_twin
