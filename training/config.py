@@ -15,7 +15,7 @@ Top-level keys::
     run: {root: runs, name: null}
 
 Unknown keys and wrong types raise :class:`ConfigError` with one line naming the dotted key and what
-was expected. ``--set key=value`` overrides (:func:`apply_overrides`) parse the value as a YAML scalar.
+was expected; so do batch sizes no machine can hold (:func:`check_batch_sizes`). ``--set key=value`` overrides (:func:`apply_overrides`) parse the value as a YAML scalar.
 """
 
 from __future__ import annotations
@@ -90,6 +90,41 @@ class TrainConfig(BaseModel):
 
 BACKENDS = ("jax_ppo", "sb3_ppo", "sb3_sac", "rllib_ppo")
 
+#: most twin copies one run may step at once: 16.8 M (beyond it no single machine holds the states).
+MAX_ENV_COPIES = 2**24
+#: most samples one update may hold: arrays are indexed with int32 (2**31 - 1 elements).
+MAX_UPDATE_SAMPLES = 2**31 - 1
+
+#: per backend: (twin copies stepped at once, samples held for one update), each with the config
+#: expression it comes from.
+BATCH_SIZES: dict[str, Any] = {
+    "jax_ppo": lambda a: ((a.num_envs * a.num_seeds, "agent.num_envs * agent.num_seeds"),
+                          (a.num_envs * a.rollout_steps * a.num_seeds,
+                           "agent.num_envs * agent.rollout_steps * agent.num_seeds")),
+    "sb3_ppo": lambda a: ((a.num_envs, "agent.num_envs"), (a.num_envs * a.n_steps, "agent.num_envs * agent.n_steps")),
+    "sb3_sac": lambda a: ((a.num_envs, "agent.num_envs"), (a.buffer_size, "agent.buffer_size")),
+    "rllib_ppo": lambda a: ((max(a.num_env_runners, 1) * a.num_envs_per_env_runner,
+                             "agent.num_env_runners * agent.num_envs_per_env_runner"),
+                            (max(a.num_env_runners, 1) * a.num_envs_per_env_runner * a.rollout_fragment_length,
+                             "agent.num_env_runners * agent.num_envs_per_env_runner * "
+                             "agent.rollout_fragment_length")),
+}
+
+
+def check_batch_sizes(cfg: TrainConfig) -> None:
+    """Refuse batch sizes beyond :data:`MAX_ENV_COPIES` / :data:`MAX_UPDATE_SAMPLES` (one line)."""
+    (copies, copies_what), (samples, samples_what) = BATCH_SIZES[cfg.backend](cfg.agent)
+    if copies > MAX_ENV_COPIES:
+        raise ConfigError(f"config key {copies_what.split(' ')[0]!r}: {copies_what} = {copies:,} twin copies; "
+                          f"at most {MAX_ENV_COPIES:,} can be stepped at once")
+    if samples > MAX_UPDATE_SAMPLES:
+        raise ConfigError(f"config key {samples_what.split(' ')[0]!r}: {samples_what} = {samples:,} samples "
+                          f"per update; at most {MAX_UPDATE_SAMPLES:,} (int32 indexing)")
+    if cfg.backend == "jax_ppo" and (cfg.agent.num_envs * cfg.agent.rollout_steps) % cfg.agent.num_minibatches:
+        raise ConfigError(f"config key 'agent.num_minibatches': agent.num_envs * agent.rollout_steps "
+                          f"({cfg.agent.num_envs * cfg.agent.rollout_steps}) must be divisible by it "
+                          f"({cfg.agent.num_minibatches})")
+
 
 def _format_error(err: ValidationError) -> str:
     e = err.errors()[0]
@@ -115,9 +150,11 @@ def parse_config(data: dict[str, Any]) -> TrainConfig:
     if not isinstance(data, dict):
         raise ConfigError("a config must be a YAML mapping of keys to values")
     try:
-        return TrainConfig.model_validate(data)
+        cfg = TrainConfig.model_validate(data)
     except ValidationError as err:
         raise ConfigError(_format_error(err)) from None
+    check_batch_sizes(cfg)
+    return cfg
 
 
 def parse_scalar(text: str) -> Any:
