@@ -16,6 +16,7 @@ FOLDERS = {
     "twingym.training": "training",
     "twingym.policies": "policies",
     "twingym.configs": "configs",
+    "twingym.dashboard": "dashboard",
 }
 
 packages: list[str] = []
@@ -32,5 +33,6 @@ for name, folder in FOLDERS.items():
 setup(
     packages=packages,
     package_dir=package_dir,
-    package_data={"": ["*.yaml", "*.yml", "*.txt", "*.json", "*.csv", "*.IN", "LICENSE*", "*.md"]},
+    package_data={"": ["*.yaml", "*.yml", "*.txt", "*.json", "*.csv", "*.IN", "LICENSE*", "*.md", "*.html", "*.js",
+                      "*.css"]},
 )
