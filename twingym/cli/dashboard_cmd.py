@@ -27,7 +27,7 @@ def expand_optional_port(argv: list[str]) -> list[str]:
         out.append(arg)
         if arg in OPTIONAL_VALUE_OPTIONS:
             following = argv[i + 1] if i + 1 < len(argv) else None
-            if following is None or following.startswith("-") or not following.isdigit():
+            if following is None or not following.lstrip("-").isdigit():
                 out.append(OPTIONAL_VALUE_OPTIONS[arg])
     return out
 
