@@ -22,7 +22,6 @@ from twingym.dashboard.security import (
     PASSWORD_ENV,
     DashboardSecurity,
     DashboardSecurityError,
-    is_loopback_host,
 )
 
 __all__ = [
@@ -35,7 +34,6 @@ __all__ = [
     "DashboardThread",
     "FeedConfig",
     "TwinFeed",
-    "is_loopback_host",
     "serve_dashboard",
     "start_dashboard_thread",
 ]

@@ -31,6 +31,7 @@ from typing import Any
 
 from asyncua import ua
 from twingym.dashboard.hub import Hub
+from twingym.live.contract import twin_node
 from twingym.policies.deploy.link import CONNECTION_ERRORS, ClientSecurity, LinkError, Snapshot, TwinLink
 
 HISTORY = 600          # frames kept for a newly opened page (at 10 Hz: one minute)
@@ -140,12 +141,7 @@ class TwinFeed:
 
     async def _connect(self) -> None:
         desc = await self.link.connect()
-        schematic = await self.link.client.read_values(  # type: ignore[union-attr]
-            [self.link.client.get_node(ua.NodeId("twingym/Schematic", self.link._idx))])  # type: ignore[union-attr]
-        try:
-            picture = json.loads(schematic[0] or "{}")
-        except (TypeError, ValueError):
-            picture = {}
+        picture = await self._schematic()
         self.description = {
             "twin_id": desc.twin_id, "scenario": desc.scenario, "dt": desc.dt, "speed": desc.speed,
             "endpoint": self.config.endpoint, "action_kind": desc.action_kind,
@@ -156,6 +152,15 @@ class TwinFeed:
         self.last_error = ""
         self._event("link", f"connected to {desc.twin_id} ({desc.scenario}) at {self.config.endpoint}")
         self.hub.publish(json.dumps({"type": "twin", "twin": self.description}))
+
+    async def _schematic(self) -> dict[str, Any]:
+        """The twin's drawing geometry (``twingym/Schematic``); ``{}`` when it publishes none."""
+        assert self.link.client is not None
+        node = self.link.client.get_node(ua.NodeId(twin_node("Schematic"), self.link.namespace_index))
+        try:
+            return dict(json.loads(await node.read_value() or "{}"))
+        except (ua.UaError, TypeError, ValueError):      # a plant without it: generic drawing
+            return {}
 
     def _lost(self, error: str) -> None:
         if self.connected or error != self.last_error:

@@ -18,27 +18,16 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
-import ipaddress
 import secrets
 from dataclasses import dataclass, field
 
+from twingym.live.security import is_loopback
+
 PASSWORD_ENV = "TWINGYM_DASHBOARD_PASSWORD"
-LOOPBACK_NAMES = ("localhost", "localhost.localdomain")
 
 
 class DashboardSecurityError(ValueError):
     """A dashboard security setting that is refused (one-line message)."""
-
-
-def is_loopback_host(host: str) -> bool:
-    """True for 127.0.0.0/8, ::1 and ``localhost``; False for anything else (including ``0.0.0.0``)."""
-    name = host.strip("[]").lower()
-    if name in LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
 
 
 @dataclass
@@ -74,7 +63,7 @@ class DashboardSecurity:
                                          f"(password from {PASSWORD_ENV} or a password file)")
         if bool(self.certfile) != bool(self.keyfile):
             raise DashboardSecurityError("TLS needs both a certificate file and a key file")
-        if not is_loopback_host(host) and not (self.authenticated and self.tls):
+        if not is_loopback(host) and not (self.authenticated and self.tls):
             raise DashboardSecurityError(
                 f"a dashboard on non-loopback address {host} needs credentials (--web-user, password "
                 f"from {PASSWORD_ENV}) and TLS (--tls-cert, --tls-key)")
@@ -104,7 +93,7 @@ class DashboardSecurity:
 
     def describe(self, host: str) -> str:
         """One line for the log: who can reach the page and what it allows."""
-        reach = "this machine only" if is_loopback_host(host) else f"the network ({host})"
+        reach = "this machine only" if is_loopback(host) else f"the network ({host})"
         login = f"user {self.username}" if self.authenticated else "no login"
         transport = "TLS" if self.tls else "plain HTTP"
         mode = "operator mode (local/remote switch)" if self.operator else "read-only"

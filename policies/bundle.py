@@ -37,6 +37,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from twingym.live import contract
+
+from twingym.jsonlines import json_safe
 
 if TYPE_CHECKING:  # the deploy runtime loads bundles without JAX: spaces are imported where used
     from twingym.envs import spaces
@@ -61,37 +64,15 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _jsonable(obj: Any) -> Any:
-    """``obj`` with numpy/JAX values and non-finite floats turned into strict-JSON values."""
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, bool | str) or obj is None:
-        return obj
-    if isinstance(obj, int | np.integer):
-        return int(obj)
-    if isinstance(obj, float | np.floating):
-        f = float(obj)
-        if np.isnan(f):
-            return "nan"
-        if np.isinf(f):
-            return "inf" if f > 0 else "-inf"
-        return f
-    if hasattr(obj, "__array__"):
-        return _jsonable(np.asarray(obj).tolist())
-    return str(obj)
-
-
 def canonical_json(obj: Any) -> bytes:
     """The one serialisation of bundle JSON files: sorted keys, indent 2, strict JSON, final newline."""
-    return (json.dumps(_jsonable(obj), sort_keys=True, indent=2, allow_nan=False, ensure_ascii=True)
+    return (json.dumps(json_safe(obj), sort_keys=True, indent=2, allow_nan=False, ensure_ascii=True)
             + "\n").encode("ascii")
 
 
 def seal(record: dict, key: str) -> dict:
     """``record`` plus ``{key: sha256(canonical_json(record without key))}``."""
-    body = {k: v for k, v in _jsonable(record).items() if k != key}
+    body = {k: v for k, v in json_safe(record).items() if k != key}
     return {**body, key: sha256_bytes(canonical_json(body))}
 
 
@@ -143,38 +124,19 @@ def params_hash(params: Any) -> str:
 
 
 def space_to_json(space: spaces.Space) -> dict:
-    """JSON description of a twingym space (non-finite bounds as the strings "inf"/"-inf")."""
-    from twingym.envs import spaces
-
-    if isinstance(space, spaces.Box):
-        return {"type": "Box", "shape": list(space.shape), "dtype": np.dtype(space.dtype).name,
-                "low": _jsonable(space.low_array.ravel().tolist()),
-                "high": _jsonable(space.high_array.ravel().tolist())}
-    if isinstance(space, spaces.Discrete):
-        return {"type": "Discrete", "n": int(space.n), "dtype": np.dtype(space.dtype).name}
-    if isinstance(space, spaces.MultiDiscrete):
-        return {"type": "MultiDiscrete", "nvec": list(space.nvec), "dtype": np.dtype(space.dtype).name}
-    raise BundleError(f"unsupported space type {type(space).__name__}")
-
-
-def _floats(values: list) -> np.ndarray:
-    return np.asarray([float(v) for v in values], dtype=np.float32)
+    """JSON description of a twingym space (the live twin's protocol form, :mod:`twingym.live.contract`)."""
+    try:
+        return contract.space_to_json(space)
+    except ValueError as exc:
+        raise BundleError(str(exc)) from None
 
 
 def space_from_json(data: dict) -> spaces.Space:
     """Inverse of :func:`space_to_json`."""
-    from twingym.envs import spaces
-
-    kind = data.get("type")
-    if kind == "Box":
-        shape = tuple(data["shape"])
-        return spaces.Box(_floats(data["low"]).reshape(shape), _floats(data["high"]).reshape(shape),
-                          shape=shape, dtype=np.dtype(data.get("dtype", "float32")))
-    if kind == "Discrete":
-        return spaces.Discrete(int(data["n"]))
-    if kind == "MultiDiscrete":
-        return spaces.MultiDiscrete(tuple(data["nvec"]))
-    raise BundleError(f"manifest describes an unknown space type {kind!r}")
+    try:
+        return contract.space_from_json(data)
+    except ValueError as exc:
+        raise BundleError(f"manifest describes an {exc}") from None
 
 
 # ---- the bundle ------------------------------------------------------------------------------------------

@@ -32,6 +32,8 @@ from typing import Any
 
 import numpy as np
 
+from twingym.jsonlines import json_safe
+
 CONFIG_FILE = "config.yaml"
 METRICS_FILE = "metrics.jsonl"
 SUMMARY_FILE = "summary.json"
@@ -146,14 +148,9 @@ def prune_checkpoints(run_dir: Path, keep: int) -> None:
 
 
 def write_summary(run_dir: Path, summary: dict[str, Any]) -> None:
-    (Path(run_dir) / SUMMARY_FILE).write_text(json.dumps(summary, indent=2, default=_jsonable))
+    (Path(run_dir) / SUMMARY_FILE).write_text(json.dumps(json_safe(summary), indent=2))
 
 
 def read_summary(run_dir: Path) -> dict[str, Any]:
     return json.loads((Path(run_dir) / SUMMARY_FILE).read_text())
 
-
-def _jsonable(x: Any) -> Any:
-    if isinstance(x, np.generic | np.ndarray):
-        return x.tolist()
-    return str(x)

@@ -58,7 +58,7 @@ class LiveTwinWithDashboard:
 
     def __init__(self, twin: str, folder: Path, speed: float, extra: list[str] | None = None) -> None:
         self.log_path = folder / "serve.log"
-        from twingym.envs.live import free_port
+        from twingym.live import free_port
 
         cmd = [sys.executable, "-c", "from twingym.cli import main; main()", "twin", "serve", twin, "--speed", str(speed),
                "--port", str(free_port()), "--no-fsync", "--record", str(folder / "record.jsonl"),

@@ -18,7 +18,7 @@ from twingym.dashboard import (
     FeedConfig,
     start_dashboard_thread,
 )
-from twingym.envs.live import ServerConfig, free_port, start_server_thread
+from twingym.live import ServerConfig, free_port, start_server_thread
 
 from twingym.cli.errors import run_guarded
 

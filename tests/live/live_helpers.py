@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from twingym.agents.policy_spec import DenseLayer, PolicySpec
-from twingym.envs.live import ServerConfig, ServerThread, free_port, start_server_thread
+from twingym.live import ServerConfig, ServerThread, free_port, start_server_thread
 from twingym.policies import bundle as bundle_mod
 from twingym.policies.export import export_spec
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from live_helpers import make_bundle, tank_spec
-from twingym.envs.live import Fault, ServerConfig, free_port, read_record, spawn_server, start_server_thread
+from twingym.live import Fault, ServerConfig, free_port, read_record, spawn_server, start_server_thread
 from twingym.policies.deploy import DeployConfig, DeployError, Deployment, deploy, read_log
 
 REPO = Path(__file__).resolve().parents[2]

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from asyncua import Client, ua
 from twingym.envs import make
-from twingym.envs.live import SecurityConfig, read_record
-from twingym.envs.live.naming import NAMESPACE_URI
+from twingym.live import SecurityConfig, read_record
+from twingym.live.contract import NAMESPACE_URI
 
 
 def run(coro, timeout: float = 30.0):

@@ -28,7 +28,7 @@ URL = re.compile(r"dashboard: (https?://\S+)")
 
 
 def _serve(twin: str, speed: float, folder: Path, dashboard: bool) -> tuple[subprocess.Popen, str, str | None, Any]:
-    from twingym.envs.live import free_port
+    from twingym.live import free_port
 
     log_path = folder / f"serve-{'dashboard' if dashboard else 'alone'}.log"
     log = open(log_path, "w")  # noqa: SIM115 (closed by the caller)

@@ -28,7 +28,7 @@ import numpy as np
 
 from twingym.bench.common import Record, print_records, record
 from twingym.envs import make
-from twingym.envs.live import ServerConfig, free_port, read_record, start_server_thread
+from twingym.live import ServerConfig, free_port, read_record, start_server_thread
 from twingym.policies.bundle import load_bundle, require_validated
 from twingym.policies.deploy import DeployConfig, deploy
 

@@ -89,7 +89,7 @@ def register(app: typer.Typer) -> None:
         """Run TWIN in wall-clock time behind an OPC UA server until Ctrl-C or a limit."""
         from rich.console import Console
 
-        from twingym.envs.live import Fault, SecurityConfig, ServerConfig, serve
+        from twingym.live import Fault, SecurityConfig, ServerConfig, serve
 
         console = Console(stderr=True)
         try:

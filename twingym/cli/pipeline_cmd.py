@@ -60,8 +60,8 @@ def run_pipeline(config: str, overrides: list[str], out: Path, deploy_seconds: f
     computed and logged, nothing is written); the summary is printed and a ``UserError`` (exit 2)
     names the failed gates.
     """
-    from twingym.envs.live.background import free_port, spawn_server
-    from twingym.envs.live.server import ServerConfig
+    from twingym.live.background import free_port, spawn_server
+    from twingym.live.server import ServerConfig
     from twingym.policies.bundle import load_bundle
     from twingym.policies.deploy.loop import DeployConfig, deploy
     from twingym.policies.export import export_run

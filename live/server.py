@@ -1,6 +1,6 @@
 """The live twin server: a :class:`LiveTwin` stepped in wall-clock time behind an asyncua server.
 
-Address space (namespace :data:`naming.NAMESPACE_URI`, string node ids, see :mod:`naming`)::
+Address space (namespace :data:`contract.NAMESPACE_URI`, string node ids, see :mod:`contract`)::
 
     Objects/TwinGym                      twin-level variables (Step, SimTime, ControlMode, ...)
     Objects/TwinGym/<asset>              one object per asset of the observation/action labels
@@ -13,7 +13,7 @@ Address space (namespace :data:`naming.NAMESPACE_URI`, string node ids, see :mod
 Every ``dt / speed`` wall seconds the server takes the setpoints clients wrote since the previous
 step, steps the twin once, appends the step to the crash-safe record, then publishes: first
 ``Publishing = k``, then every value, then ``Step = k``, so a reader that sees ``Publishing ==
-Step`` in one Read has a consistent snapshot.
+Step`` in one Read has a consistent snapshot (:func:`contract.is_consistent`).
 """
 
 from __future__ import annotations
@@ -33,10 +33,10 @@ from typing import Any
 
 from asyncua import Server, ua
 from asyncua.common.callback import CallbackType
-from twingym.envs.live import naming
-from twingym.envs.live.record import StepRecorder
-from twingym.envs.live.security import PasswordUserManager, SecurityConfig, SecurityPlan, plan_security
-from twingym.envs.live.twin_runtime import Fault, LiveTwin, StepOutcome
+from twingym.live import contract
+from twingym.live.record import StepRecorder
+from twingym.live.security import PasswordUserManager, SecurityConfig, SecurityPlan, plan_security
+from twingym.live.twin_runtime import Fault, LiveTwin, StepOutcome
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4840
@@ -178,14 +178,12 @@ class LiveTwinServer:
     async def _build(self, server: Server, idx: int) -> None:
         twin = self.twin
         nid = lambda s: ua.NodeId(s, idx)  # noqa: E731
-        root = await server.nodes.objects.add_object(nid(naming.ROOT), ua.QualifiedName("TwinGym", idx))
+        root = await server.nodes.objects.add_object(nid(contract.ROOT), ua.QualifiedName("TwinGym", idx))
         self._ids: dict[str, ua.NodeId] = {}
-        obs_nodes = [naming.asset_node(lb.asset, "Measurements", lb.name) for lb in twin.obs_labels]
-        set_nodes = [naming.asset_node(lb.asset, "Setpoints", lb.name) for lb in twin.act_labels]
-        obs_nodes, set_nodes = _unique(obs_nodes), _unique(set_nodes)
-        applied = [s.replace("/Setpoints/", "/Applied/", 1) for s in set_nodes]
-        baseline = [s.replace("/Setpoints/", "/Baseline/", 1) for s in set_nodes]
-        label = lambda lb: f"{lb.asset}/{lb.name} [{lb.unit}]"  # noqa: E731
+        layout = contract.node_layout(twin.obs_labels, twin.act_labels)
+        obs_nodes, set_nodes = layout.measurements, layout.setpoints
+        applied, baseline = layout.applied, layout.baseline
+        label = lambda lb: contract.label_text(lb.asset, lb.name, lb.unit)  # noqa: E731
         initial: dict[str, Any] = {
             "TwinId": twin.twin_id, "Scenario": twin.scenario, "Seed": twin.seed,
             "ServerId": self.server_id, "Status": "starting", "Step": 0, "Publishing": 0,
@@ -199,8 +197,8 @@ class LiveTwinServer:
             "ActionLabels": [label(lb) for lb in twin.act_labels], "Faults": "",
             "Schematic": json.dumps(twin.env.schematic(twin.params)),
         }
-        for name, (tname, writable, desc) in naming.TWIN_VARIABLES.items():
-            node = await root.add_variable(nid(naming.twin_node(name)), ua.QualifiedName(name, idx),
+        for name, (tname, writable, desc) in contract.TWIN_VARIABLES.items():
+            node = await root.add_variable(nid(contract.twin_node(name)), ua.QualifiedName(name, idx),
                                            ua.Variant(initial[name], _TYPES[tname]))
             await _describe(node, desc)
             if writable:
@@ -212,15 +210,15 @@ class LiveTwinServer:
 
         async def group(asset: str, gname: str):
             if asset not in assets:
-                obj = await root.add_object(nid(naming.asset_node(asset)), ua.QualifiedName(asset, idx))
+                obj = await root.add_object(nid(contract.asset_node(asset)), ua.QualifiedName(asset, idx))
                 assets[asset] = obj
                 for var, value in (("Status", "ok"), ("SetpointSource", "initial")):
-                    node = await obj.add_variable(nid(naming.asset_node(asset, var)),
+                    node = await obj.add_variable(nid(contract.asset_node(asset, var)),
                                                   ua.QualifiedName(var, idx), ua.Variant(value, ua.VariantType.String))
-                    self._ids[naming.asset_node(asset, var)] = node.nodeid
+                    self._ids[contract.asset_node(asset, var)] = node.nodeid
             if (asset, gname) not in groups:
                 groups[(asset, gname)] = await assets[asset].add_object(
-                    nid(naming.asset_node(asset, gname)), ua.QualifiedName(gname, idx))
+                    nid(contract.asset_node(asset, gname)), ua.QualifiedName(gname, idx))
             return groups[(asset, gname)]
 
         async def variable(asset: str, gname: str, node_id: str, name: str, value: float, unit: str,
@@ -284,10 +282,10 @@ class LiveTwinServer:
             await self._write(server, node_id, float(value), D)
         nan_assets = {a for a, v in zip(self._obs_assets, out.published, strict=True) if not math.isfinite(v)}
         for asset in self._assets:
-            key = naming.asset_node(asset, "Status")
+            key = contract.asset_node(asset, "Status")
             await self._write(server, self._ids[key], "nan" if asset in nan_assets else "ok", S)
             srcs = {s for a, s in zip(self._act_assets, out.source, strict=True) if a == asset}
-            await self._write(server, self._ids[naming.asset_node(asset, "SetpointSource")],
+            await self._write(server, self._ids[contract.asset_node(asset, "SetpointSource")],
                               ",".join(sorted(srcs)) or "-", S)
         values = {"SimTime": (out.sim_time, D), "Episode": (out.episode, I),
                   "EpisodeStep": (out.episode_step, I), "LastReward": (out.reward, D),
@@ -313,7 +311,7 @@ class LiveTwinServer:
             await server.load_private_key(str(self.plan.key))
         server.set_security_policy(self.plan.policies)
         server.set_identity_tokens(self.plan.tokens)
-        idx = await server.register_namespace(naming.NAMESPACE_URI)
+        idx = await server.register_namespace(contract.NAMESPACE_URI)
         return server, idx
 
     # ---- the run ---------------------------------------------------------------------------------
@@ -391,15 +389,6 @@ class LiveTwinServer:
             self._last_client_write = None
             self.log(f"no setpoint written for {cfg.failsafe_after:g} s: switched to local control")
         return twin.step(written)
-
-
-def _unique(names: list[str]) -> list[str]:
-    seen: dict[str, int] = {}
-    out = []
-    for n in names:
-        seen[n] = seen.get(n, 0) + 1
-        out.append(n if seen[n] == 1 else f"{n}_{seen[n]}")
-    return out
 
 
 async def _describe(node: Any, text: str) -> None:
