@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlparse
 
+import pytest
 from browser import LiveTwinWithDashboard, open_browser, save_screenshot, severe_console_entries
 
 STATIC = Path(__file__).resolve().parents[2] / "dashboard" / "static"
@@ -86,3 +87,36 @@ def test_page_references_no_external_url() -> None:
             assert url in NAMESPACES, f"{path.name} contains an absolute URL: {url}"
     licence = STATIC / "vendor" / "LICENSE.uPlot"
     assert "MIT License" in licence.read_text()
+
+
+#: twin -> (CSS selector of its picture's per-asset elements, how many the twin's schematic implies)
+PICTURES = {
+    "PowerGrid-v0": ("#picture .line", lambda s: len(s["lines"])),
+    "AssemblyCell-v0": ("#picture .station", lambda s: s["stations"]),
+    "WindTurbine-v0": ("#picture .turbine", lambda s: 1),
+}
+
+
+@pytest.mark.parametrize("twin_id", sorted(PICTURES))
+def test_every_twin_is_drawn_in_chromium(twin_id: str, tmp_path: Path) -> None:
+    """The other twins: their picture has one element per asset and the console stays clean."""
+    from twingym.envs import make
+
+    env, params = make(twin_id)
+    selector, expected = PICTURES[twin_id]
+    speed = float(getattr(params, "dt", 1.0)) * 4.0
+    twin = LiveTwinWithDashboard(twin_id, tmp_path, speed=speed)
+    driver = None
+    try:
+        driver = open_browser()
+        driver.get(twin.url)
+        first = _wait(lambda: _step(driver), 60, "a first step on the page")
+        _wait(lambda: (s := _step(driver)) is not None and s > first, 60, "the step counter to advance")
+        assert len(driver.find_elements("css selector", selector)) == expected(env.schematic(params))
+        time.sleep(1.0)
+        assert severe_console_entries(driver) == []
+        save_screenshot(driver, tmp_path, f"dashboard-{twin_id}")
+    finally:
+        if driver is not None:
+            driver.quit()
+        twin.stop()
