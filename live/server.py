@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import math
 import time
@@ -201,6 +202,7 @@ class LiveTwinServer:
             "ObservationNodes": obs_nodes, "ObservationLabels": [label(lb) for lb in twin.obs_labels],
             "SetpointNodes": set_nodes, "AppliedNodes": applied, "BaselineNodes": baseline,
             "ActionLabels": [label(lb) for lb in twin.act_labels], "Faults": "",
+            "Schematic": json.dumps(twin.env.schematic(twin.params)),
         }
         for name, (tname, writable, desc) in contract.TWIN_VARIABLES.items():
             node = await root.add_variable(nid(contract.twin_node(name)), ua.QualifiedName(name, idx),
