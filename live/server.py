@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import math
 import time
@@ -34,7 +35,14 @@ from asyncua import Server, ua
 from asyncua.common.callback import CallbackType
 from twingym.live import contract
 from twingym.live.record import StepRecorder
-from twingym.live.security import PasswordUserManager, SecurityConfig, SecurityPlan, plan_security
+from twingym.live.security import (
+    LoginThrottle,
+    PasswordUserManager,
+    SecurityConfig,
+    SecurityPlan,
+    enforce_offered_channels,
+    plan_security,
+)
 from twingym.live.twin_runtime import Fault, LiveTwin, StepOutcome
 
 DEFAULT_HOST = "127.0.0.1"
@@ -194,6 +202,7 @@ class LiveTwinServer:
             "ObservationNodes": obs_nodes, "ObservationLabels": [label(lb) for lb in twin.obs_labels],
             "SetpointNodes": set_nodes, "AppliedNodes": applied, "BaselineNodes": baseline,
             "ActionLabels": [label(lb) for lb in twin.act_labels], "Faults": "",
+            "Schematic": json.dumps(twin.env.schematic(twin.params)),
         }
         for name, (tname, writable, desc) in contract.TWIN_VARIABLES.items():
             node = await root.add_variable(nid(contract.twin_node(name)), ua.QualifiedName(name, idx),
@@ -298,7 +307,8 @@ class LiveTwinServer:
 
     async def _make_server(self) -> tuple[Server, int]:
         sec = self.config.security
-        user_manager = PasswordUserManager(sec.username, sec.password) if sec.username else None
+        user_manager = (PasswordUserManager(sec.username, sec.password, LoginThrottle(log=self.log))
+                        if sec.username else None)
         server = Server(user_manager=user_manager)
         await server.init()
         server.set_endpoint(self.config.endpoint)
@@ -308,6 +318,7 @@ class LiveTwinServer:
             await server.load_certificate(str(self.plan.cert))
             await server.load_private_key(str(self.plan.key))
         server.set_security_policy(self.plan.policies)
+        self.channel_gate = enforce_offered_channels(server, self.plan)
         server.set_identity_tokens(self.plan.tokens)
         idx = await server.register_namespace(contract.NAMESPACE_URI)
         return server, idx

@@ -115,6 +115,17 @@ def _trajectory_plot(scenario: str, runs: dict, best: str | None, action_labels:
     return _png(fig)
 
 
+def latency_text(lat: dict) -> str:
+    """The latency evidence in one sentence, saying when the machine was too loaded to gate on it."""
+    rounds = f"best of {lat['rounds']} rounds of {lat['n']} calls" if lat.get("rounds") else f"{lat['n']} calls"
+    text = (f"latency (1 thread, single observation): p50 {lat['p50_ms']:.3f} ms, p99 {lat['p99_ms']:.3f} ms "
+            f"({rounds}), slowest call {lat['max_ms']:.3f} ms")
+    if lat.get("loaded"):
+        text += (f"; measured on a loaded machine (load average {lat['load_avg']:.1f} above its "
+                 f"{lat['cores']} cores), so reported without gating on it")
+    return text
+
+
 def render_report(record: ValidationRecord, runs: dict[str, dict], manifest: Manifest) -> str:
     """The HTML report of a validation ``record`` (``runs`` provide the example trajectories)."""
     verdict = "PASSED" if record.passed else "FAILED: " + ", ".join(record.failed_gates)
@@ -179,8 +190,7 @@ def render_report(record: ValidationRecord, runs: dict[str, dict], manifest: Man
     parts.append(f"<li>fuzz: {fz['ok']}/{fz['n']} finite, in-bounds actions "
                  f"({fz['sanitized_failures']} failures through sanitize, {fz['raw_finite_failures']} on the "
                  "bare graph with finite extremes)</li>")
-    parts.append(f"<li>latency (1 thread, single observation): p50 {lat['p50_ms']:.3f} ms, p99 "
-                 f"{lat['p99_ms']:.3f} ms, max {lat['max_ms']:.3f} ms over {lat['n']} calls</li></ul>")
+    parts.append(f"<li>{latency_text(lat)}</li></ul>")
     parts.append("<h2>Bundle</h2><table>")
     rows = [("twin", manifest.twin.id), ("params hash", manifest.twin.params_hash),
             ("param overrides", manifest.twin.param_overrides), ("backend", manifest.backend),

@@ -15,7 +15,7 @@ Top-level keys::
     run: {root: runs, name: null}
 
 Unknown keys and wrong types raise :class:`ConfigError` with one line naming the dotted key and what
-was expected. ``--set key=value`` overrides (:func:`apply_overrides`) parse the value as a YAML scalar.
+was expected; so do batch sizes no machine can hold (:func:`check_batch_sizes`). ``--set key=value`` overrides (:func:`apply_overrides`) parse the value as a YAML scalar.
 """
 
 from __future__ import annotations
@@ -87,6 +87,30 @@ class TrainConfig(BaseModel):
         return self.agent.backend
 
 
+#: most twin copies one run may step at once: 16.8 M (beyond it no single machine holds the states).
+MAX_ENV_COPIES = 2**24
+#: most samples one update may hold: arrays are indexed with int32 (2**31 - 1 elements).
+MAX_UPDATE_SAMPLES = 2**31 - 1
+
+
+def check_batch_sizes(cfg: TrainConfig) -> None:
+    """Refuse batch sizes beyond :data:`MAX_ENV_COPIES` / :data:`MAX_UPDATE_SAMPLES` (one line).
+
+    Each backend's hyperparameter model says what its batch sizes are (``batch_sizes()``: twin copies
+    stepped at once and samples held for one update, each with the config expression it comes from)
+    and may name a further inconsistency (``batch_problem()``).
+    """
+    (copies, copies_what), (samples, samples_what) = cfg.agent.batch_sizes()
+    if copies > MAX_ENV_COPIES:
+        raise ConfigError(f"config key {copies_what.split(' ')[0]!r}: {copies_what} = {copies:,} twin copies; "
+                          f"at most {MAX_ENV_COPIES:,} can be stepped at once")
+    if samples > MAX_UPDATE_SAMPLES:
+        raise ConfigError(f"config key {samples_what.split(' ')[0]!r}: {samples_what} = {samples:,} samples "
+                          f"per update; at most {MAX_UPDATE_SAMPLES:,} (int32 indexing)")
+    problem = getattr(cfg.agent, "batch_problem", lambda: None)()
+    if problem:
+        raise ConfigError(problem)
+
 
 def _format_error(err: ValidationError) -> str:
     e = err.errors()[0]
@@ -112,9 +136,11 @@ def parse_config(data: dict[str, Any]) -> TrainConfig:
     if not isinstance(data, dict):
         raise ConfigError("a config must be a YAML mapping of keys to values")
     try:
-        return TrainConfig.model_validate(data)
+        cfg = TrainConfig.model_validate(data)
     except ValidationError as err:
         raise ConfigError(_format_error(err)) from None
+    check_batch_sizes(cfg)
+    return cfg
 
 
 def parse_scalar(text: str) -> Any:

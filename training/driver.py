@@ -4,6 +4,9 @@
 ``train(cfg)`` runs it; ``resume(run_dir)`` reloads ``config.yaml`` and continues from the last
 checkpoint. Each backend's train loop is named by its entry in :data:`twingym.agents.backends.BACKENDS`
 (the built-in ones are ``jax_loop``, ``sb3_loop``, ``rllib_loop``).
+
+Both hold the run directory's lock while they write (a second ``train --resume`` of the same run is
+refused at once), and a new run that fails before its first logged step leaves no directory.
 """
 
 from __future__ import annotations
@@ -60,18 +63,29 @@ def _dispatch(cfg: TrainConfig, run_dir: Path, resume: bool, **kwargs: Any) -> d
 
 
 def train(cfg: TrainConfig, **kwargs: Any) -> tuple[Path, dict[str, Any] | None]:
-    """Train ``cfg`` into a new run directory; returns ``(run_dir, summary)``."""
+    """Train ``cfg`` into a new run directory; returns ``(run_dir, summary)``.
+
+    The directory is created once the config and the twin were checked; if the run then fails
+    before it logged a step or wrote a checkpoint, the directory is removed again.
+    """
     check_twin(cfg)
+    rd.check_root(cfg.run.root)
     path = start_run(cfg)
-    return path, _dispatch(cfg, path, resume=False, **kwargs)
+    try:
+        with rd.run_lock(path):
+            return path, _dispatch(cfg, path, resume=False, **kwargs)
+    except BaseException:
+        rd.remove_if_unstarted(path)
+        raise
 
 
 def resume(run_dir: str | Path, **kwargs: Any) -> tuple[Path, dict[str, Any] | None]:
-    """Continue the run in ``run_dir`` from its last checkpoint."""
+    """Continue the run in ``run_dir`` from its last checkpoint (refused while another holds it)."""
     path = rd.require_run_dir(run_dir)
     cfg = run_config(path)
     check_twin(cfg)
-    return path, _dispatch(cfg, path, resume=True, **kwargs)
+    with rd.run_lock(path):
+        return path, _dispatch(cfg, path, resume=True, **kwargs)
 
 
 def train_from_file(ref: str, overrides: list[str] | None = None, **kwargs: Any

@@ -75,13 +75,12 @@ def run(cfg: TrainConfig, run_dir: Path, resume: bool = False, stop_after_chunks
     config = rllib.build_config(hp, cfg.twin, cfg.env_params, cfg.seed)  # type: ignore[arg-type]
     config = config.callbacks(on_episode_end=on_episode_end)
     algo = config.build_algo()
-    logger = rd.RunLogger(run_dir)
+    checkpoints = rd.list_checkpoints(run_dir) if resume else []
+    steps = int(rd.read_checkpoint_meta(checkpoints[-1])["env_steps"]) if checkpoints else 0
+    logger = rd.RunLogger(run_dir, resume_step=steps if resume else None)
     try:
-        checkpoints = rd.list_checkpoints(run_dir) if resume else []
-        steps = 0
         if checkpoints:
             algo.restore_from_path(str((checkpoints[-1] / "algo").resolve()))
-            steps = int(rd.read_checkpoint_meta(checkpoints[-1])["env_steps"])
         prior_wall = float(logger.last.get("perf/wall_time_s", 0.0))
         wall0 = time.time()
         last_ckpt = last_eval = steps
@@ -101,11 +100,9 @@ def run(cfg: TrainConfig, run_dir: Path, resume: bool = False, stop_after_chunks
                 bar.update(steps, row.get("train/episode_return"), rate=row["perf/env_steps_per_s"])
                 iterations += 1
                 if steps - last_ckpt >= ckpt_every or steps >= cfg.total_steps:
-                    path = rd.checkpoint_dir(run_dir, steps)
-                    path.mkdir(parents=True, exist_ok=True)
-                    algo.save_to_path(str((path / "algo").resolve()))
-                    rd.write_checkpoint_meta(path, {"backend": "rllib_ppo", "env_steps": steps})
-                    rd.prune_checkpoints(run_dir, cfg.checkpoint.keep)
+                    rd.save_checkpoint(run_dir, steps,
+                                       lambda path: algo.save_to_path(str((path / "algo").resolve())),
+                                       {"backend": "rllib_ppo", "env_steps": steps}, cfg.checkpoint.keep)
                     last_ckpt = steps
                 if cfg.eval.every_steps and steps - last_eval >= cfg.eval.every_steps:
                     rllib.sync_obs_filters(algo)

@@ -479,6 +479,12 @@ class WindTurbine(TwinEnv[WindTurbineState, WindTurbineParams]):
 
         return {name: dict(overrides) for name, overrides in SCENARIOS.items()}
 
+    def schematic(self, params: WindTurbineParams) -> dict[str, Any]:
+        """Rated power (MW) and rated rotor speed (rpm) for the viewer's gauges."""
+        rpm = float(params.rated_gen_speed) / float(params.gearbox_ratio) * 60.0 / (2.0 * np.pi)
+        return {"kind": "wind_turbine", "rated_power_mw": float(params.rated_power) / 1e6,
+                "rated_rotor_speed_rpm": rpm}
+
     def render(self, state: WindTurbineState, params: WindTurbineParams) -> np.ndarray:
         from twingym.envs.wind_turbine.render import render_history
 

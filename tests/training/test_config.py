@@ -119,7 +119,10 @@ def test_every_registered_backend_is_complete_and_an_unknown_one_is_one_line(tmp
         module = entry.policy_module()
         assert all(callable(getattr(module, f)) for f in ("policy_spec", "load_actor", "deterministic_actions"))
         base = {**BASE, "agent": {"backend": name}}
-        assert isinstance(parse_config(base), TrainConfig)
+        cfg = parse_config(base)
+        assert isinstance(cfg, TrainConfig)
+        (copies, _), (samples, _) = cfg.agent.batch_sizes()
+        assert 0 < copies <= samples
         for key in entry.sweep_space:
             trial_config(base, {key: 0.5 if "rate" not in key else 1e-3}, str(tmp_path), "check")
     with pytest.raises(UnknownBackendError) as err:

@@ -132,13 +132,18 @@ def to_records(result: dict[str, Any]) -> list[Record]:
 
 
 def records(quick: bool = True, bundle: str | None = None) -> list[Record]:
-    """Bench section: needs a validated bundle (``bundle`` or ``$TWINGYM_LIVE_BENCH_BUNDLE``)."""
+    """Bench section: the dashboard fan-out, and live vs validation when a validated bundle is given
+    (``bundle`` or ``$TWINGYM_LIVE_BENCH_BUNDLE``)."""
     import os
 
+    from twingym.bench.dashboard import dashboard_records
+
+    fanout = dashboard_records(quick=quick)
     path = bundle or os.environ.get("TWINGYM_LIVE_BENCH_BUNDLE")
     if not path:
-        raise ModuleNotFoundError("live bench needs a validated bundle: set TWINGYM_LIVE_BENCH_BUNDLE")
-    return to_records(live_vs_validation(path, episodes=6 if quick else 20))
+        print("live bench: live-vs-validation skipped (set TWINGYM_LIVE_BENCH_BUNDLE to a validated bundle)")
+        return fanout
+    return fanout + to_records(live_vs_validation(path, episodes=6 if quick else 20))
 
 
 def main(argv: list[str] | None = None) -> None:
