@@ -86,14 +86,19 @@ def register_env() -> None:
     _register(ENV_NAME, rllib_env_creator)
 
 
-def build_config(hp: RLlibPPOParams, twin_id: str, env_params: dict[str, Any], seed: int,
-                 extra_pythonpath: list[str] | None = None):
-    """An RLlib ``PPOConfig`` for the twin (new API stack)."""
+def build_config(hp: RLlibPPOParams, twin_id: str, env_params: dict[str, Any], seed: int):
+    """An RLlib ``PPOConfig`` for the twin (new API stack).
+
+    The env config carries the twin's :func:`~twingym.envs.registry.portable_spec`, so the env runner
+    processes register any twin registered here (built in or not) before building it.
+    """
     from ray.rllib.algorithms.ppo import PPOConfig
     from ray.rllib.connectors.env_to_module import MeanStdFilter
     from ray.rllib.core.rl_module.default_model_config import DefaultModelConfig
+    from twingym.envs.registry import portable_spec
 
-    env_config = {"twin_id": twin_id, "param_overrides": dict(env_params), "seed": seed}
+    env_config = {"twin_id": twin_id, "param_overrides": dict(env_params), "seed": seed,
+                  "twin": portable_spec(twin_id)}
     connector = (lambda env=None, spaces=None, device=None: MeanStdFilter()) if hp.normalize_obs else None
     config = (
         PPOConfig()

@@ -1,11 +1,13 @@
 """twingym.envs: the twins and the env API.
 
-``make(id, **param_overrides) -> (env, params)`` builds a twin; ``registered()`` lists them.
+``make(id, **param_overrides) -> (env, params)`` builds a twin; ``registered()`` lists them;
+``check_twin(env, params)`` runs the env kit on any twin (see :mod:`twingym.envs.check`).
 Importing this package registers every built-in twin, here and in gymnasium's registry under the
 ``twingym/`` namespace (so ``gymnasium.make("twingym/WindFarm-v0")`` and
 ``gymnasium.make("twingym.envs:twingym/WindFarm-v0")`` work).
 """
 
+from twingym.envs.check import CheckResult, TwinCheckError, check_twin
 from twingym.envs.core import Baseline, EnvParams, EnvState, Label, TwinEnv
 from twingym.envs.registry import UnknownTwinError, make, register, registered, spec
 
@@ -26,11 +28,14 @@ for _id, (_entry, _doc) in BUILTIN_TWINS.items():
 __all__ = [
     "BUILTIN_TWINS",
     "Baseline",
+    "CheckResult",
     "EnvParams",
     "EnvState",
     "Label",
+    "TwinCheckError",
     "TwinEnv",
     "UnknownTwinError",
+    "check_twin",
     "make",
     "register",
     "registered",

@@ -25,7 +25,7 @@ import numpy as np
 from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 from twingym.envs.core import TwinEnv
-from twingym.envs.registry import make
+from twingym.envs.registry import make, register_portable
 
 _SEED_LIMIT = 2**31 - 1
 
@@ -73,10 +73,6 @@ def _batch_step(env: TwinEnv, key: jax.Array, state: Any, action: jax.Array, par
 def _cast_action(space: gymnasium.Space, action: Any, batch: int | None) -> jax.Array:
     shape = space.shape if batch is None else (batch, *space.shape)
     return jnp.asarray(np.asarray(action, dtype=space.dtype).reshape(shape))
-
-
-def _info_to_host(info: dict[str, Any]) -> dict[str, np.ndarray]:
-    return {k: v for k, v in _to_host(info).items() if k != "final_observation"}
 
 
 class GymnasiumEnv(gymnasium.Env):
@@ -244,10 +240,14 @@ def make_vector_env(twin_id: str, num_envs: int = 1, render_mode: str | None = N
 def rllib_env_creator(env_config: dict[str, Any]) -> gymnasium.Env | gymnasium.vector.VectorEnv:
     """RLlib env creator: ``tune.register_env("twingym", rllib_env_creator)``.
 
-    ``env_config`` holds ``twin_id`` and optional ``param_overrides`` (dict) and ``seed``. When RLlib
-    asks for a vector env (``num_envs`` in the config) the batch is a :class:`JaxVectorEnv` in
-    next-step auto-reset mode, the mode RLlib's env runners expect; otherwise a :class:`GymnasiumEnv`.
+    ``env_config`` holds ``twin_id`` and optional ``param_overrides`` (dict), ``seed`` and ``twin`` (the
+    :func:`~twingym.envs.registry.portable_spec` of the twin, so an env runner process registers a twin
+    that is not built in, e.g. one from the user's own package). When RLlib asks for a vector env
+    (``num_envs`` in the config) the batch is a :class:`JaxVectorEnv` in next-step auto-reset mode, the
+    mode RLlib's env runners expect; otherwise a :class:`GymnasiumEnv`.
     """
+    if env_config.get("twin"):
+        register_portable(env_config["twin"])
     twin_id = env_config["twin_id"]
     overrides = dict(env_config.get("param_overrides") or {})
     if "num_envs" in env_config:

@@ -15,7 +15,6 @@ again inside the trial workers, with the caller's ``sys.path``.
 from __future__ import annotations
 
 import os
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -64,12 +63,6 @@ def trial_config(base: dict[str, Any], sampled: dict[str, Any], root: str, name:
     return parse_config(data)
 
 
-def _registrations() -> list[tuple[str, str]]:
-    from twingym.envs import registered
-
-    return [(s.id, s.entry_point) for s in registered().values()]
-
-
 def run_sweep(cfg: TrainConfig, samples: int, ray_address: str | None = None, max_concurrent: int = 0,
               params: dict[str, str] | None = None) -> tuple[Path, list[dict[str, Any]]]:
     """Run ``samples`` trials; returns the sweep directory and one result row per trial (best first)."""
@@ -83,18 +76,16 @@ def run_sweep(cfg: TrainConfig, samples: int, ray_address: str | None = None, ma
     sweep_dir = rd.create_run_dir(cfg.run.root, f"sweep_{cfg.twin}_{cfg.backend}_{time.strftime('%Y%m%d-%H%M%S')}")
     base = cfg.model_dump(mode="json")
     root = str(sweep_dir.resolve())
-    regs, paths = _registrations(), list(sys.path)
+    from twingym.envs.registry import portable_spec, registered
+
+    twins = [portable_spec(twin_id) for twin_id in registered()]
 
     def trainable(sampled: dict[str, Any]) -> dict[str, Any]:
-        import twingym.envs as twin_envs
+        from twingym.envs.registry import register_portable
         from twingym.training import driver
 
-        for p in paths:
-            if p not in sys.path:
-                sys.path.append(p)
-        for twin_id, entry in regs:
-            if twin_id not in twin_envs.registered():
-                twin_envs.register(twin_id, entry)
+        for twin in twins:
+            register_portable(twin)
         name = tune.get_context().get_trial_name()
         run_dir, summary = driver.train(trial_config(base, sampled, root, name))
         final = summary["final_eval"] if summary else {}
