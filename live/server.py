@@ -24,7 +24,6 @@ counts them) but not the twin's clock.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import math
