@@ -94,6 +94,7 @@ from twingym.envs.wind_turbine.baselines import (
 from twingym.envs.wind_turbine.dynamics import (
     action_to_physical,
     aero_loads,
+    physical_to_action,
     rotor_substeps,
     steady_state_table,
     torque_actuator,
@@ -451,6 +452,14 @@ class WindTurbine(TwinEnv[WindTurbineState, WindTurbineParams]):
 
     def observation_space(self, params: WindTurbineParams) -> spaces.Box:
         return spaces.Box(low=OBS_LOW, high=OBS_HIGH)
+
+    def safe_action(self, state: WindTurbineState, action: jax.Array, params: WindTurbineParams) -> jax.Array:
+        """Hold the current setpoints: zero in ``rate`` mode, the reference controller in
+        ``residual`` mode, the held setpoints mapped back onto [-1, 1] in ``absolute`` mode."""
+        if params.action_mode != "absolute":
+            return jnp.zeros_like(action)
+        return physical_to_action(state.torque_setpoint, state.pitch_setpoint, params,
+                                  state.torque_setpoint, state.pitch_setpoint).reshape(jnp.shape(action))
 
     def action_space(self, params: WindTurbineParams) -> spaces.Box:
         return spaces.Box(low=-1.0, high=1.0, shape=(2,))
