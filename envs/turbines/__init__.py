@@ -27,9 +27,12 @@ from twingym.envs.turbines.rosco import (
 from twingym.envs.turbines.steady_state import (
     OperatingPoints,
     TorqueLaw,
+    curves_from_turbine_spec,
+    spec_operating_points,
     steady_operating_points,
-    steady_state_curves,
 )
+from twingym.envs.turbines.tsr_tracking import TsrTrackingSettings, tsr_tracking_operating_points
+from twingym.envs.turbines.turbine_spec import TurbineSpec, available_rosco_turbines, load_turbine_spec
 
 __all__ = [
     "OperatingPoints",
@@ -37,15 +40,21 @@ __all__ = [
     "RoscoTurbine",
     "RotorPerformance",
     "TorqueLaw",
+    "TsrTrackingSettings",
     "TurbineCurves",
     "TurbineFileError",
+    "TurbineSpec",
+    "available_rosco_turbines",
     "available_rotor_surfaces",
     "available_turbines",
+    "curves_from_turbine_spec",
     "floris_turbine_dict",
     "load_floris_turbine",
     "load_rosco_turbine",
     "load_rotor_performance",
+    "load_turbine_spec",
     "parse_discon",
+    "spec_operating_points",
     "steady_operating_points",
-    "steady_state_curves",
+    "tsr_tracking_operating_points",
 ]
