@@ -3,9 +3,11 @@
 - ROSCO-format rotor performance surfaces (Cp, Ct, Cq over tip-speed ratio and pitch) and the
   reference controller settings (DISCON.IN), flown by the single-turbine twin.
 - FLORIS-format turbine definitions (power and thrust coefficient over wind speed), used by the
-  wind farm twin. The default ``nrel_5MW`` is derived from the same ROSCO files
-  (``steady_state``: the reference controller's steady operating points); ``nrel_5MW_fast`` is
-  the FAST table FLORIS ships, kept as a named alternative.
+  wind farm twin. The default ``nrel_5MW_rosco`` and ``iea_15MW_rosco`` are derived from the same
+  ROSCO files (``steady_state``, ``tsr_tracking``: the reference controllers' static steady
+  operating points); ``nrel_5MW`` is the FAST table FLORIS ships under that name.
+- Turbine specs (``turbine_spec``): a bundled name, a spec YAML or a ``DISCON.IN`` path with a
+  geometry YAML beside it, for both twins.
 """
 
 from twingym.envs.turbines.floris_yaml import (

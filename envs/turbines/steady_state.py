@@ -35,7 +35,7 @@ power and thrust coefficient, as FLORIS turbine tables do.
 
 The result is a :class:`~twingym.envs.turbines.floris_yaml.TurbineCurves` (FLORIS-format table),
 so the wind farm twin and FLORIS itself read the same curves the single-turbine twin flies. A
-turbine spec YAML (``<name>.yaml`` with a ``rosco:`` section, see ``data/nrel_5MW.yaml``) names
+turbine spec YAML (``<name>.yaml`` with a ``rosco:`` section, see ``data/nrel_5MW_rosco.yaml``) names
 the ROSCO files and adds what they lack (hub height, precone, cut-in/out, yaw-loss exponent).
 """
 
@@ -50,6 +50,9 @@ from twingym.envs.turbines.floris_yaml import TurbineCurves, TurbineFileError
 from twingym.envs.turbines.rosco import DATA_DIR, RoscoTurbine, RotorPerformance
 
 RPM = np.pi / 30.0  # rad/s per rpm
+#: above the surfaces' highest tip-speed ratio they are extrapolated linearly up to this factor
+#: times it, then held (a rotor at minimum speed in light wind runs above the tabulated range).
+TSR_EXTRAPOLATION = 1.5
 
 __all__ = [
     "OperatingPoints",
@@ -129,9 +132,10 @@ def rotor_coefficients(perf: RotorPerformance, tsr: np.ndarray, pitch_deg: np.nd
                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(Cp, Ct, Cq)`` of the surfaces at tip-speed ratio ``tsr`` and pitch ``pitch_deg`` (deg),
     bilinear over the grid, clamped at its edges except above the highest TSR, where the last cell
-    is extrapolated linearly (a rotor at minimum speed in light wind; inputs broadcast together)."""
+    is extrapolated linearly up to ``TSR_EXTRAPOLATION`` times it (a rotor at minimum speed in
+    light wind; inputs broadcast together)."""
     tsr, pitch = np.broadcast_arrays(np.asarray(tsr, np.float64), np.asarray(pitch_deg, np.float64))
-    x = np.maximum(tsr, perf.tsr[0])   # above the grid: the last cell extrapolated linearly
+    x = np.clip(tsr, perf.tsr[0], TSR_EXTRAPOLATION * perf.tsr[-1])   # above the grid: extrapolated
     y = np.clip(pitch, perf.pitch_deg[0], perf.pitch_deg[-1])
     i = np.clip(np.searchsorted(perf.tsr, x, side="right") - 1, 0, perf.tsr.size - 2)
     j = np.clip(np.searchsorted(perf.pitch_deg, y, side="right") - 1, 0, perf.pitch_deg.size - 2)
