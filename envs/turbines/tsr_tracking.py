@@ -104,45 +104,48 @@ class TsrTrackingSettings:
             return self.fine_pitch
         return max(self.fine_pitch, float(np.interp(wind, self.ps_wind, self.ps_pitch)))
 
-    def torque_limit(self, gen_speed: float) -> float:
-        """N m, the torque controller's upper limit at generator speed ``gen_speed`` (rad/s)."""
+    def torque_limit(self, gen_speed: float | np.ndarray) -> float | np.ndarray:
+        """N m, the torque controller's upper limit at generator speed ``gen_speed`` (rad/s, any
+        shape)."""
         if self.const_power:
-            return min(self.rated_power_mech / max(gen_speed, 1e-6), self.max_torque)
-        return self.rated_torque
+            return np.minimum(self.rated_power_mech / np.maximum(gen_speed, 1e-6), self.max_torque)
+        return self.rated_torque + 0.0 * np.asarray(gen_speed, dtype=np.float64)
 
 
 def _bracketed_root(f, lo: float, hi: float, n: int = 2001) -> float | None:
-    """First sign change of ``f`` from + to - on ``[lo, hi]``, refined by Brent's method."""
+    """First sign change of ``f`` (vectorised) from + to - on ``[lo, hi]``, refined by Brent's method."""
     xs = np.linspace(lo, hi, n)
-    ys = np.array([f(x) for x in xs])
+    ys = np.asarray(f(xs), dtype=np.float64)
     idx = np.nonzero((ys[:-1] > 0.0) & (ys[1:] <= 0.0))[0]
     if idx.size == 0:
         return None
     k = int(idx[0])
-    return float(xs[k + 1]) if ys[k + 1] == 0.0 else float(brentq(f, xs[k], xs[k + 1], xtol=1e-13))
+    return float(xs[k + 1]) if ys[k + 1] == 0.0 else float(brentq(lambda x: float(f(x)), xs[k], xs[k + 1],
+                                                                  xtol=1e-13))
 
 
 def operating_point(s: TsrTrackingSettings, q_aero, gearbox_ratio: float, rotor_radius: float, u: float,
                     max_pitch_deg: float) -> tuple[float, float, float, float]:
     """``(rotor speed rad/s, pitch deg, generator torque N m, region)`` at wind ``u`` (m/s), with
-    ``q_aero(omega rad/s, pitch deg) -> N m`` the rotor's aerodynamic torque at ``u``."""
+    ``q_aero(omega rad/s, pitch deg) -> N m`` the rotor's aerodynamic torque at ``u`` (broadcasting
+    over array arguments)."""
     n, r = gearbox_ratio, rotor_radius
     beta_min = float(np.rad2deg(s.min_pitch(u)))
     om_ref = float(np.clip(s.tsr_opt * u / r * n, s.min_gen_speed, s.vs_ref_speed)) / n
     om_pc = s.pc_ref_speed / n
-    torque = q_aero(om_ref, beta_min) / n
+    torque = float(q_aero(om_ref, beta_min)) / n
     region = 1.5 if om_ref * n <= s.min_gen_speed * (1 + 1e-12) else (
         2.5 if om_ref * n >= s.vs_ref_speed * (1 - 1e-12) else 2.0)
     if torque < s.min_torque:  # torque at its floor: the rotor slows to the balance at VS_MinTq
         om = _bracketed_root(lambda w: n * s.min_torque - q_aero(w, beta_min), 0.01 * om_ref, om_ref)
         return (0.0 if om is None else om), beta_min, s.min_torque, 1.0
-    if torque <= s.torque_limit(om_ref * n):
+    if torque <= float(s.torque_limit(om_ref * n)):
         return om_ref, beta_min, torque, region
     # torque saturated: the rotor speeds up towards PC_RefSpd at the pitch limit
     om = _bracketed_root(lambda w: q_aero(w, beta_min) - n * s.torque_limit(n * w), om_ref, om_pc)
     if om is not None:
-        return om, beta_min, s.torque_limit(n * om), 2.5
-    limit = s.torque_limit(n * om_pc)
+        return om, beta_min, float(s.torque_limit(n * om)), 2.5
+    limit = float(s.torque_limit(n * om_pc))
     beta = _bracketed_root(lambda b: q_aero(om_pc, b) - n * limit, beta_min, max_pitch_deg, 3501)
     if beta is None:
         raise TurbineFileError(f"no pitch in [{beta_min:.3f}, {max_pitch_deg}] deg limits the rotor "
@@ -163,8 +166,8 @@ def tsr_tracking_operating_points(turbine: RoscoTurbine, wind_speeds: np.ndarray
     def point(u: float) -> tuple[float, float, float, float]:
         q_scale = 0.5 * turbine.air_density * np.pi * r**3 * u**2
 
-        def q_aero(om: float, beta_deg: float) -> float:
-            return float(q_scale * rotor_coefficients(perf, om * r / u, beta_deg)[2])
+        def q_aero(om, beta_deg):
+            return q_scale * rotor_coefficients(perf, np.asarray(om) * r / u, beta_deg)[2]
 
         return operating_point(settings, q_aero, turbine.gearbox_ratio, r, u, float(perf.pitch_deg[-1]))
 

@@ -314,7 +314,8 @@ def _start_table(host: Any, winds: np.ndarray) -> tuple[np.ndarray, np.ndarray, 
     out = []
     for u in winds:
         def q_aero(om, beta_deg, u=float(u)):
-            return float(aero_loads(host, u, om, np.deg2rad(beta_deg), xp=np)[0])
+            om, beta = np.broadcast_arrays(np.asarray(om, np.float64), np.deg2rad(beta_deg))
+            return aero_loads(host, u, om, beta, xp=np)[0]
 
         try:
             om, beta, torque, _ = operating_point(settings, q_aero, float(host.gearbox_ratio),
