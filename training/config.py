@@ -60,6 +60,10 @@ class RunConfig(BaseModel):
     root: str = Field("runs", description="parent folder of run directories")
     name: str | None = Field(None, description="run directory name")
     progress: bool = Field(True, description="show a rich progress bar")
+    storage: str | None = Field(
+        None, description="Ray cluster runs: a folder every node can reach (shared file system) for "
+                          "the RLlib Algorithm checkpoints (STORAGE/<run name>/step_*); default: the run "
+                          "directory")
 
 
 AgentConfig = Annotated[JaxPPOParams | SB3PPOParams | SB3SACParams | RLlibPPOParams,
