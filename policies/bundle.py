@@ -30,7 +30,6 @@ import io
 import json
 import os
 import shutil
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from twingym.live import contract
+from twingym.policies import bundle_io
 
 from twingym.jsonlines import json_safe
 
@@ -47,8 +47,8 @@ if TYPE_CHECKING:  # the deploy runtime loads bundles without JAX: spaces are im
 FORMAT_VERSION = 1
 POLICY_FILE = "policy.onnx"
 SPEC_FILE = "reference_spec.npz"
-MANIFEST_FILE = "manifest.json"
-VALIDATION_FILE = "validation.json"
+MANIFEST_FILE = bundle_io.MANIFEST_FILE
+VALIDATION_FILE = bundle_io.VALIDATION_FILE
 REPORT_FILE = "report.html"
 DIGEST_KEY = "manifest_sha256"
 VALIDATION_DIGEST_KEY = "validation_sha256"
@@ -187,36 +187,21 @@ class Bundle:
         return _check_sealed(self.files[VALIDATION_FILE], VALIDATION_DIGEST_KEY, VALIDATION_FILE)
 
 
-def _read_members(path: Path) -> dict[str, bytes]:
-    if path.is_dir():
-        return {p.name: p.read_bytes() for p in sorted(path.iterdir()) if p.is_file()}
-    if zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as zf:
-            names = [n for n in zf.namelist() if not n.endswith("/")]
-            roots = {n.split("/", 1)[0] for n in names}
-            strip = len(roots) == 1 and all("/" in n for n in names)
-            out = {}
-            for n in names:
-                rel = n.split("/", 1)[1] if strip else n
-                if "/" not in rel:
-                    try:
-                        out[rel] = zf.read(n)
-                    except zipfile.BadZipFile as exc:
-                        raise BundleError(f"bundle {path}: member {rel} is corrupted ({exc})") from None
-            return out
-    raise BundleError(f"bundle {path} is neither a directory nor a .zip archive")
-
-
-def load_bundle(path: str | os.PathLike) -> Bundle:
+def load_bundle(path: str | os.PathLike, limits: bundle_io.ReadLimits = bundle_io.DEFAULT_LIMITS) -> Bundle:
     """Load and verify a bundle directory or ``.zip``.
 
     Raises :class:`BundleError` when the path is missing, ``manifest.json`` or a file it lists is
-    missing, the manifest was edited (any byte), or a listed file's sha256 differs from the manifest.
+    missing, the manifest was edited (any byte), or a listed file's sha256 differs from the manifest;
+    and, before any of that, when a member is unlisted (zip), too large, a compression bomb or a
+    link leaving the bundle (see :mod:`twingym.policies.bundle_io` and ``limits``).
     """
     path = Path(path)
     if not path.exists():
         raise BundleError(f"bundle {path} does not exist")
-    files = _read_members(path)
+    try:
+        files = bundle_io.read_members(path, limits)
+    except bundle_io.MemberError as exc:
+        raise BundleError(str(exc)) from None
     if MANIFEST_FILE not in files:
         raise BundleError(f"bundle {path} has no {MANIFEST_FILE}: not a twingym policy bundle")
     manifest = _check_sealed(files[MANIFEST_FILE], DIGEST_KEY, f"{MANIFEST_FILE} of bundle {path}")
@@ -302,26 +287,6 @@ def build_manifest(*, twin_id: str, params_digest: str, param_overrides: dict, o
     return seal(manifest, DIGEST_KEY)
 
 
-def _write_dir(directory: Path, files: dict[str, bytes]) -> None:
-    directory.mkdir(parents=True, exist_ok=True)
-    for name, data in files.items():
-        tmp = directory / f".{name}.tmp"
-        tmp.write_bytes(data)
-        os.replace(tmp, directory / name)
-
-
-def _write_zip(path: Path, files: dict[str, bytes]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".bundle", suffix=".zip", dir=path.parent)
-    os.close(fd)
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for name, data in sorted(files.items()):
-            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            zf.writestr(info, data)
-    os.replace(tmp, path)
-
-
 def write_bundle(path: str | os.PathLike, files: dict[str, bytes], manifest: dict, *,
                  overwrite: bool = False) -> Path:
     """Write ``files`` + ``manifest.json`` as a directory, or a ``.zip`` when ``path`` ends in .zip."""
@@ -335,9 +300,9 @@ def write_bundle(path: str | os.PathLike, files: dict[str, bytes], manifest: dic
             path.unlink()
     members = {**files, MANIFEST_FILE: canonical_json(manifest)}
     if path.suffix.lower() == ".zip":
-        _write_zip(path, members)
+        bundle_io.write_zip(path, members)
     else:
-        _write_dir(path, members)
+        bundle_io.write_members(path, members)
     return path
 
 
@@ -353,9 +318,9 @@ def write_validation(bundle: Bundle, record: dict, extra_files: dict[str, bytes]
     sealed = seal(record, VALIDATION_DIGEST_KEY)
     new = {**extra_files, VALIDATION_FILE: canonical_json(sealed)}
     if bundle.is_zip:
-        _write_zip(bundle.path, {**bundle.files, **new})
+        bundle_io.write_zip(bundle.path, {**bundle.files, **new})
     else:
-        _write_dir(bundle.path, new)
+        bundle_io.write_members(bundle.path, new)
     bundle.files.update(new)
     return sealed
 
