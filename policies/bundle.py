@@ -13,6 +13,9 @@ Files (format version :data:`FORMAT_VERSION`, see ``docs/bundle-format.md``):
   itself to the sha256 of ``policy.onnx`` and of ``manifest.json`` and carries its own digest.
 
 Digests detect corruption and edits; they are not signatures (anyone can recompute a sha256).
+``twingym validate --sign-key KEY`` adds an Ed25519 signature to ``validation.json``
+(:mod:`twingym.policies.signing`); ``require_validated(bundle, trusted)`` then accepts only records
+signed by a trusted key.
 
 API used by deployment (issue 8)::
 
@@ -228,14 +231,34 @@ def failed_gates(record: dict) -> list[str]:
     return [g.get("name", "?") for g in gates if g.get("passed") is not True]
 
 
-def validation_problem(bundle: Bundle) -> str | None:
-    """Why ``bundle`` may not be deployed (one line), or None when it is validated and passed."""
+def signature_status(bundle: Bundle, trusted: dict | None = None) -> tuple[bool, str]:
+    """``(acceptable, one line)`` for the signature of ``bundle``'s validation record.
+
+    ``trusted``: ``{key_id: TrustedKey}`` from :func:`twingym.policies.signing.load_trusted_keys`;
+    with it only a valid signature by one of those keys is acceptable, without it an unsigned
+    record is acceptable too (see :mod:`twingym.policies.signing`).
+    """
+    from twingym.policies import signing
+
+    record = bundle.validation()
+    if record is None:
+        return False, "not validated"
+    body = {k: v for k, v in record.items() if k not in (VALIDATION_DIGEST_KEY, signing.SIGNATURE_KEY)}
+    return signing.signature_status(record, body, canonical_json, trusted)
+
+
+def validation_problem(bundle: Bundle, trusted: dict | None = None) -> str | None:
+    """Why ``bundle`` may not be deployed (one line), or None when it is validated and passed (and,
+    with ``trusted`` keys, signed by one of them)."""
     try:
         record = bundle.validation()
     except BundleError as exc:
         return str(exc)
     if record is None:
         return f"bundle {bundle.path} has not been validated: run `twingym validate {bundle.path}` first"
+    acceptable, signature = signature_status(bundle, trusted)
+    if not acceptable:
+        return f"bundle {bundle.path}: {signature}"
     binding = record.get("binding", {})
     if binding.get("policy_onnx_sha256") != sha256_bytes(bundle.policy_bytes):
         return (f"{VALIDATION_FILE} of bundle {bundle.path} was made for a different {POLICY_FILE}; "
@@ -254,10 +277,11 @@ def validation_problem(bundle: Bundle) -> str | None:
     return None
 
 
-def require_validated(bundle: Bundle) -> dict:
+def require_validated(bundle: Bundle, trusted: dict | None = None) -> dict:
     """The validation record of ``bundle``; raises :class:`BundleError` unless it binds the exact
-    ``policy.onnx`` and ``manifest.json`` of this bundle and every gate passed."""
-    problem = validation_problem(bundle)
+    ``policy.onnx`` and ``manifest.json`` of this bundle, every gate passed and, with ``trusted``
+    keys, one of them signed it."""
+    problem = validation_problem(bundle, trusted)
     if problem:
         raise BundleError(problem)
     return bundle.validation()
@@ -306,15 +330,21 @@ def write_bundle(path: str | os.PathLike, files: dict[str, bytes], manifest: dic
     return path
 
 
-def write_validation(bundle: Bundle, record: dict, extra_files: dict[str, bytes]) -> dict:
-    """Bind ``record`` to ``bundle``, seal it, and store it with ``extra_files`` (the report).
+def write_validation(bundle: Bundle, record: dict, extra_files: dict[str, bytes],
+                     sign_key: Any = None) -> dict:
+    """Bind ``record`` to ``bundle``, sign it with ``sign_key`` (an Ed25519 private key, optional),
+    seal it, and store it with ``extra_files`` (the report).
 
     Returns the sealed record as written. The bundle's ``files`` are updated in place.
     """
-    record = dict(record)
+    from twingym.policies import signing
+
+    record = {k: v for k, v in record.items() if k not in (signing.SIGNATURE_KEY, VALIDATION_DIGEST_KEY)}
     record["binding"] = {"policy_onnx_sha256": sha256_bytes(bundle.policy_bytes),
                          "manifest_sha256": bundle.manifest_digest}
     record["files"] = {name: sha256_bytes(data) for name, data in sorted(extra_files.items())}
+    if sign_key is not None:
+        record = signing.sign_record(json_safe(record), sign_key, canonical_json)
     sealed = seal(record, VALIDATION_DIGEST_KEY)
     new = {**extra_files, VALIDATION_FILE: canonical_json(sealed)}
     if bundle.is_zip:

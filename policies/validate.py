@@ -317,9 +317,10 @@ class Outcome:
 def validate_bundle(path: str | Path, *, suite: Suite | str | Path | None = None,
                     gates_file: str | Path | None = None, episodes: int | None = None,
                     max_horizon: int | None = None, write: bool = True,
-                    progress: Callable[[str], None] | None = None) -> Outcome:
+                    progress: Callable[[str], None] | None = None, sign_key: Any = None) -> Outcome:
     """Validate the bundle at ``path`` (see the module docstring); writes ``validation.json`` and
-    ``report.html`` into it unless ``write`` is False."""
+    ``report.html`` into it unless ``write`` is False, signed with ``sign_key`` (an Ed25519 private
+    key, :func:`twingym.policies.signing.load_private_key`) when given."""
     say = progress or (lambda msg: None)
     t_start = time.perf_counter()
     bundle = bundle_mod.load_bundle(path)
@@ -430,7 +431,7 @@ def validate_bundle(path: str | Path, *, suite: Suite | str | Path | None = None
     if write:
         from twingym.policies.report import REPORT_FILE, render_report
         html = render_report(record, runs, manifest)
-        record = bundle_mod.write_validation(bundle, record, {REPORT_FILE: html.encode("utf-8")})
+        record = bundle_mod.write_validation(bundle, record, {REPORT_FILE: html.encode("utf-8")}, sign_key)
         report_path = bundle.path / REPORT_FILE if not bundle.is_zip else bundle.path
     return Outcome(record=record, passed=passed, report_path=report_path, runs=runs)
 

@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from twingym.cli import bench_cmd, envs_cmd, live_cmd, pipeline_cmd, policy_cmd, train_cmd
+from twingym.cli import bench_cmd, envs_cmd, keys_cmd, live_cmd, pipeline_cmd, policy_cmd, train_cmd
 from twingym.cli.errors import UserError, run_guarded
 
 app = typer.Typer(
@@ -27,6 +27,7 @@ policy_cmd.register(app)
 live_cmd.register(app)
 bench_cmd.register(app)
 pipeline_cmd.register(app)
+keys_cmd.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

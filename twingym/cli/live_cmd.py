@@ -139,6 +139,8 @@ def register(app: typer.Typer) -> None:
         key: Path | None = typer.Option(None, help="Client private key (PEM)."),
         generate_certs: Path | None = typer.Option(None, help="Create a self-signed client certificate "
                                                    "here when missing."),
+        trust: Path | None = typer.Option(None, "--trust", help="Public key (.pub) or trust file: refuse "
+                                          "bundles whose validation no listed key signed."),
     ) -> None:
         """Control a live twin with a validated bundle (refuses tampered or unvalidated bundles)."""
         from rich.console import Console
@@ -154,7 +156,8 @@ def register(app: typer.Typer) -> None:
         config = DeployConfig(bundle=str(bundle), endpoint=endpoint, shadow=shadow, steps=steps,
                               duration=duration, log=str(log) if log else None,
                               max_rate=max_rate if max_rate > 0 else None, recover_after=recover_after,
-                              give_up_after=give_up_after, security=sec)
+                              give_up_after=give_up_after, security=sec,
+                              trust=str(trust) if trust else None)
         try:
             summary = deploy(config)
         except DeployError as exc:
