@@ -132,6 +132,19 @@ class DeploySummary:
     def mean_episode_return(self) -> float:
         return float(np.mean(self.episode_returns)) if self.episode_returns else math.nan
 
+    def failure(self) -> str | None:
+        """Why this run did not do its job (one line), or None: it gave up on the connection, or
+        the policy never controlled the twin (shadow: never observed a step)."""
+        if self.stopped_by == "gave_up":
+            return (f"gave up: no connection to {self.endpoint} could be made"
+                    + (f" ({self.steps} steps observed before)" if self.steps else ""))
+        if self.shadow and self.steps == 0:
+            return f"never observed a step of the live twin at {self.endpoint}"
+        if not self.shadow and self.policy_steps == 0:
+            return (f"the policy never controlled the twin at {self.endpoint} "
+                    + (f"({self.steps} steps, all on the fallback)" if self.steps else "(no step observed)"))
+        return None
+
 
 class BundlePolicy:
     """The bundle side of deployment: checked bundle, ONNX policy, limits and labels from the manifest."""

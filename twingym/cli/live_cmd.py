@@ -139,6 +139,8 @@ def register(app: typer.Typer) -> None:
         key: Path | None = typer.Option(None, help="Client private key (PEM)."),
         generate_certs: Path | None = typer.Option(None, help="Create a self-signed client certificate "
                                                    "here when missing."),
+        server_cert: Path | None = typer.Option(None, "--server-cert", help="The server's certificate "
+                                                "(pinned; needed when the server refuses unsecured channels)."),
         trust: Path | None = typer.Option(None, "--trust", help="Public key (.pub) or trust file: refuse "
                                           "bundles whose validation no listed key signed."),
     ) -> None:
@@ -152,7 +154,8 @@ def register(app: typer.Typer) -> None:
             raise UserError(f"bundle {bundle} does not exist")
         sec = ClientSecurity(username=user, password=read_password(user, password_file), mode=security,
                              cert=str(cert) if cert else None, key=str(key) if key else None,
-                             generate_certs=str(generate_certs) if generate_certs else None)
+                             generate_certs=str(generate_certs) if generate_certs else None,
+                             server_cert=str(server_cert) if server_cert else None)
         config = DeployConfig(bundle=str(bundle), endpoint=endpoint, shadow=shadow, steps=steps,
                               duration=duration, log=str(log) if log else None,
                               max_rate=max_rate if max_rate > 0 else None, recover_after=recover_after,
@@ -172,3 +175,7 @@ def register(app: typer.Typer) -> None:
             + (f", mean episode return {summary.mean_episode_return:.3f} over "
                f"{len(summary.episode_returns)} episodes" if summary.episode_returns else "")
             + f"; stopped by {summary.stopped_by}; log {summary.log_path}", markup=False)
+        failure = summary.failure()
+        if failure:
+            print(f"twingym: error: deploy {failure}", file=sys.stderr)
+            raise typer.Exit(1)
