@@ -17,6 +17,7 @@ FOLDERS = {
     "twingym.policies": "policies",
     "twingym.live": "live",
     "twingym.configs": "configs",
+    "twingym.dashboard": "dashboard",
 }
 
 packages: list[str] = []
@@ -33,5 +34,6 @@ for name, folder in FOLDERS.items():
 setup(
     packages=packages,
     package_dir=package_dir,
-    package_data={"": ["*.yaml", "*.yml", "*.txt", "*.json", "*.csv", "*.IN", "LICENSE*", "*.md"]},
+    package_data={"": ["*.yaml", "*.yml", "*.txt", "*.json", "*.csv", "*.IN", "LICENSE*", "*.md", "*.html", "*.js",
+                      "*.css"]},
 )

@@ -62,6 +62,7 @@ TWIN_VARIABLES: dict[str, tuple[str, bool, str]] = {
     "BaselineNodes": ("StringArray", False, "baseline suggestion for the next step, action order"),
     "ActionLabels": ("StringArray", False, "asset/name [unit] per action component"),
     "Faults": ("String", False, "injected faults active at the last step ('' when none)"),
+    "Schematic": ("String", False, "JSON: static geometry for drawing the twin (TwinEnv.schematic; '{}' when none)"),
 }
 
 

@@ -24,6 +24,7 @@ counts them) but not the twin's clock.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import math
 import threading
@@ -208,6 +209,7 @@ class LiveTwinServer:
             "ObservationNodes": obs_nodes, "ObservationLabels": [label(lb) for lb in twin.obs_labels],
             "SetpointNodes": set_nodes, "AppliedNodes": applied, "BaselineNodes": baseline,
             "ActionLabels": [label(lb) for lb in twin.act_labels], "Faults": "",
+            "Schematic": json.dumps(twin.env.schematic(twin.params)),
         }
         for name, (tname, writable, desc) in contract.TWIN_VARIABLES.items():
             node = await root.add_variable(nid(contract.twin_node(name)), ua.QualifiedName(name, idx),

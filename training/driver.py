@@ -2,7 +2,8 @@
 
 ``start_run(cfg)`` creates the run directory and writes the resolved ``config.yaml``;
 ``train(cfg)`` runs it; ``resume(run_dir)`` reloads ``config.yaml`` and continues from the last
-checkpoint. Each backend has its own loop module (``jax_loop``, ``sb3_loop``, ``rllib_loop``).
+checkpoint. Each backend's train loop is named by its entry in :data:`twingym.agents.backends.BACKENDS`
+(the built-in ones are ``jax_loop``, ``sb3_loop``, ``rllib_loop``).
 
 Both hold the run directory's lock while they write (a second ``train --resume`` of the same run is
 refused at once), and a new run that fails before its first logged step leaves no directory.
@@ -13,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from twingym.agents.backends import BACKENDS, backend
 from twingym.envs import make
 from twingym.training import run_dir as rd
 from twingym.training.config import (
@@ -32,8 +34,9 @@ def check_twin(cfg: TrainConfig) -> None:
     except ValueError as err:
         raise ConfigError(f"env_params: {err}") from None
     if cfg.train_scenarios:
-        if cfg.backend != "jax_ppo":
-            raise ConfigError(f"train_scenarios is supported by the jax_ppo backend only (this config uses "
+        if not backend(cfg.backend).train_scenarios:
+            supported = ", ".join(n for n, b in BACKENDS.items() if b.train_scenarios)
+            raise ConfigError(f"train_scenarios is supported by the {supported} backend only (this config uses "
                               f"{cfg.backend})")
         unknown = sorted(set(cfg.train_scenarios) - set(env.scenarios()))
         if unknown:
@@ -56,17 +59,7 @@ def run_config(run_dir: str | Path) -> TrainConfig:
 
 
 def _dispatch(cfg: TrainConfig, run_dir: Path, resume: bool, **kwargs: Any) -> dict[str, Any] | None:
-    if cfg.backend == "jax_ppo":
-        from twingym.training import jax_loop
-
-        return jax_loop.run(cfg, run_dir, resume=resume, **kwargs)
-    if cfg.backend in ("sb3_ppo", "sb3_sac"):
-        from twingym.training import sb3_loop
-
-        return sb3_loop.run(cfg, run_dir, resume=resume, **kwargs)
-    from twingym.training import rllib_loop
-
-    return rllib_loop.run(cfg, run_dir, resume=resume, **kwargs)
+    return backend(cfg.backend).train_function()(cfg, run_dir, resume=resume, **kwargs)
 
 
 def train(cfg: TrainConfig, **kwargs: Any) -> tuple[Path, dict[str, Any] | None]:

@@ -79,6 +79,11 @@ class TwinLink:
     def connected(self) -> bool:
         return self.client is not None
 
+    @property
+    def namespace_index(self) -> int:
+        """Index of the twingym namespace on the connected server."""
+        return self._idx
+
     def _node(self, identifier: str) -> Any:
         assert self.client is not None
         return self.client.get_node(ua.NodeId(identifier, self._idx))

@@ -65,14 +65,13 @@ def test_signed_validation_deploys_only_under_a_trusted_key_and_forgeries_are_re
                        signing.load_private_key(keys["key"]))
     code, out = _inspect(capsys, good, "--trust", str(keys["pub"]))
     assert code == 0 and "VALIDATED" in out and "trusted" in out
-    assert BundlePolicy(str(good), trust=str(keys["pub"])).validation["passed"] is True
+    assert BundlePolicy(str(good), trust=str(keys["pub"])).validation.passed is True
 
     # the attack of the report: a failed validation flipped to "passed" and resealed
     failed = tmp_path / "failed"
     shutil.copytree(degraded_bundle, failed)
-    record = {"suite": "fixture", "created": "2026-12-01T17:00:00+00:00", "passed": False,
-              "failed_gates": ["performance"],
-              "gates": [{"name": "performance", "figure": -1.0, "threshold": 0.0, "passed": False}]}
+    record = B.ValidationRecord(passed=False, failed_gates=["performance"], created="2026-12-01T17:00:00+00:00",
+                                gates=[{"name": "performance", "figure": -1.0, "threshold": 0.0, "passed": False}])
     B.write_validation(B.load_bundle(failed), record, {})
     _forge_pass(failed)
     code, out = _inspect(capsys, failed)
@@ -102,8 +101,8 @@ def test_signed_validation_deploys_only_under_a_trusted_key_and_forgeries_are_re
         BundlePolicy(str(stranger), trust=str(keys["pub"]))
     trust_file = tmp_path / "trusted.txt"
     trust_file.write_text("# plant keys\n" + keys["pub"].read_text() + keys["other_pub"].read_text())
-    assert BundlePolicy(str(stranger), trust=str(trust_file)).validation["passed"] is True
-    assert BundlePolicy(str(stranger)).validation["passed"] is True  # no --trust: local experiments
+    assert BundlePolicy(str(stranger), trust=str(trust_file)).validation.passed is True
+    assert BundlePolicy(str(stranger)).validation.passed is True  # no --trust: local experiments
 
 
 def test_deploy_with_trust_refuses_an_unsigned_bundle_in_one_line(validated_good, keys, capsys):

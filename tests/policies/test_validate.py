@@ -37,18 +37,18 @@ def p_control_spec() -> PolicySpec:
 def test_good_policy_passes_every_gate(validated_good):
     path, outcome = validated_good
     assert outcome.passed, outcome.failed_gates
-    names = [g["name"] for g in outcome.record["gates"]]
+    names = [g["name"] for g in outcome.record.gates]
     assert names == ["equivalence", "performance", "safety", "robustness", "fuzz", "latency"]
-    for g in outcome.record["gates"]:
+    for g in outcome.record.gates:
         assert g["passed"] and g["checks"]
-    scen = outcome.record["scenarios"]
+    scen = outcome.record.scenarios
     assert {"nominal", "sensor_noise_x3", "sensor_dropout"} <= set(scen)
     nominal = scen["nominal"]["controllers"]
     assert nominal["policy"]["mean_return"] > nominal["p_control"]["mean_return"]
     assert len(nominal["policy"]["returns"]) == 32
     # the record is sealed into the bundle, bound to this policy, and the report is there
     record = B.require_validated(B.load_bundle(path))
-    assert record["passed"] is True
+    assert record.passed is True
     html = (path / "report.html").read_text()
     assert "PASSED" in html and html.count("data:image/png;base64") >= 3
 
@@ -213,9 +213,9 @@ def test_discrete_policy_validates_on_a_twin_without_baselines(tmp_path):
                              "scenarios": {"nominal": {}, "drop": {"kind": "dropout",
                                                                    "corruption": {"nonfinite_prob": 0.1}}}})
     outcome = validate_bundle(path, suite=suite, write=False)
-    perf = next(g for g in outcome.record["gates"] if g["name"] == "performance")
+    perf = next(g for g in outcome.record.gates if g["name"] == "performance")
     assert perf["passed"] and perf["detail"] == "the twin has no baselines"
-    eq = next(g for g in outcome.record["gates"] if g["name"] == "equivalence")
+    eq = next(g for g in outcome.record.gates if g["name"] == "equivalence")
     assert eq["passed"] and eq["figure"] == 0.0
 
 

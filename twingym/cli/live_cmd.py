@@ -14,6 +14,7 @@ from pathlib import Path
 
 import typer
 
+from twingym.cli.dashboard_cmd import DASHBOARD_HELP, start_background
 from twingym.cli.errors import UserError
 
 PASSWORD_ENV = "TWINGYM_OPCUA_PASSWORD"
@@ -89,6 +90,7 @@ def register(app: typer.Typer) -> None:
                                       "encryption/credentials (prints what it exposes)."),
         no_fsync: bool = typer.Option(False, "--no-fsync", help="Do not fsync the record (faster, "
                                       "less durable)."),
+        dashboard: int | None = typer.Option(None, "--dashboard", help=DASHBOARD_HELP),
     ) -> None:
         """Run TWIN in wall-clock time behind an OPC UA server until Ctrl-C or a limit."""
         from rich.console import Console
@@ -109,10 +111,22 @@ def register(app: typer.Typer) -> None:
                               path=path, steps=steps, duration=duration,
                               record=str(record) if record else None, fsync=not no_fsync,
                               failsafe_after=failsafe_after, security=sec)
+        page = []
+
+        def on_ready(endpoint: str) -> None:
+            if dashboard is not None:
+                page.append(start_background(endpoint, dashboard, opcua_user=sec.username,
+                                             opcua_password=sec.password))
+                console.print(f"dashboard: {page[0].url}", markup=False)
+
         try:
-            summary = serve(config, log=lambda msg: console.print(msg, markup=False, highlight=False))
+            summary = serve(config, log=lambda msg: console.print(msg, markup=False, highlight=False),
+                            on_ready=on_ready)
         except OSError as exc:
             raise UserError(f"cannot serve on {config.endpoint}: {exc.strerror or exc}") from None
+        finally:
+            for handle in page:
+                handle.stop()
         console.print(f"stopped ({summary.stopped_by}) after {summary.steps} steps, "
                       f"{summary.episodes} episodes, total reward {summary.total_reward:.3f}, "
                       f"{summary.overruns} overruns; record {summary.record}", markup=False)
@@ -143,6 +157,7 @@ def register(app: typer.Typer) -> None:
                                                 "(pinned; needed when the server refuses unsecured channels)."),
         trust: Path | None = typer.Option(None, "--trust", help="Public key (.pub) or trust file: refuse "
                                           "bundles whose validation no listed key signed."),
+        dashboard: int | None = typer.Option(None, "--dashboard", help=DASHBOARD_HELP),
     ) -> None:
         """Control a live twin with a validated bundle (refuses tampered or unvalidated bundles)."""
         from rich.console import Console
@@ -161,10 +176,19 @@ def register(app: typer.Typer) -> None:
                               max_rate=max_rate if max_rate > 0 else None, recover_after=recover_after,
                               give_up_after=give_up_after, security=sec,
                               trust=str(trust) if trust else None)
+        page = None
+        if dashboard is not None:
+            config.log = str(config.log_path())
+            page = start_background(endpoint, dashboard, opcua_user=user, opcua_password=sec.password,
+                                    events_log=config.log)
+            console.print(f"dashboard: {page.url}", markup=False)
         try:
             summary = deploy(config)
         except DeployError as exc:
             raise UserError(str(exc)) from None
+        finally:
+            if page is not None:
+                page.stop()
         if summary.validation_warning:
             console.print(f"[yellow]shadow only, not cleared for control:[/] {summary.validation_warning}")
         mode = "shadow (nothing written)" if summary.shadow else "control"
