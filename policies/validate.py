@@ -425,22 +425,25 @@ def _say_latency(say: Callable[[str], None], latency: dict) -> None:
 
 
 def write_report(bundle: bundle_mod.Bundle, record: ValidationRecord,
-                 runs: dict[str, dict[str, ControllerRun]]) -> tuple[ValidationRecord, Path]:
-    """Render ``report.html``, seal ``record`` into the bundle; returns the written record and the
-    report's path (the ``.zip`` itself for a zipped bundle)."""
+                 runs: dict[str, dict[str, ControllerRun]], sign_key: Any = None) -> tuple[ValidationRecord, Path]:
+    """Render ``report.html``, seal ``record`` into the bundle (signed with ``sign_key``, an Ed25519
+    private key, when given); returns the written record and the report's path (the ``.zip`` itself
+    for a zipped bundle)."""
     from twingym.policies.report import render_report
 
     html = render_report(record, runs, bundle.manifest)
-    record = bundle_mod.write_validation(bundle, record, {bundle_mod.REPORT_FILE: html.encode("utf-8")})
+    record = bundle_mod.write_validation(bundle, record, {bundle_mod.REPORT_FILE: html.encode("utf-8")},
+                                         sign_key)
     return record, (bundle.path / bundle_mod.REPORT_FILE if not bundle.is_zip else bundle.path)
 
 
 def validate_bundle(path: str | Path, *, suite: Suite | str | Path | None = None,
                     gates_file: str | Path | None = None, episodes: int | None = None,
                     max_horizon: int | None = None, write: bool = True,
-                    progress: Callable[[str], None] | None = None) -> Outcome:
+                    progress: Callable[[str], None] | None = None, sign_key: Any = None) -> Outcome:
     """Validate the bundle at ``path`` (see the module docstring); writes ``validation.json`` and
-    ``report.html`` into it unless ``write`` is False."""
+    ``report.html`` into it unless ``write`` is False, signed with ``sign_key`` (an Ed25519 private
+    key, :func:`twingym.policies.signing.load_private_key`) when given."""
     say = progress or (lambda msg: None)
     t_start = time.perf_counter()
     bundle, env, params, digest = open_for_validation(path)
@@ -475,7 +478,7 @@ def validate_bundle(path: str | Path, *, suite: Suite | str | Path | None = None
         elapsed_s=round(time.perf_counter() - t_start, 2))
     report_path = None
     if write:
-        record, report_path = write_report(bundle, record, results.runs)
+        record, report_path = write_report(bundle, record, results.runs, sign_key)
     return Outcome(record=record, passed=passed, report_path=report_path, runs=results.runs)
 
 
