@@ -32,7 +32,8 @@ class Kpi:
         higher_is_better: direction of a good difference.
         step: ``(info, params) -> (N,)`` per-step quantity of every batch row (jittable).
         episode: ``(series (T,), params) -> float`` the figure of one episode from its series.
-        per_step_unit: unit of the per-step series (for plots of an episode).
+        per_step_unit: unit of the per-step series; series_name: what that series is (for plots of an
+            episode, e.g. ``farm power`` in MW behind ``energy produced`` in MWh).
     """
 
     key: str
@@ -42,6 +43,15 @@ class Kpi:
     step: Callable[[dict, Any], Any]
     episode: Callable[[np.ndarray, Any], float]
     per_step_unit: str
+    series_name: str = ""
+
+
+def step_seconds(params: Any) -> float:
+    """Simulated seconds per step of a twin's params (``dt`` in s, ``dt_h`` or ``dt_hours`` in h)."""
+    for name, scale in (("dt", 1.0), ("dt_h", 3600.0), ("dt_hours", 3600.0)):
+        if hasattr(params, name):
+            return float(getattr(params, name)) * scale
+    return 1.0
 
 
 def _dt_s(params: Any) -> float:
@@ -116,33 +126,35 @@ def _per_shift(series: np.ndarray, params: Any, hours: float = 8.0) -> float:
 KPIS: dict[str, tuple[Kpi, ...]] = {
     "WindFarm-v0": (
         Kpi("energy_mwh", "energy produced", "MWh", True, _info("farm_power_mw"),
-            _sum(lambda p: _dt_s(p) / 3600.0), "MW"),
+            _sum(lambda p: _dt_s(p) / 3600.0), "MW", "farm power"),
         Kpi("freestream_energy_mwh", "energy without wakes (free-stream wind)", "MWh", True,
-            _info("available_power_mw"), _sum(lambda p: _dt_s(p) / 3600.0), "MW"),
-        Kpi("yaw_travel_deg", "yaw travel (all turbines)", "deg", False, _info("yaw_travel_deg"), _sum(), "deg"),
+            _info("available_power_mw"), _sum(lambda p: _dt_s(p) / 3600.0), "MW", "free-stream power"),
+        Kpi("yaw_travel_deg", "yaw travel (all turbines)", "deg", False, _info("yaw_travel_deg"), _sum(), "deg",
+            "yaw travel per step"),
     ),
     "PowerGrid-v0": (
-        Kpi("cost_usd", "operating cost", "$", False, _info("dollars"), _sum(), "$"),
+        Kpi("cost_usd", "operating cost", "$", False, _info("dollars"), _sum(), "$", "cost per step"),
         Kpi("overload_mvah", "overload energy above line ratings", "MVAh", False, _info("overload_mva"),
-            _sum(lambda p: float(p.dt_h)), "MVA"),
-        Kpi("trips", "line trips", "trips", False, _info("trips"), _sum(), "trips"),
+            _sum(lambda p: float(p.dt_h)), "MVA", "overload"),
+        Kpi("trips", "line trips", "trips", False, _info("trips"), _sum(), "trips", "trips per step"),
         Kpi("curtailed_mwh", "renewable energy curtailed", "MWh", False, _info("curtailed_mw"),
-            _sum(lambda p: float(p.dt_h)), "MW"),
+            _sum(lambda p: float(p.dt_h)), "MW", "curtailment"),
     ),
     "AssemblyCell-v0": (
         Kpi("parts_per_shift", "parts shipped per 8-h shift", "parts", True, _info("shipped"), _per_shift,
-            "parts"),
+            "parts", "parts shipped per cycle"),
         Kpi("downtime_station_h", "station downtime (failed or in maintenance)", "station-h", False,
-            _info("stations_down"), _sum(lambda p: float(p.dt_hours)), "stations"),
-        Kpi("energy_kwh", "energy used", "kWh", False, _info("energy_kwh"), _sum(), "kWh"),
-        Kpi("profit_eur", "profit", "EUR", True, _info("profit"), _sum(), "EUR"),
+            _info("stations_down"), _sum(lambda p: float(p.dt_hours)), "stations", "stations down"),
+        Kpi("energy_kwh", "energy used", "kWh", False, _info("energy_kwh"), _sum(), "kWh", "energy per cycle"),
+        Kpi("profit_eur", "profit", "EUR", True, _info("profit"), _sum(), "EUR", "profit per cycle"),
     ),
     "WindTurbine-v0": (
-        Kpi("energy_mwh", "energy produced", "MWh", True, _info("power"),
-            _sum(lambda p: _dt_s(p) / 3600.0 / 1e6), "W"),
-        Kpi("thrust_del_kn", "rotor thrust DEL (m = 4, 1 Hz)", "kN", False, _info("thrust"), _del(1e-3), "N"),
+        Kpi("energy_mwh", "energy produced", "MWh", True, lambda info, p: info["power"] / 1e6,
+            _sum(lambda p: _dt_s(p) / 3600.0), "MW", "electrical power"),
+        Kpi("thrust_del_kn", "rotor thrust DEL (m = 4, 1 Hz)", "kN", False, lambda info, p: info["thrust"] / 1e3, _del(1.0), "kN",
+            "rotor thrust"),
         Kpi("shaft_torque_del_knm", "low-speed shaft torque DEL (m = 4, 1 Hz)", "kN m", False,
-            _info("aero_torque"), _del(1e-3), "N m"),
+            lambda info, p: info["aero_torque"] / 1e3, _del(1.0), "kN m", "aerodynamic torque"),
     ),
 }
 
@@ -160,4 +172,4 @@ def episode_figures(kpi: Kpi, series: np.ndarray, lengths: np.ndarray, params: A
 def definitions(kpis: tuple[Kpi, ...]) -> list[dict[str, Any]]:
     """The JSON description of KPIs stored in the validation record."""
     return [{"key": k.key, "name": k.name, "unit": k.unit, "higher_is_better": k.higher_is_better,
-             "per_step_unit": k.per_step_unit} for k in kpis]
+             "per_step_unit": k.per_step_unit, "series_name": k.series_name or k.name} for k in kpis]

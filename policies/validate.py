@@ -36,7 +36,7 @@ from twingym.envs.core import Baseline
 from twingym.policies import bundle as bundle_mod
 from twingym.policies import gates as gates_mod
 from twingym.policies.export import action_error
-from twingym.policies.kpis import Kpi, episode_figures, kpis_for
+from twingym.policies.kpis import Kpi, episode_figures, kpis_for, step_seconds
 from twingym.policies.kpis import definitions as kpi_definitions
 from twingym.policies.runtime import OnnxPolicy
 from twingym.policies.sanitize import ObservationGuard, sanitize_observation
@@ -460,6 +460,7 @@ def validate_bundle(path: str | Path, *, suite: Suite | str | Path | None = None
         "gates": gate_records,
         "scenarios": scen_records,
         "kpis": kpi_definitions(kpis),
+        "step_seconds": step_seconds(params),
         "equivalence": equivalence,
         "fuzz": fuzz,
         "latency": latency,
