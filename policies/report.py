@@ -187,7 +187,8 @@ def render_report(record: dict, runs: dict[str, dict], manifest: dict) -> str:
         "<!doctype html><html><head><meta charset='utf-8'>",
         f"<title>twingym validation: {html.escape(record['twin'])}</title>",
         "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}"
-        "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;font-size:13px}"
+        "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;font-size:13px;"
+        "white-space:nowrap}"
         "th{background:#f3f3f3}.pass{color:#1a7f37;font-weight:bold}.fail{color:#cf222e;font-weight:bold}"
         "img{max-width:100%}</style></head><body>",
         f"<h1>Validation of a {html.escape(manifest.get('backend') or '?')} policy for "
