@@ -14,15 +14,20 @@ Every ``dt / speed`` wall seconds the server takes the setpoints clients wrote s
 step, steps the twin once, appends the step to the crash-safe record, then publishes: first
 ``Publishing = k``, then every value, then ``Step = k``, so a reader that sees ``Publishing ==
 Step`` in one Read has a consistent snapshot (:func:`contract.is_consistent`).
+
+Stepping and publishing are apart: the twin's clock (take setpoints, step, record) runs in its own
+thread, and the event loop that answers clients publishes the newest step when it gets to it. Many
+readers can slow the publication (a reader may then see every other step: ``skipped_publications``
+counts them) but not the twin's clock.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import math
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -35,7 +40,14 @@ from asyncua import Server, ua
 from asyncua.common.callback import CallbackType
 from twingym.live import contract
 from twingym.live.record import StepRecorder
-from twingym.live.security import PasswordUserManager, SecurityConfig, SecurityPlan, plan_security
+from twingym.live.security import (
+    LoginThrottle,
+    PasswordUserManager,
+    SecurityConfig,
+    SecurityPlan,
+    enforce_offered_channels,
+    plan_security,
+)
 from twingym.live.twin_runtime import Fault, LiveTwin, StepOutcome
 
 DEFAULT_HOST = "127.0.0.1"
@@ -131,6 +143,7 @@ class ServeSummary:
     overruns: int
     record: str
     stopped_by: str
+    skipped_publications: int = 0
 
 
 def _dv(value: Any, vtype: ua.VariantType) -> ua.DataValue:
@@ -160,19 +173,20 @@ class LiveTwinServer:
         self._pending: dict[int, float] = {}
         self._pending_mode: str | None = None
         self._last_client_write: float | None = None
+        self._inputs = threading.Lock()          # client writes (loop thread) vs the step (clock thread)
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
+        self._stop = threading.Event()
         self._stop_reason = "limit"
         self.steps_done = 0
+        self.overruns = 0
+        self.skipped_publications = 0
         self.ready = False
 
     # ---- control ---------------------------------------------------------------------------------
     def stop(self, reason: str = "stop") -> None:
         """Ask the run to end after the current step (safe from any thread or signal handler)."""
         self._stop_reason = reason
-        if self._loop is not None and self._stop is not None and not self._loop.is_closed():
-            with contextlib.suppress(RuntimeError):   # the loop closed in between: already stopped
-                self._loop.call_soon_threadsafe(self._stop.set)
+        self._stop.set()
 
     # ---- address space ---------------------------------------------------------------------------
     async def _build(self, server: Server, idx: int) -> None:
@@ -258,12 +272,15 @@ class LiveTwinServer:
             value = wv.Value.Value.Value if wv.Value is not None and wv.Value.Value is not None else None
             if wv.NodeId in self._setpoint_index:
                 try:
-                    self._pending[self._setpoint_index[wv.NodeId]] = float(value)
+                    number = float(value)
                 except (TypeError, ValueError):
                     continue
-                self._last_client_write = time.monotonic()
+                with self._inputs:
+                    self._pending[self._setpoint_index[wv.NodeId]] = number
+                    self._last_client_write = time.monotonic()
             elif wv.NodeId == self._ids["ControlMode"]:
-                self._pending_mode = str(value)
+                with self._inputs:
+                    self._pending_mode = str(value)
 
     async def _write(self, server: Server, node_id: ua.NodeId, value: Any, vtype: ua.VariantType) -> None:
         await server.write_attribute_value(node_id, _dv(value, vtype))
@@ -300,7 +317,8 @@ class LiveTwinServer:
 
     async def _make_server(self) -> tuple[Server, int]:
         sec = self.config.security
-        user_manager = PasswordUserManager(sec.username, sec.password) if sec.username else None
+        user_manager = (PasswordUserManager(sec.username, sec.password, LoginThrottle(log=self.log))
+                        if sec.username else None)
         server = Server(user_manager=user_manager)
         await server.init()
         server.set_endpoint(self.config.endpoint)
@@ -310,6 +328,7 @@ class LiveTwinServer:
             await server.load_certificate(str(self.plan.cert))
             await server.load_private_key(str(self.plan.key))
         server.set_security_policy(self.plan.policies)
+        self.channel_gate = enforce_offered_channels(server, self.plan)
         server.set_identity_tokens(self.plan.tokens)
         idx = await server.register_namespace(contract.NAMESPACE_URI)
         return server, idx
@@ -318,7 +337,6 @@ class LiveTwinServer:
     async def run(self, on_ready: Callable[[str], None] | None = None) -> ServeSummary:
         """Serve until stopped or a limit is reached; return a :class:`ServeSummary`."""
         self._loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
         cfg, twin = self.config, self.twin
         server, idx = await self._make_server()
         await self._build(server, idx)
@@ -332,9 +350,32 @@ class LiveTwinServer:
                         "action_labels": [list(lb) for lb in twin.act_labels],
                         "initial_setpoints": twin.setpoints.tolist(),
                         "faults": [asdict(f) for f in cfg.faults]})
-        period = twin.dt / cfg.speed
-        overruns = 0
-        start = time.monotonic()
+        wake = asyncio.Event()                   # set from the clock thread: a new step, or the end
+        latest: list[StepOutcome] = []           # the newest step not published yet
+        failure: list[BaseException] = []
+        finished = False
+
+        def hand_over(out: StepOutcome) -> None:  # runs in the loop thread
+            if latest:
+                self.skipped_publications += 1
+                latest[0] = out
+            else:
+                latest.append(out)
+            wake.set()
+
+        def clock_ended() -> None:
+            nonlocal finished
+            finished = True
+            wake.set()
+
+        def clock() -> None:
+            try:
+                self._clock(recorder, lambda out: self._loop.call_soon_threadsafe(hand_over, out))
+            except BaseException as exc:  # re-raised by run() in the loop thread
+                failure.append(exc)
+            finally:
+                self._loop.call_soon_threadsafe(clock_ended)
+
         try:
             async with server:
                 await self._write(server, self._ids["Status"], "running", ua.VariantType.String)
@@ -344,49 +385,69 @@ class LiveTwinServer:
                 self.log(f"serving {twin.twin_id} ({twin.scenario}) on {cfg.endpoint}, "
                          f"dt {twin.dt:g} s, speed x{cfg.speed:g}, record {self.record_path}")
                 self.log("security: " + self.plan.describe())
-                deadline = time.monotonic() + period
-                while True:
-                    if cfg.steps is not None and self.steps_done >= cfg.steps:
-                        self._stop_reason = "steps"
-                        break
-                    if cfg.duration is not None and time.monotonic() - start >= cfg.duration:
-                        self._stop_reason = "duration"
-                        break
-                    try:
-                        await asyncio.wait_for(self._stop.wait(), max(0.0, deadline - time.monotonic()))
-                        break
-                    except TimeoutError:
-                        pass
-                    out = self._step_once()
-                    recorder.write(twin.record_line(out))
-                    await self._publish(server, out)
-                    self.steps_done += 1
-                    deadline += period
-                    now = time.monotonic()
-                    if now > deadline + period:   # fell more than a step behind: do not catch up
-                        overruns += 1
-                        deadline = now + period
+                thread = threading.Thread(target=clock, name=f"twingym-clock-{cfg.port}", daemon=True)
+                thread.start()
+                try:
+                    while not finished:
+                        await wake.wait()
+                        wake.clear()
+                        while latest:
+                            await self._publish(server, latest.pop())
+                finally:
+                    self._stop.set()
+                    await asyncio.to_thread(thread.join)
+                if failure:
+                    raise failure[0]
                 await self._write(server, self._ids["Status"], "stopped", ua.VariantType.String)
         finally:
             recorder.write({"event": "stop", "wall_time": time.time(), "server_id": self.server_id,
                             "steps": self.steps_done, "reason": self._stop_reason,
-                            "overruns": overruns})
+                            "overruns": self.overruns, "skipped_publications": self.skipped_publications})
             recorder.close()
             self.ready = False
         return ServeSummary(endpoint=cfg.endpoint, steps=self.steps_done, episodes=twin.episode,
-                            total_reward=twin.total_reward, overruns=overruns,
-                            record=str(self.record_path), stopped_by=self._stop_reason)
+                            total_reward=twin.total_reward, overruns=self.overruns,
+                            record=str(self.record_path), stopped_by=self._stop_reason,
+                            skipped_publications=self.skipped_publications)
+
+    def _clock(self, recorder: StepRecorder, publish: Callable[[StepOutcome], None]) -> None:
+        """The twin's clock (own thread): every period take the inputs, step, record, hand over."""
+        cfg = self.config
+        period = self.twin.dt / cfg.speed
+        start = time.monotonic()
+        deadline = start + period
+        while True:
+            if cfg.steps is not None and self.steps_done >= cfg.steps:
+                self._stop_reason = "steps"
+                return
+            if cfg.duration is not None and time.monotonic() - start >= cfg.duration:
+                self._stop_reason = "duration"
+                return
+            if self._stop.wait(max(0.0, deadline - time.monotonic())):
+                return
+            out = self._step_once()
+            recorder.write(self.twin.record_line(out))
+            publish(out)
+            self.steps_done += 1
+            deadline += period
+            now = time.monotonic()
+            if now > deadline + period:   # fell more than a step behind: do not catch up
+                self.overruns += 1
+                deadline = now + period
 
     def _step_once(self) -> StepOutcome:
         cfg, twin = self.config, self.twin
-        written, self._pending = self._pending, {}
-        mode, self._pending_mode = self._pending_mode, None
+        with self._inputs:
+            written, self._pending = self._pending, {}
+            mode, self._pending_mode = self._pending_mode, None
+            last_write = self._last_client_write
         if mode in ("remote", "local"):
             twin.set_mode(mode)
-        if (cfg.failsafe_after is not None and twin.mode == "remote" and self._last_client_write
-                is not None and time.monotonic() - self._last_client_write > cfg.failsafe_after):
+        if (cfg.failsafe_after is not None and twin.mode == "remote" and last_write is not None
+                and time.monotonic() - last_write > cfg.failsafe_after):
             twin.set_mode("local")
-            self._last_client_write = None
+            with self._inputs:
+                self._last_client_write = None
             self.log(f"no setpoint written for {cfg.failsafe_after:g} s: switched to local control")
         return twin.step(written)
 

@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from twingym.policies.manifest import ValidationRecord
 
 POLICY = "policy"
 
@@ -55,10 +56,10 @@ def baselines_of(scenario: dict) -> list[str]:
     return [c for c in scenario["controllers"] if c != POLICY]
 
 
-def return_differences(record: dict) -> list[Difference]:
+def return_differences(record: ValidationRecord) -> list[Difference]:
     """Paired return difference of the policy minus every baseline, per scenario (record order)."""
     out = []
-    for name, scen in record["scenarios"].items():
+    for name, scen in record.scenarios.items():
         pol = np.asarray(scen["controllers"][POLICY]["returns"])
         for base in baselines_of(scen):
             mean, low, high = paired_interval(pol - np.asarray(scen["controllers"][base]["returns"]))

@@ -148,18 +148,18 @@ class BundlePolicy:
         except BundleError as exc:
             raise DeployError(str(exc)) from None
         m = self.bundle.manifest
-        self.twin_id = m["twin"]["id"]
-        obs_desc = m["observation_space"]
+        self.twin_id = m.twin.id
+        obs_desc = m.observation_space
         if obs_desc.get("type") != "Box":
             raise DeployError(f"deploy supports Box observations, the bundle has {obs_desc.get('type')}")
         try:
-            obs, act = space_bounds(obs_desc), space_bounds(m["action_space"])
+            obs, act = space_bounds(obs_desc), space_bounds(m.action_space)
         except ValueError as exc:
             raise DeployError(f"bundle {path}: {exc}") from None
         self.obs_low, self.obs_high = obs.low, obs.high
         self.act_low, self.act_high, self.kind, self.action_shape = act.low, act.high, act.kind, act.shape
-        self.obs_labels = [label_text(*lb) for lb in m.get("observation_labels") or []]
-        self.act_labels = [label_text(*lb) for lb in m.get("action_labels") or []]
+        self.obs_labels = [label_text(*lb) for lb in m.observation_labels or []]
+        self.act_labels = [label_text(*lb) for lb in m.action_labels or []]
         try:
             self.policy = OnnxPolicy(self.bundle.policy_bytes, action_shape=self.action_shape)
         except Exception as exc:  # onnxruntime refuses the graph
@@ -330,7 +330,7 @@ class Deployment:
         log.write("start", bundle=str(cfg.bundle), twin_id=self.policy.twin_id, endpoint=cfg.endpoint,
                   shadow=cfg.shadow, steps=cfg.steps, duration=cfg.duration, max_rate=cfg.max_rate,
                   recover_after=cfg.recover_after, max_hold=cfg.max_hold,
-                  validation_digest=(self.policy.validation or {}).get("validation_sha256"),
+                  validation_digest=self.policy.validation.digest if self.policy.validation else None,
                   validation_warning=self.policy.validation_warning)
         start = time.monotonic()
         first_step = last_step = None

@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 from twingym.policies.kpis import KPIS, damage_equivalent_load, rainflow
+from twingym.policies.manifest import ValidationRecord
 from twingym.policies.paired import paired_interval, return_differences, wake_loss_recovered
 from twingym.policies.report import _kpi_section
 
@@ -36,7 +37,7 @@ def test_paired_interval_is_the_student_t_interval() -> None:
     assert (mean, low, high) == pytest.approx((2.5, 2.5 - half, 2.5 + half))
 
 
-def _record() -> dict:
+def _record() -> ValidationRecord:
     """A two-controller record: the policy recovers half of greedy's wake loss in every episode."""
     free = np.array([100.0, 80.0, 120.0, 90.0])
     base = free - np.array([10.0, 8.0, 12.0, 6.0])
@@ -47,12 +48,12 @@ def _record() -> dict:
         "energy_mwh": {"mean": float(e.mean()), "values": list(e)},
         "freestream_energy_mwh": {"mean": float(free.mean()), "values": list(free)}}}
     scen = {"kind": "nominal", "controllers": {"policy": ctrl(pol / 100, pol), "greedy": ctrl(base / 100, base)}}
-    return {"scenarios": {"nominal": scen}, "kpis": kpis}
+    return ValidationRecord(passed=True, gates=[], scenarios={"nominal": scen}, kpis=kpis)
 
 
 def test_wake_loss_recovered_and_the_report_rows() -> None:
     record = _record()
-    scen = record["scenarios"]["nominal"]
+    scen = record.scenarios["nominal"]
     d = wake_loss_recovered(scen, "greedy")
     assert d is not None and d.mean == pytest.approx(50.0) and d.low == pytest.approx(50.0)
     (diff,) = return_differences(record)

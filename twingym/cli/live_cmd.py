@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 
 import typer
@@ -24,6 +25,11 @@ def read_password(user: str | None, password_file: Path | None) -> str | None:
     if password_file is not None:
         if not password_file.is_file():
             raise UserError(f"password file {password_file} not found")
+        from twingym.live.security import password_file_warning
+
+        warning = password_file_warning(password_file)
+        if warning:
+            print(warning, file=sys.stderr)
         password = password_file.read_text().strip()
     else:
         password = os.environ.get(PASSWORD_ENV)

@@ -10,14 +10,18 @@
    a live dashboard of the twin on loopback (URL printed);
 6. print a summary: return versus baseline, validation gates, fallbacks, and where every artefact is.
 
-Everything lands in one folder (default ``runs/pipeline-<time>/``). A stage that fails stops the
-pipeline with one line and a non-zero exit; what earlier stages wrote stays on disk. Failed
-validation gates make the exit code 2 after the shadow run and the summary.
+Every stage's options (the training config, the live twin's speed, the deploy time, the episode
+count, the output folder) are checked before the first stage starts; a bad one stops the pipeline
+with one line and creates no folder. Everything lands in one folder (default
+``runs/pipeline-<time>/``). A stage that fails stops the pipeline with one line and a non-zero exit;
+what earlier stages wrote stays on disk. Failed validation gates make the exit code 2 after the
+shadow run and the summary.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from pathlib import Path
@@ -41,13 +45,39 @@ def _done(start: float, what: str) -> None:
     console.print(f"[green]done[/] {what} ({time.perf_counter() - start:.0f} s)")
 
 
+def _train_sets(overrides: list[str], out: Path) -> list[str]:
+    return [*overrides, f"run.root={out}", "run.name=train"]
+
+
+def preflight(config: str, overrides: list[str], out: Path, deploy_seconds: float, speed: float,
+              episodes: int | None) -> None:
+    """Check every stage's options before anything runs; raise a one-line error on the first bad one."""
+    from twingym.live.server import ServerConfig
+    from twingym.training import run_dir as rd
+    from twingym.training.config import load_config
+    from twingym.training.driver import check_twin
+
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} is a file, not a folder")
+    cfg = load_config(config, _train_sets(overrides, out))
+    check_twin(cfg)
+    rd.check_root(out)
+    if episodes is not None and episodes < 1:
+        raise UserError(f"--episodes must be >= 1, got {episodes}")
+    if not (math.isfinite(deploy_seconds) and deploy_seconds > 0):
+        raise UserError(f"--deploy-seconds must be a finite number > 0, got {deploy_seconds:g}")
+    try:
+        ServerConfig(twin_id=cfg.twin, speed=speed, duration=deploy_seconds).check()
+    except ValueError as err:
+        raise UserError(f"live twin: {err}") from None
+
+
 def train_stage(config: str, overrides: list[str], out: Path, ray_address: str | None) -> tuple[Path, dict]:
     from twingym.training.driver import train_from_file
 
     if ray_address:  # RLlib runs join this cluster; without it they start a local Ray
         os.environ["RAY_ADDRESS"] = ray_address
-    sets = [*overrides, f"run.root={out}", "run.name=train"]
-    run_dir, summary = train_from_file(config, sets)
+    run_dir, summary = train_from_file(config, _train_sets(overrides, out))
     return Path(run_dir), summary or {}
 
 
@@ -66,12 +96,19 @@ def run_pipeline(config: str, overrides: list[str], out: Path, deploy_seconds: f
     from twingym.policies.export import export_run
     from twingym.policies.validate import validate_bundle
 
+    preflight(config, overrides, out, deploy_seconds, speed, episodes)
+    created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     t_all = time.perf_counter()
     artefacts: dict[str, str] = {}
 
     t0 = _stage(1, f"train ({config})")
-    run_dir, train_summary = train_stage(config, overrides, out, ray_address)
+    try:
+        run_dir, train_summary = train_stage(config, overrides, out, ray_address)
+    except BaseException:
+        if created and not any(out.iterdir()):  # training left nothing: no empty pipeline folder
+            out.rmdir()
+        raise
     artefacts["run directory"] = str(run_dir)
     _done(t0, f"training into {run_dir}")
 
@@ -86,7 +123,7 @@ def run_pipeline(config: str, overrides: list[str], out: Path, deploy_seconds: f
     gates = Table(title="validation gates")
     for col in ("gate", "verdict", "detail"):
         gates.add_column(col)
-    for gate in outcome.record.get("gates", []):
+    for gate in outcome.record.gates:
         verdict = "[green]pass[/]" if gate.get("passed") else "[red]FAIL[/]"
         gates.add_row(str(gate.get("name")), verdict, str(gate.get("detail", ""))[:100])
     console.print(gates)

@@ -13,6 +13,7 @@ from typing import Any
 
 from rich.table import Table
 
+from twingym.policies.manifest import ValidationRecord
 from twingym.policies.paired import (
     POLICY,
     baselines_of,
@@ -63,10 +64,10 @@ def training_rows(train: dict) -> list[Row]:
     return rows
 
 
-def validation_rows(record: dict, passed: bool, failed: list[str]) -> list[Row]:
+def validation_rows(record: ValidationRecord, passed: bool, failed: list[str]) -> list[Row]:
     """The verdict, then on the nominal scenario the paired return and KPI differences."""
     rows = [Row("validation", "passed" if passed else "FAILED: " + ", ".join(failed), "all gates")]
-    scen = (record.get("scenarios") or {}).get("nominal")
+    scen = record.scenarios.get("nominal")
     if not scen:
         return rows
     ctrl = scen["controllers"]
@@ -76,7 +77,7 @@ def validation_rows(record: dict, passed: bool, failed: list[str]) -> list[Row]:
         d = np.asarray(ctrl[POLICY]["returns"]) - np.asarray(ctrl[base]["returns"])
         rows.append(Row(f"nominal: policy - {base}", _diff(*paired_interval(d)), "return, paired, 95 %"))
     best = best_baseline(scen)
-    for k in record.get("kpis") or []:
+    for k in record.kpis:
         figures = ctrl[POLICY].get("kpis", {}).get(k["key"])
         if figures is None:
             continue
@@ -86,7 +87,7 @@ def validation_rows(record: dict, passed: bool, failed: list[str]) -> list[Row]:
             if d is not None:
                 rows.append(Row(f"nominal: {k['name']}, policy - {best}", _diff(d.mean, d.low, d.high),
                                 k["unit"]))
-    if best and any(k["key"] == "freestream_energy_mwh" for k in record.get("kpis") or []):
+    if best and any(k["key"] == "freestream_energy_mwh" for k in record.kpis):
         d = wake_loss_recovered(scen, best)
         if d is not None:
             rows.append(Row(f"nominal: wake loss recovered vs {best}", _diff(d.mean, d.low, d.high), "%"))
@@ -109,7 +110,7 @@ def deploy_rows(deploy: Any) -> list[Row]:
     return rows
 
 
-def summary_rows(train: dict, record: dict, passed: bool, failed: list[str], deploy: Any,
+def summary_rows(train: dict, record: ValidationRecord, passed: bool, failed: list[str], deploy: Any,
                  wall_s: float) -> list[Row]:
     return (training_rows(train) + validation_rows(record, passed, failed) + deploy_rows(deploy)
             + [Row("total wall time", f"{wall_s:.0f}", "s")])
