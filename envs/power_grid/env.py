@@ -433,7 +433,10 @@ class PowerGrid(TwinEnv[GridState, GridParams]):
                 "converged": flow["converged"], "trips": powerflow.exact_sum(trip).astype(jnp.int32),
                 "dollars": dollars, "stored_value": stored, "reference_dollars": reference,
                 "curtailed_mw": powerflow.exact_sum(avail * curtail),
-                "slack_mw": ps}
+                "slack_mw": ps,
+                # apparent power above the ratings of lines in service (MVA at 1 pu voltage)
+                "overload_mva": powerflow.exact_sum(jnp.where(on, jnp.maximum(loading - 1.0, 0.0)
+                                                              * params.rating_pu, 0.0)) * params.sn_mva}
         return self._obs(k_obs, new, params), new, reward, blackout, truncated, info
 
     # ---- extras -------------------------------------------------------------------------------------------
