@@ -150,6 +150,16 @@ class TwinEnv(Generic[StateT, ParamsT]):
         """Host-side picture of one (unbatched) state: ``(H, W, 3)`` uint8."""
         raise NotImplementedError(f"{type(self).__name__} has no render()")
 
+    def schematic(self, params: ParamsT) -> dict[str, Any]:
+        """Static geometry a viewer needs to draw this twin (JSON-able, host side; default ``{}``).
+
+        ``kind`` names the drawing (``wind_farm``, ``power_grid``, ``assembly_cell``,
+        ``wind_turbine``); the other keys are plain lists and numbers in SI-style units (m, MW).
+        The live twin publishes it once (``twingym/Schematic``) so a dashboard can draw the live
+        measurements onto it without importing the twin.
+        """
+        return {}
+
     def safe_action(self, state: StateT, action: Action, params: ParamsT) -> Action:
         """The action whose components replace non-finite components of ``action``.
 

@@ -25,12 +25,27 @@ from twingym.envs.adapters import GymnasiumEnv, JaxVectorEnv, SB3VecEnv
 from vector_parity import assert_same_as_sync_vector_env
 
 TWIN_IDS = sorted(twin_envs.registered())
+#: (twin id, param overrides): every registered twin with its defaults, plus twins whose options
+#: change what the kit must hold (another turbine: other spaces, another reference controller)
+TWIN_CASES = [(twin_id, {}) for twin_id in TWIN_IDS] + [("WindTurbine-v0", {"turbine": "iea_15MW"})]
 
 
-@pytest.fixture(scope="module", params=TWIN_IDS)
-def twin(request):
-    env, params = twin_envs.make(request.param)
-    return request.param, env, params
+@pytest.fixture(scope="module", params=TWIN_CASES,
+                ids=[twin_id + "".join(f"-{v}" for v in o.values()) for twin_id, o in TWIN_CASES])
+def case(request):
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def twin(case):
+    twin_id, overrides = case
+    env, params = twin_envs.make(twin_id, **overrides)
+    return twin_id, env, params
+
+
+@pytest.fixture(scope="module")
+def overrides(case):
+    return dict(case[1])
 
 
 @partial(jax.jit, static_argnums=(0, 3))
@@ -52,23 +67,23 @@ def random_rollout(env, key, params, num_steps):
     return (obs, *out)
 
 
-def test_gymnasium_check_env(twin):
+def test_gymnasium_check_env(twin, overrides):
     twin_id, _, _ = twin
     from gymnasium.utils.env_checker import check_env
 
-    env = GymnasiumEnv(twin_id, render_mode=None)
+    env = GymnasiumEnv(twin_id, render_mode=None, **overrides)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         check_env(env, skip_render_check=True)
 
 
-def test_sb3_check_env(twin):
+def test_sb3_check_env(twin, overrides):
     twin_id, _, _ = twin
     from stable_baselines3.common.env_checker import check_env
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        check_env(GymnasiumEnv(twin_id), warn=False)
+        check_env(GymnasiumEnv(twin_id, **overrides), warn=False)
 
 
 #: one rollout length for every kit test that runs a single copy: the scan compiles once per twin
@@ -126,16 +141,16 @@ def test_step_compiles_once_per_batch_shape(twin):
     assert step._cache_size() == 1, f"step compiled {step._cache_size()} times for one batch shape"
 
 
-def test_vector_adapters_step_the_batch(twin):
+def test_vector_adapters_step_the_batch(twin, overrides):
     twin_id = twin[0]
-    vec = gymnasium.make_vec(f"twingym/{twin_id}", num_envs=3)
+    vec = gymnasium.make_vec(f"twingym/{twin_id}", num_envs=3, **overrides)
     assert isinstance(vec, JaxVectorEnv)
     assert vec.metadata["autoreset_mode"] == AutoresetMode.NEXT_STEP
     obs, _ = vec.reset(seed=0)
     assert obs.shape == (3, *vec.single_observation_space.shape)
     obs, reward, terminated, _, infos = vec.step(vec.action_space.sample())
     assert reward.shape == (3,) and terminated.dtype == np.bool_ and "cost" in infos
-    sb3 = SB3VecEnv(twin_id, num_envs=3, seed=0)
+    sb3 = SB3VecEnv(twin_id, num_envs=3, seed=0, **overrides)
     obs = sb3.reset()
     assert obs.shape == (3, *sb3.observation_space.shape)
     obs, reward, _, infos = sb3.step(np.stack([sb3.action_space.sample() for _ in range(3)]))
@@ -178,12 +193,12 @@ def test_labels_cover_every_component(twin):
     assert len(set(names)) == len(names), "observation/action labels must be unique (asset, name)"
 
 
-def test_scenarios_are_valid_param_overrides(twin):
+def test_scenarios_are_valid_param_overrides(twin, overrides):
     twin_id, env, _ = twin
     scenarios = env.scenarios()
     assert "nominal" in scenarios
-    for name, overrides in scenarios.items():
-        _, params = twin_envs.make(twin_id, **overrides)
+    for name, scenario in scenarios.items():
+        _, params = twin_envs.make(twin_id, **overrides, **scenario)
         obs, _ = env.reset(jax.random.key(0), params)
         assert jnp.all(jnp.isfinite(obs)), f"scenario {name} gave a non-finite first observation"
 
