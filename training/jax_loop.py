@@ -55,11 +55,8 @@ def make_param_policy(head: ActionHead, hp: Any):
 
 
 def _save_checkpoint(run_dir: Path, state: RunnerState, chunk: int, steps: int, keep: int) -> None:
-    path = rd.checkpoint_dir(run_dir, steps)
-    path.mkdir(parents=True, exist_ok=True)
-    save_state(path / "state.npz", state)
-    rd.write_checkpoint_meta(path, {"backend": "jax_ppo", "chunk": chunk, "env_steps": steps})
-    rd.prune_checkpoints(run_dir, keep)
+    rd.save_checkpoint(run_dir, steps, lambda path: save_state(path / "state.npz", state),
+                       {"backend": "jax_ppo", "chunk": chunk, "env_steps": steps}, keep)
 
 
 def scenario_mixture(cfg: TrainConfig, env: Any) -> ParamMixture | None:
@@ -97,7 +94,7 @@ def run(cfg: TrainConfig, run_dir: Path, resume: bool = False, stop_after_chunks
         state = load_state(last / "state.npz", jax.eval_shape(tr.init, key), tr.sharding)
     else:
         state = tr.init(key)
-    logger = rd.RunLogger(run_dir)
+    logger = rd.RunLogger(run_dir, resume_step=start_chunk * steps_per_chunk if resume else None)
     ckpt_every = cfg.checkpoint.every_steps or steps_per_chunk
     eval_every = cfg.eval.every_steps
     last_ckpt = last_eval = start_chunk * steps_per_chunk

@@ -6,7 +6,7 @@ config plus its sampled values and reports the final evaluation's mean return (m
 
 Search spaces are dotted config keys mapped to specs: ``loguniform:LOW:HIGH``, ``uniform:LOW:HIGH``,
 ``randint:LOW:HIGH`` or ``choice:A,B,C`` (values parsed as YAML). Without ``--param`` a default
-space for the backend is used (:data:`DEFAULT_SPACES`).
+space for the backend is used (its ``sweep_space`` in :data:`twingym.agents.backends.BACKENDS`).
 
 Twins registered in the calling process (a researcher's own twin, the test twins) are registered
 again inside the trial workers, with the caller's ``sys.path``.
@@ -20,16 +20,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from twingym.agents.backends import backend
 from twingym.training import run_dir as rd
 from twingym.training.config import ConfigError, TrainConfig, parse_config, parse_scalar
-
-DEFAULT_SPACES: dict[str, dict[str, str]] = {
-    "jax_ppo": {"agent.learning_rate": "loguniform:1e-4:2e-3", "agent.ent_coef": "choice:0.0,0.001,0.01",
-                "agent.gae_lambda": "choice:0.9,0.95,0.98"},
-    "sb3_ppo": {"agent.learning_rate": "loguniform:1e-4:2e-3", "agent.ent_coef": "choice:0.0,0.001,0.01"},
-    "sb3_sac": {"agent.learning_rate": "loguniform:1e-4:1e-3", "agent.tau": "choice:0.005,0.01,0.02"},
-    "rllib_ppo": {"agent.learning_rate": "loguniform:1e-4:2e-3", "agent.entropy_coeff": "choice:0.0,0.001,0.01"},
-}
 
 
 def parse_space(specs: dict[str, str]) -> dict[str, Any]:
@@ -83,7 +76,7 @@ def run_sweep(cfg: TrainConfig, samples: int, ray_address: str | None = None, ma
     import ray
     from ray import tune
 
-    specs = params or DEFAULT_SPACES[cfg.backend]
+    specs = params or backend(cfg.backend).sweep_space
     space = parse_space(specs)
     for key in specs:  # fail early on a key the schema does not know
         trial_config(cfg.model_dump(mode="json"), {key: _example(space[key])}, "/nonexistent", "check")

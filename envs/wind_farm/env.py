@@ -391,6 +391,13 @@ class WindFarmEnv(TwinEnv[WindFarmState, WindFarmParams]):
         from twingym.envs.wind_farm.scenarios import SCENARIOS
         return {k: dict(v) for k, v in SCENARIOS.items()}
 
+    def schematic(self, params) -> dict[str, Any]:
+        """Layout (m, x east / y north), rotor diameter (m) and rated power (MW) for a viewer."""
+        return {"kind": "wind_farm", "x": np.asarray(params.layout_x, float).round(2).tolist(),
+                "y": np.asarray(params.layout_y, float).round(2).tolist(),
+                "rotor_diameter": float(params.model.turbine.rotor_diameter),
+                "rated_power_mw": float(params.model.turbine.rated_power) / 1e6}
+
     def render(self, state, params) -> np.ndarray:
         from twingym.envs.wind_farm.render import render_state
         return render_state(state, params)

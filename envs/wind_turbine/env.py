@@ -92,6 +92,7 @@ from twingym.envs.wind_turbine.baselines import (
 from twingym.envs.wind_turbine.dynamics import (
     action_to_physical,
     aero_loads,
+    physical_to_action,
     rotor_substeps,
     steady_state_table,
     torque_actuator,
@@ -519,6 +520,14 @@ class WindTurbine(TwinEnv[WindTurbineState, WindTurbineParams]):
     def observation_space(self, params: WindTurbineParams) -> spaces.Box:
         return spaces.Box(low=np.asarray(params.obs_low, np.float32), high=np.asarray(params.obs_high, np.float32))
 
+    def safe_action(self, state: WindTurbineState, action: jax.Array, params: WindTurbineParams) -> jax.Array:
+        """Hold the current setpoints: zero in ``rate`` mode, the reference controller in
+        ``residual`` mode, the held setpoints mapped back onto [-1, 1] in ``absolute`` mode."""
+        if params.action_mode != "absolute":
+            return jnp.zeros_like(action)
+        return physical_to_action(state.torque_setpoint, state.pitch_setpoint, params,
+                                  state.torque_setpoint, state.pitch_setpoint).reshape(jnp.shape(action))
+
     def action_space(self, params: WindTurbineParams) -> spaces.Box:
         return spaces.Box(low=-1.0, high=1.0, shape=(2,))
 
@@ -545,6 +554,12 @@ class WindTurbine(TwinEnv[WindTurbineState, WindTurbineParams]):
         from twingym.envs.wind_turbine.scenarios import SCENARIOS
 
         return {name: dict(overrides) for name, overrides in SCENARIOS.items()}
+
+    def schematic(self, params: WindTurbineParams) -> dict[str, Any]:
+        """Rated power (MW) and rated rotor speed (rpm) for the viewer's gauges."""
+        rpm = float(params.rated_gen_speed) / float(params.gearbox_ratio) * 60.0 / (2.0 * np.pi)
+        return {"kind": "wind_turbine", "rated_power_mw": float(params.rated_power) / 1e6,
+                "rated_rotor_speed_rpm": rpm}
 
     def render(self, state: WindTurbineState, params: WindTurbineParams) -> np.ndarray:
         from twingym.envs.wind_turbine.render import render_history
