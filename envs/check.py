@@ -11,8 +11,8 @@ reason to skip. :data:`CHECKS` lists them in order:
   finite float32 rewards, finite non-negative costs, and ``terminated``/``truncated`` kept apart;
 - ``vmapped_batch_equals_single_copies``: ``jax.vmap`` over keys equals stepping each copy alone;
 - ``step_compiles_once``: a jitted, vmapped ``step`` compiles once for one batch shape;
-- ``vector_adapters``: the gymnasium vector env (through ``gymnasium.make_vec`` when registered)
-  and the SB3 VecEnv step a batch and report the cost;
+- ``vector_adapters``: the gymnasium vector env (through ``gymnasium.make_vec`` when registered,
+  next-step auto-reset as gymnasium's default) and the SB3 VecEnv step a batch and report the cost;
 - ``render_rgb``: ``render`` gives a non-blank ``(H, W, 3)`` uint8 image (skipped without one);
 - ``baselines_in_action_space``: every baseline acts inside the action space, and the reference
   baseline is one of them;
@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -38,12 +38,14 @@ from twingym.envs.core import TwinEnv
 
 @dataclass(frozen=True)
 class TwinUnderCheck:
-    """The twin being checked: ``env``, its ``params``, its registered id (``None`` when unregistered)
-    and the length of the single-copy random rollouts."""
+    """The twin being checked: ``env``, its ``params``, its registered id (``None`` when unregistered),
+    the param ``overrides`` that made ``params`` from the registered twin (used where a check builds
+    the twin again by id) and the length of the single-copy random rollouts."""
 
     env: TwinEnv
     params: Any
     twin_id: str | None = None
+    overrides: dict[str, Any] = field(default_factory=dict)
     rollout_steps: int = 1000
 
 
@@ -167,16 +169,18 @@ def _vector_adapters(t: TwinUnderCheck) -> str | None:
     from twingym.envs.adapters import JaxVectorEnv, SB3VecEnv
 
     if t.twin_id is not None:
-        vec = gymnasium.make_vec(f"twingym/{t.twin_id}", num_envs=3)
+        vec = gymnasium.make_vec(f"twingym/{t.twin_id}", num_envs=3, **t.overrides)
         assert isinstance(vec, JaxVectorEnv), f"gymnasium.make_vec gave {type(vec).__name__}"
     else:
         vec = JaxVectorEnv(t.env, num_envs=3, params=t.params)
-    assert vec.metadata["autoreset_mode"] == gymnasium.vector.AutoresetMode.SAME_STEP
+    assert vec.metadata["autoreset_mode"] == gymnasium.vector.AutoresetMode.NEXT_STEP, \
+        f"vector env auto-reset mode {vec.metadata['autoreset_mode']} (gymnasium's default is NEXT_STEP)"
     obs, _ = vec.reset(seed=0)
     assert obs.shape == (3, *vec.single_observation_space.shape), f"vector reset gave shape {obs.shape}"
     obs, reward, terminated, _, infos = vec.step(vec.action_space.sample())
     assert reward.shape == (3,) and terminated.dtype == np.bool_ and "cost" in infos, "vector step"
-    sb3 = SB3VecEnv(t.twin_id or t.env, num_envs=3, params=None if t.twin_id else t.params, seed=0)
+    sb3 = (SB3VecEnv(t.twin_id, num_envs=3, seed=0, **t.overrides) if t.twin_id
+           else SB3VecEnv(t.env, num_envs=3, params=t.params, seed=0))
     obs = sb3.reset()
     assert obs.shape == (3, *sb3.observation_space.shape), f"SB3 VecEnv reset gave shape {obs.shape}"
     obs, reward, _, infos = sb3.step(np.stack([sb3.action_space.sample() for _ in range(3)]))
@@ -230,7 +234,8 @@ def _scenarios_valid(t: TwinUnderCheck) -> str | None:
     scenarios = t.env.scenarios()
     assert "nominal" in scenarios, "scenarios() must include 'nominal'"
     for name, overrides in scenarios.items():
-        params = make(t.twin_id, **overrides)[1] if t.twin_id else t.env.make_params(**overrides)
+        params = (make(t.twin_id, **t.overrides, **overrides)[1] if t.twin_id
+                  else t.env.make_params(**overrides))
         obs, _ = t.env.reset(jax.random.key(0), params)
         assert jnp.all(jnp.isfinite(obs)), f"scenario {name} gave a non-finite first observation"
     return None
@@ -266,13 +271,15 @@ def run_check(name: str, twin: TwinUnderCheck) -> CheckResult:
 
 
 def check_twin(env: TwinEnv | str, params: Any = None, *, twin_id: str | None = None,
-               checks: list[str] | None = None, rollout_steps: int = 1000,
-               raise_on_failure: bool = True) -> list[CheckResult]:
+               overrides: dict[str, Any] | None = None, checks: list[str] | None = None,
+               rollout_steps: int = 1000, raise_on_failure: bool = True) -> list[CheckResult]:
     """Run the env kit on a twin; returns one :class:`CheckResult` per check.
 
     Args:
         env: a :class:`TwinEnv` instance or a registered id.
         params: the twin's params (its defaults when ``None``; with an id, ``make``'s).
+        overrides: param overrides (with an id: given to ``make``; with an instance and no ``params``:
+            applied to its defaults).
         twin_id: the registered id of an ``env`` instance, when it has one (enables the gymnasium
             registry check of ``gymnasium.make_vec``); taken from ``env.id`` when ``make`` built it.
         checks: names of :data:`CHECKS` to run (all when ``None``).
@@ -281,17 +288,18 @@ def check_twin(env: TwinEnv | str, params: Any = None, *, twin_id: str | None = 
     """
     from twingym.envs.registry import make, registered
 
+    overrides = dict(overrides or {})
     if isinstance(env, str):
         twin_id = env
-        env, made = make(env)
+        env, made = make(env, **overrides)
         params = made if params is None else params
     else:
         twin_id = twin_id or (getattr(env, "id", None) if getattr(env, "id", None) in registered() else None)
-        params = env.default_params() if params is None else params
+        params = env.make_params(**overrides) if params is None else params
     unknown = sorted(set(checks or []) - set(CHECKS))
     if unknown:
         raise ValueError(f"unknown check {unknown[0]!r}; the checks are {', '.join(CHECKS)}")
-    subject = TwinUnderCheck(env, params, twin_id, rollout_steps)
+    subject = TwinUnderCheck(env, params, twin_id, overrides, rollout_steps)
     results = [run_check(name, subject) for name in (checks or CHECKS)]
     if raise_on_failure and any(r.status == "failed" for r in results):
         raise TwinCheckError(results)

@@ -36,6 +36,8 @@ from twingym.envs.core import Baseline
 from twingym.policies import bundle as bundle_mod
 from twingym.policies import gates as gates_mod
 from twingym.policies.export import action_error
+from twingym.policies.kpis import Kpi, episode_figures, kpis_for, step_seconds
+from twingym.policies.kpis import definitions as kpi_definitions
 from twingym.policies.latency import measure_latency
 from twingym.policies.manifest import ValidationRecord
 from twingym.policies.runtime import OnnxPolicy
@@ -96,6 +98,10 @@ class ControllerRun:
     lengths: np.ndarray
     fallback_frac: float | None = None
     trajectory: dict[str, np.ndarray] = field(default_factory=dict)  # episode 0: obs, action, reward, cost
+    #: per-episode KPI figures (E,) by KPI key (see twingym.policies.kpis)
+    kpis: dict[str, np.ndarray] = field(default_factory=dict)
+    #: every episode's per-step series (T, E[, A]): reward, action and each KPI's per-step quantity
+    series: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def cost_rate(self) -> float:
@@ -118,8 +124,10 @@ def _broadcast(tree: Any, n: int) -> Any:
 class Engine:
     """Batched rollouts of the policy and the baselines of one twin (compiled once per params structure)."""
 
-    def __init__(self, env: Any, params: Any, policy: OnnxPolicy, baselines: dict[str, Baseline]):
+    def __init__(self, env: Any, params: Any, policy: OnnxPolicy, baselines: dict[str, Baseline],
+                 kpis: tuple[Kpi, ...] = ()):
         self.env = env
+        self.kpis = tuple(kpis)
         self.policy = policy
         self.baselines = baselines
         self.jit_names = [n for n, b in baselines.items() if b.jittable]
@@ -161,8 +169,9 @@ class Engine:
         flat_actions = all_actions.reshape((c * e, *self.act_shape))
         obs, states, reward, term, trunc, info = jax.vmap(self.env.step, in_axes=(0, 0, 0, None))(
             keys, states, flat_actions, params)
+        kpi_steps = tuple(jnp.asarray(k.step(info, params), jnp.float32).reshape(c, e) for k in self.kpis)
         return (states, obs, reward.reshape(c, e), (term | trunc).reshape(c, e), info["cost"].reshape(c, e),
-                tuple(new_carries), shadow, all_actions[:, 0])
+                tuple(new_carries), shadow, all_actions, kpi_steps)
 
     def run(self, params: Any, *, episodes: int, horizon: int, seed: int, corruption: Corruption,
             collect: int = 0) -> tuple[dict[str, ControllerRun], np.ndarray]:
@@ -182,7 +191,7 @@ class Engine:
         host_carries = {n: [self.baselines[n].init(params) for _ in range(e)] for n in self.host_names}
         guard = ObservationGuard(self.low, self.high)
         corruptor = Corruptor(corruption, seed + 7919, e, self.low, self.high) if corruption.active else None
-        rewards, dones, costs, fallbacks, traj_obs, traj_act = [], [], [], [], [], []
+        rewards, dones, costs, fallbacks, traj_obs, traj_act, kpi_steps = [], [], [], [], [], [], []
         seen_obs: list[np.ndarray] = []
         prev_pa = None
         for t in range(horizon):
@@ -202,7 +211,7 @@ class Engine:
                     host[i, j] = np.asarray(a).reshape(self.act_shape)
             if collect and sum(len(s) for s in seen_obs) < collect:
                 seen_obs.append(clean.reshape(c * e, d))
-            states, obs, r, done, cost, carries, shadow, act0 = self._step(
+            states, obs, r, done, cost, carries, shadow, acts, kpi_t = self._step(
                 states, jnp.asarray(clean), jnp.asarray(pa), jnp.asarray(fb[0]), carries, shadow,
                 jnp.asarray(host), ep_keys, t, params)
             prev_pa = pa
@@ -211,7 +220,8 @@ class Engine:
             costs.append(np.asarray(cost))
             fallbacks.append(fb[0])
             traj_obs.append(raw[:, 0])
-            traj_act.append(np.asarray(act0).reshape(c, -1))
+            traj_act.append(np.asarray(acts).reshape(c, e, -1))
+            kpi_steps.append(np.stack([np.asarray(k) for k in kpi_t]) if kpi_t else np.zeros((0, c, e)))
             alive_next = ~np.logical_or.accumulate(np.stack(dones), axis=0)[-1]
             if not alive_next.any():
                 break
@@ -222,6 +232,7 @@ class Engine:
         total_cost = (c_arr * alive).sum(0)
         lengths = alive.sum(0)
         fb_arr = np.stack(fallbacks)
+        act_arr, kpi_arr = np.stack(traj_act), np.stack(kpi_steps)   # (T, C, E, A), (T, K, C, E)
         out = {}
         for i, name in enumerate(self.names):
             n0 = int(lengths[i, 0])
@@ -229,9 +240,13 @@ class Engine:
                 returns=returns[i].astype(np.float64), total_cost=total_cost[i].astype(np.float64),
                 lengths=lengths[i],
                 fallback_frac=float((fb_arr * alive[:, 0]).sum() / max(alive[:, 0].sum(), 1)) if name == POLICY else None,
-                trajectory={"obs": np.stack(traj_obs)[:n0, i], "action": np.stack(traj_act)[:n0, i],
+                trajectory={"obs": np.stack(traj_obs)[:n0, i], "action": act_arr[:n0, i, 0],
                             "reward": r_arr[:n0, i, 0], "cost": c_arr[:n0, i, 0],
-                            "fallback": fb_arr[:n0, 0] if name == POLICY else np.zeros(n0, bool)})
+                            "fallback": fb_arr[:n0, 0] if name == POLICY else np.zeros(n0, bool)},
+                kpis={k.key: episode_figures(k, kpi_arr[:, j, i], lengths[i], params)
+                      for j, k in enumerate(self.kpis)},
+                series={"reward": r_arr[:, i] * alive[:, i], "action": act_arr[:, i],
+                        **{k.key: kpi_arr[:, j, i] * alive[:, i] for j, k in enumerate(self.kpis)}})
         collected = np.concatenate(seen_obs)[:collect] if seen_obs else np.zeros((0, d), np.float32)
         return out, collected
 
@@ -289,6 +304,13 @@ def fuzz_check(policy: OnnxPolicy, act_space: spaces.Space, low: np.ndarray, hig
 
 
 # ---- orchestration ---------------------------------------------------------------------------------------
+def _figure_stats(values: np.ndarray) -> dict:
+    """Mean, 95 % half-width and the per-episode values of one KPI of one controller."""
+    n = len(values)
+    return {"mean": float(values.mean()), "ci95": float(1.96 * values.std(ddof=1) / np.sqrt(n)) if n > 1 else 0.0,
+            "values": [float(x) for x in values]}
+
+
 def _stats(run: ControllerRun) -> dict:
     r = run.returns
     n = len(r)
@@ -296,6 +318,8 @@ def _stats(run: ControllerRun) -> dict:
            "ci95_return": float(1.96 * r.std(ddof=1) / np.sqrt(n)) if n > 1 else 0.0,
            "cost_rate": run.cost_rate, "mean_length": float(run.lengths.mean()),
            "returns": [float(x) for x in r]}
+    if run.kpis:
+        out["kpis"] = {key: _figure_stats(values) for key, values in run.kpis.items()}
     if run.fallback_frac is not None:
         out["fallback_frac"] = run.fallback_frac
     return out
@@ -425,22 +449,25 @@ def _say_latency(say: Callable[[str], None], latency: dict) -> None:
 
 
 def write_report(bundle: bundle_mod.Bundle, record: ValidationRecord,
-                 runs: dict[str, dict[str, ControllerRun]]) -> tuple[ValidationRecord, Path]:
-    """Render ``report.html``, seal ``record`` into the bundle; returns the written record and the
-    report's path (the ``.zip`` itself for a zipped bundle)."""
+                 runs: dict[str, dict[str, ControllerRun]], sign_key: Any = None) -> tuple[ValidationRecord, Path]:
+    """Render ``report.html``, seal ``record`` into the bundle (signed with ``sign_key``, an Ed25519
+    private key, when given); returns the written record and the report's path (the ``.zip`` itself
+    for a zipped bundle)."""
     from twingym.policies.report import render_report
 
     html = render_report(record, runs, bundle.manifest)
-    record = bundle_mod.write_validation(bundle, record, {bundle_mod.REPORT_FILE: html.encode("utf-8")})
+    record = bundle_mod.write_validation(bundle, record, {bundle_mod.REPORT_FILE: html.encode("utf-8")},
+                                         sign_key)
     return record, (bundle.path / bundle_mod.REPORT_FILE if not bundle.is_zip else bundle.path)
 
 
 def validate_bundle(path: str | Path, *, suite: Suite | str | Path | None = None,
                     gates_file: str | Path | None = None, episodes: int | None = None,
                     max_horizon: int | None = None, write: bool = True,
-                    progress: Callable[[str], None] | None = None) -> Outcome:
+                    progress: Callable[[str], None] | None = None, sign_key: Any = None) -> Outcome:
     """Validate the bundle at ``path`` (see the module docstring); writes ``validation.json`` and
-    ``report.html`` into it unless ``write`` is False."""
+    ``report.html`` into it unless ``write`` is False, signed with ``sign_key`` (an Ed25519 private
+    key, :func:`twingym.policies.signing.load_private_key`) when given."""
     say = progress or (lambda msg: None)
     t_start = time.perf_counter()
     bundle, env, params, digest = open_for_validation(path)
@@ -449,7 +476,8 @@ def validate_bundle(path: str | Path, *, suite: Suite | str | Path | None = None
     gates = gates_mod.load_gates(gates_file, twin_id)
     act_space = bundle.action_space()
     policy = OnnxPolicy(bundle.policy_bytes, action_shape=tuple(act_space.shape))
-    engine = Engine(env, params, policy, suite_baselines(env, suite, twin_id))
+    kpis = kpis_for(twin_id)
+    engine = Engine(env, params, policy, suite_baselines(env, suite, twin_id), kpis)
     results = run_scenarios(engine, env, bundle.manifest.twin.param_overrides or {}, suite, say)
 
     fuzz_rows = fuzz_observations(engine.low, engine.high, seed=suite.seed)
@@ -471,11 +499,11 @@ def validate_bundle(path: str | Path, *, suite: Suite | str | Path | None = None
         twin=twin_id, params_hash=digest, suite=suite.to_dict(), gates_config=gates,
         fallback_baseline=engine.fallback, reference_baseline=reference_baseline, passed=passed,
         failed_gates=[g["name"] for g in gate_records if not g["passed"]], gates=gate_records,
-        scenarios=results.records, equivalence=equivalence, fuzz=fuzz, latency=latency,
-        elapsed_s=round(time.perf_counter() - t_start, 2))
+        scenarios=results.records, kpis=kpi_definitions(kpis), step_seconds=step_seconds(params),
+        equivalence=equivalence, fuzz=fuzz, latency=latency, elapsed_s=round(time.perf_counter() - t_start, 2))
     report_path = None
     if write:
-        record, report_path = write_report(bundle, record, results.runs)
+        record, report_path = write_report(bundle, record, results.runs, sign_key)
     return Outcome(record=record, passed=passed, report_path=report_path, runs=results.runs)
 
 

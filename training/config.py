@@ -58,6 +58,10 @@ class RunConfig(BaseModel):
     root: str = Field("runs", description="parent folder of run directories")
     name: str | None = Field(None, description="run directory name")
     progress: bool = Field(True, description="show a rich progress bar")
+    storage: str | None = Field(
+        None, description="Ray cluster runs: a folder every node can reach (shared file system) for "
+                          "the RLlib Algorithm checkpoints (STORAGE/<run name>/step_*); default: the run "
+                          "directory")
 
 
 #: the ``agent:`` section: one hyperparameter model per registered backend, chosen by ``backend``

@@ -189,12 +189,13 @@ class WindFarmEnv(TwinEnv[WindFarmState, WindFarmParams]):
         Layout options: ``layout`` = ``"grid"`` (default; ``rows``=3, ``cols``=3,
         ``spacing_d``=5.0) or ``"random"`` (``n_turbines``, ``min_spacing_d``=3.0,
         ``layout_seed``=0), or explicit ``layout_x``/``layout_y`` (m). ``turbine``: a bundled
-        turbine name or a FLORIS turbine YAML path (default ``"nrel_5MW"``).
+        turbine name (default ``"nrel_5MW_rosco"``; ``"iea_15MW_rosco"``; ``"nrel_5MW"`` is
+        FLORIS's table), a FLORIS turbine YAML or spec path, or a ``DISCON.IN`` path.
         """
         opts = {k: overrides.pop(k) for k in ("layout", "rows", "cols", "spacing_d", "n_turbines",
                                               "min_spacing_d", "layout_seed", "turbine")
                 if k in overrides}
-        turbine = tb.turbine_model(opts.get("turbine", "nrel_5MW"))
+        turbine = tb.turbine_model(opts.get("turbine", "nrel_5MW_rosco"))
         diameter = float(turbine.rotor_diameter)
         if "layout_x" in overrides or "layout_y" in overrides:
             if "layout_x" not in overrides or "layout_y" not in overrides:

@@ -72,6 +72,8 @@ class DeployConfig:
         give_up_after: stop when no connection could be made for this long (``None``: never).
         security: how to log in (see :class:`ClientSecurity`).
         require_validation: refuse bundles without a passing validation (only tests turn it off).
+        trust: a public key or trust file (:mod:`twingym.policies.signing`): refuse bundles whose
+            validation is not signed by one of its keys (``None``: unsigned validation is accepted).
     """
 
     bundle: str
@@ -89,6 +91,7 @@ class DeployConfig:
     give_up_after: float | None = None
     security: ClientSecurity = field(default_factory=ClientSecurity)
     require_validation: bool = True
+    trust: str | None = None
 
     def log_path(self) -> Path:
         if self.log:
@@ -129,6 +132,19 @@ class DeploySummary:
     def mean_episode_return(self) -> float:
         return float(np.mean(self.episode_returns)) if self.episode_returns else math.nan
 
+    def failure(self) -> str | None:
+        """Why this run did not do its job (one line), or None: it gave up on the connection, or
+        the policy never controlled the twin (shadow: never observed a step)."""
+        if self.stopped_by == "gave_up":
+            return (f"gave up: no connection to {self.endpoint} could be made"
+                    + (f" ({self.steps} steps observed before)" if self.steps else ""))
+        if self.shadow and self.steps == 0:
+            return f"never observed a step of the live twin at {self.endpoint}"
+        if not self.shadow and self.policy_steps == 0:
+            return (f"the policy never controlled the twin at {self.endpoint} "
+                    + (f"({self.steps} steps, all on the fallback)" if self.steps else "(no step observed)"))
+        return None
+
 
 @dataclass
 class LoopState:
@@ -158,19 +174,23 @@ class LoopState:
 class BundlePolicy:
     """The bundle side of deployment: checked bundle, ONNX policy, limits and labels from the manifest."""
 
-    def __init__(self, path: str, require_validation: bool = True, shadow: bool = False) -> None:
+    def __init__(self, path: str, require_validation: bool = True, shadow: bool = False,
+                 trust: str | None = None) -> None:
+        from twingym.policies.signing import SigningError, load_trusted_keys
+
         #: why the bundle could not take control (shadow runs of unvalidated or failed bundles)
         self.validation_warning: str | None = None
         try:
+            trusted = load_trusted_keys(trust) if trust is not None else None
             self.bundle = load_bundle(path)  # integrity (sealed manifest, policy.onnx) always checked
             if require_validation and shadow:
                 # shadow mode writes nothing, so a bundle that is not (yet) cleared for control may
                 # still be watched against the live twin; the reason is logged and shown
-                self.validation_warning = validation_problem(self.bundle)
+                self.validation_warning = validation_problem(self.bundle, trusted)
                 self.validation = None if self.validation_warning else self.bundle.validation()
             else:
-                self.validation = require_validated(self.bundle) if require_validation else None
-        except BundleError as exc:
+                self.validation = require_validated(self.bundle, trusted) if require_validation else None
+        except (BundleError, SigningError) as exc:
             raise DeployError(str(exc)) from None
         m = self.bundle.manifest
         self.twin_id = m.twin.id
@@ -221,7 +241,7 @@ class Deployment:
 
     def __init__(self, config: DeployConfig) -> None:
         self.config = config
-        self.policy = BundlePolicy(config.bundle, config.require_validation, config.shadow)
+        self.policy = BundlePolicy(config.bundle, config.require_validation, config.shadow, config.trust)
         self.safety = SafetyLayer(self.policy.act_low, self.policy.act_high, self.policy.kind,
                                   config.max_rate)
         self.guard = ObservationGuard(self.policy.obs_low, self.policy.obs_high, config.max_hold)

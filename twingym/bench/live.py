@@ -132,18 +132,22 @@ def to_records(result: dict[str, Any]) -> list[Record]:
 
 
 def records(quick: bool = True, bundle: str | None = None) -> list[Record]:
-    """Bench section: the dashboard fan-out, and live vs validation when a validated bundle is given
-    (``bundle`` or ``$TWINGYM_LIVE_BENCH_BUNDLE``)."""
+    """Bench section: the step rate held under 50 readers and 2 writers
+    (:mod:`twingym.bench.live_load`), the dashboard fan-out (:mod:`twingym.bench.dashboard`), then
+    live return vs validation when a validated bundle is given (``bundle`` or
+    ``$TWINGYM_LIVE_BENCH_BUNDLE``; skipped, and said, without one)."""
     import os
 
+    from twingym.bench import live_load
     from twingym.bench.dashboard import dashboard_records
 
-    fanout = dashboard_records(quick=quick)
+    out = live_load.records(quick=quick) + dashboard_records(quick=quick)
     path = bundle or os.environ.get("TWINGYM_LIVE_BENCH_BUNDLE")
     if not path:
-        print("live bench: live-vs-validation skipped (set TWINGYM_LIVE_BENCH_BUNDLE to a validated bundle)")
-        return fanout
-    return fanout + to_records(live_vs_validation(path, episodes=6 if quick else 20))
+        print("live bench: live return vs validation skipped (set TWINGYM_LIVE_BENCH_BUNDLE to a validated "
+              "bundle)")
+        return out
+    return out + to_records(live_vs_validation(path, episodes=6 if quick else 20))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -9,6 +9,7 @@ passwords never travel on the command line: they come from ``TWINGYM_OPCUA_PASSW
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import typer
@@ -118,6 +119,10 @@ def register(app: typer.Typer) -> None:
                                        "fraction of its range (0 disables)."),
         recover_after: int = typer.Option(3, help="Healthy steps before the policy regains control."),
         give_up_after: float | None = typer.Option(None, help="Stop when no connection for this many seconds."),
+        server_cert: Path | None = typer.Option(None, "--server-cert", help="The server's certificate "
+                                                "(pinned; needed when the server refuses unsecured channels)."),
+        trust: Path | None = typer.Option(None, "--trust", help="Public key (.pub) or trust file: refuse "
+                                          "bundles whose validation no listed key signed."),
         dashboard: int | None = typer.Option(None, "--dashboard", help=DASHBOARD_HELP),
         opcua: OpcuaSecurityOptions = None,  # type: ignore[assignment]  (the shared security options)
     ) -> None:
@@ -130,11 +135,12 @@ def register(app: typer.Typer) -> None:
         if not bundle.exists():
             raise UserError(f"bundle {bundle} does not exist")
         sec = ClientSecurity(username=opcua.user, password=opcua.password(), mode=opcua.mode or "none",
-                             **opcua.files())
+                             server_cert=str(server_cert) if server_cert else None, **opcua.files())
         config = DeployConfig(bundle=str(bundle), endpoint=endpoint, shadow=shadow, steps=steps,
                               duration=duration, log=str(log) if log else None,
                               max_rate=max_rate if max_rate > 0 else None, recover_after=recover_after,
-                              give_up_after=give_up_after, security=sec)
+                              give_up_after=give_up_after, security=sec,
+                              trust=str(trust) if trust else None)
         page = None
         if dashboard is not None:
             config.log = str(config.log_path())
@@ -158,3 +164,7 @@ def register(app: typer.Typer) -> None:
             + (f", mean episode return {summary.mean_episode_return:.3f} over "
                f"{len(summary.episode_returns)} episodes" if summary.episode_returns else "")
             + f"; stopped by {summary.stopped_by}; log {summary.log_path}", markup=False)
+        failure = summary.failure()
+        if failure:
+            print(f"twingym: error: deploy {failure}", file=sys.stderr)
+            raise typer.Exit(1)
