@@ -18,7 +18,7 @@ BUILTIN_TWINS: dict[str, tuple[str, str, int]] = {
     "AssemblyCell-v0": ("twingym.envs.assembly_cell.env:AssemblyCell",
                         "serial assembly cell: buffers, failures, wear, maintenance, energy", 288),
     "WindTurbine-v0": ("twingym.envs.wind_turbine.env:WindTurbine", "one NREL 5-MW turbine in turbulent wind: torque and pitch control", 600),
-    "WindFarm-v0": ("twingym.envs.wind_farm.env:WindFarmEnv",
+    "WindFarm-v0": ("twingym.envs.wind_farm.env:WindFarm",
                     "9-turbine wind farm, Gaussian wakes (FLORIS parity): yaw wake steering", 120),
 }
 
