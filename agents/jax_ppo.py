@@ -72,6 +72,19 @@ class JaxPPOParams(BaseModel):
     num_seeds: int = Field(1, gt=0, description="independent seeds trained in one vmapped call")
     updates_per_chunk: int = Field(10, gt=0, description="PPO updates per compiled chunk")
 
+    def batch_sizes(self) -> tuple[tuple[int, str], tuple[int, str]]:
+        """(twin copies stepped at once, samples held for one update), each with its config expression."""
+        return ((self.num_envs * self.num_seeds, "agent.num_envs * agent.num_seeds"),
+                (self.num_envs * self.rollout_steps * self.num_seeds,
+                 "agent.num_envs * agent.rollout_steps * agent.num_seeds"))
+
+    def batch_problem(self) -> str | None:
+        """Why the rollout cannot be cut into ``num_minibatches`` equal minibatches, or None."""
+        if (self.num_envs * self.rollout_steps) % self.num_minibatches:
+            return (f"config key 'agent.num_minibatches': agent.num_envs * agent.rollout_steps "
+                    f"({self.num_envs * self.rollout_steps}) must be divisible by it ({self.num_minibatches})")
+        return None
+
 
 # ---------------------------------------------------------------------------------------------
 # Action heads
@@ -583,3 +596,19 @@ class JaxPolicy:
                           nvec=h.nvec if h.kind != "gaussian" else None,
                           obs_epsilon=eps, obs_clip=clip, backend="jax_ppo",
                           extra={"action_shape": list(h.action_shape)})
+
+
+# ---- the final policy of a run directory (the backend's policy interface, see ``agents.backends``) -----------
+def policy_spec(directory: str | Path) -> PolicySpec:
+    """:class:`PolicySpec` of the policy saved in ``directory`` (a run's ``final/``)."""
+    return JaxPolicy.load(directory).policy_spec()
+
+
+def load_actor(directory: str | Path):
+    """A jittable function ``obs (B, *obs_shape) -> actions`` of the policy saved in ``directory``."""
+    return JaxPolicy.load(directory).act
+
+
+def deterministic_actions(directory: str | Path, obs: np.ndarray) -> np.ndarray:
+    """The policy's own deterministic actions on raw observations ``(B, *obs_shape)`` (host arrays)."""
+    return np.asarray(load_actor(directory)(jnp.asarray(obs, jnp.float32)))

@@ -70,6 +70,13 @@ class RLlibPPOParams(BaseModel):
     def train_batch_size(self) -> int:
         return max(1, self.num_env_runners) * self.num_envs_per_env_runner * self.rollout_fragment_length
 
+    def batch_sizes(self) -> tuple[tuple[int, str], tuple[int, str]]:
+        """(twin copies stepped at once, samples held for one update), each with its config expression."""
+        return ((max(self.num_env_runners, 1) * self.num_envs_per_env_runner,
+                 "agent.num_env_runners * agent.num_envs_per_env_runner"),
+                (self.train_batch_size,
+                 "agent.num_env_runners * agent.num_envs_per_env_runner * agent.rollout_fragment_length"))
+
 
 def register_env() -> None:
     from ray.tune.registry import register_env as _register

@@ -18,6 +18,7 @@ import yaml
 from twingym.agents.policy_spec import PolicySpec
 from twingym.envs import spaces
 from twingym.policies import bundle as bundle_mod
+from twingym.policies.manifest import Manifest, TwinRef
 from twingym.policies.onnx_export import CONTINUOUS, action_dim, export_bytes, save_spec
 from twingym.policies.runtime import OnnxPolicy
 
@@ -120,14 +121,14 @@ def export_spec(spec: PolicySpec, out: str | Path, *, twin_id: str, param_overri
         export_check = {"reference": "backend deterministic_actions", **err, "threshold": threshold,
                         "passed": bool(err["value"] <= threshold)}
     files = {bundle_mod.POLICY_FILE: onnx_bytes, bundle_mod.SPEC_FILE: save_spec(spec)}
-    manifest = bundle_mod.build_manifest(
-        twin_id=twin_id, params_digest=bundle_mod.params_hash(params), param_overrides=overrides,
+    manifest = Manifest(
+        twin=TwinRef(id=twin_id, params_hash=bundle_mod.params_hash(params), param_overrides=overrides),
         observation_space=bundle_mod.space_to_json(obs_space),
         action_space=bundle_mod.space_to_json(act_space),
         observation_labels=[list(lb) for lb in env.observation_labels(params)],
         action_labels=[list(lb) for lb in env.action_labels(params)],
         backend=backend or spec.backend, run_id=run_id, training_config=training_config or {},
-        files=files, export_check=export_check, twingym_version=twingym.__version__,
+        files=bundle_mod.file_digests(files), export_check=export_check, twingym_version=twingym.__version__,
         policy={"obs_dim": spec.obs_dim, "action_transform": spec.action_transform,
                 "layers": [[int(x) for x in layer.weight.shape] + [layer.activation] for layer in spec.layers],
                 "obs_clip": spec.obs_clip, "input": "observation", "output": "action"})

@@ -14,8 +14,9 @@ import io
 from typing import Any
 
 import numpy as np
+from twingym.policies.bundle import POLICY_FILE
+from twingym.policies.manifest import Manifest, ValidationRecord
 
-REPORT_FILE = "report.html"
 POLICY = "policy"
 COLORS = ["#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
 
@@ -37,12 +38,12 @@ def _fmt(x: Any) -> str:
     return html.escape(str(x))
 
 
-def _returns_plot(record: dict) -> str:
+def _returns_plot(record: ValidationRecord) -> str:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    scen = record["scenarios"]
+    scen = record.scenarios
     names = list(scen)
     cols = min(3, len(names))
     rows = -(-len(names) // cols)
@@ -64,10 +65,10 @@ def _returns_plot(record: dict) -> str:
     return _png(fig)
 
 
-def _cost_plot(record: dict) -> str:
+def _cost_plot(record: ValidationRecord) -> str:
     import matplotlib.pyplot as plt
 
-    scen = record["scenarios"]
+    scen = record.scenarios
     names = list(scen)
     controllers = list(next(iter(scen.values()))["controllers"])
     fig, ax = plt.subplots(figsize=(max(6, 1.1 * len(names)), 3.2))
@@ -114,35 +115,46 @@ def _trajectory_plot(scenario: str, runs: dict, best: str | None, action_labels:
     return _png(fig)
 
 
-def render_report(record: dict, runs: dict[str, dict], manifest: dict) -> str:
+def latency_text(lat: dict) -> str:
+    """The latency evidence in one sentence, saying when the machine was too loaded to gate on it."""
+    rounds = f"best of {lat['rounds']} rounds of {lat['n']} calls" if lat.get("rounds") else f"{lat['n']} calls"
+    text = (f"latency (1 thread, single observation): p50 {lat['p50_ms']:.3f} ms, p99 {lat['p99_ms']:.3f} ms "
+            f"({rounds}), slowest call {lat['max_ms']:.3f} ms")
+    if lat.get("loaded"):
+        text += (f"; measured on a loaded machine (load average {lat['load_avg']:.1f} above its "
+                 f"{lat['cores']} cores), so reported without gating on it")
+    return text
+
+
+def render_report(record: ValidationRecord, runs: dict[str, dict], manifest: Manifest) -> str:
     """The HTML report of a validation ``record`` (``runs`` provide the example trajectories)."""
-    verdict = "PASSED" if record["passed"] else "FAILED: " + ", ".join(record["failed_gates"])
-    color = "#1a7f37" if record["passed"] else "#cf222e"
+    verdict = "PASSED" if record.passed else "FAILED: " + ", ".join(record.failed_gates)
+    color = "#1a7f37" if record.passed else "#cf222e"
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'>",
-        f"<title>twingym validation: {html.escape(record['twin'])}</title>",
+        f"<title>twingym validation: {html.escape(record.twin)}</title>",
         "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}"
         "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;font-size:13px}"
         "th{background:#f3f3f3}.pass{color:#1a7f37;font-weight:bold}.fail{color:#cf222e;font-weight:bold}"
         "img{max-width:100%}</style></head><body>",
-        f"<h1>Validation of a {html.escape(manifest.get('backend') or '?')} policy for "
-        f"{html.escape(record['twin'])}</h1>",
+        f"<h1>Validation of a {html.escape(manifest.backend or '?')} policy for "
+        f"{html.escape(record.twin)}</h1>",
         f"<p style='font-size:20px;color:{color}'><b>{html.escape(verdict)}</b></p>",
-        f"<p>run {_fmt(manifest.get('run_id'))}; created {_fmt(record['created'])}; twingym "
-        f"{_fmt(record['twingym_version'])}; {record['suite']['episodes']} paired episodes per scenario "
-        f"(common random numbers), horizon &le; {record['suite']['max_horizon']} steps; fallback baseline: "
-        f"{_fmt(record.get('fallback_baseline'))}; {record['elapsed_s']} s.</p>",
+        f"<p>run {_fmt(manifest.run_id)}; created {_fmt(record.created)}; twingym "
+        f"{_fmt(record.twingym_version)}; {record.suite['episodes']} paired episodes per scenario "
+        f"(common random numbers), horizon &le; {record.suite['max_horizon']} steps; fallback baseline: "
+        f"{_fmt(record.fallback_baseline)}; {record.elapsed_s} s.</p>",
         "<h2>Gates</h2><table><tr><th>gate</th><th>verdict</th><th>figure</th><th></th><th>threshold</th>"
         "<th>unit</th><th>tightest check</th></tr>",
     ]
-    for g in record["gates"]:
+    for g in record.gates:
         cls = "pass" if g["passed"] else "fail"
         parts.append(f"<tr><td>{g['name']}</td><td class='{cls}'>{'pass' if g['passed'] else 'FAIL'}</td>"
                      f"<td>{_fmt(g['figure'])}</td><td>{_fmt(g['op'])}</td><td>{_fmt(g['threshold'])}</td>"
                      f"<td>{_fmt(g['unit'])}</td><td>{_fmt(g['detail'])}</td></tr>")
     parts.append("</table><details><summary>all checks</summary><table><tr><th>gate</th><th>check</th>"
                  "<th>figure</th><th></th><th>threshold</th><th>verdict</th></tr>")
-    for g in record["gates"]:
+    for g in record.gates:
         for c in g["checks"]:
             cls = "pass" if c["passed"] else "fail"
             parts.append(f"<tr><td>{g['name']}</td><td>{_fmt(c['what'])}</td><td>{_fmt(c['figure'])}</td>"
@@ -152,7 +164,7 @@ def render_report(record: dict, runs: dict[str, dict], manifest: dict) -> str:
 
     parts.append("<h2>Scenarios</h2><table><tr><th>scenario</th><th>kind</th><th>controller</th>"
                  "<th>mean return &plusmn; 95%</th><th>cost per step</th><th>mean length</th><th>fallback</th></tr>")
-    for name, s in record["scenarios"].items():
+    for name, s in record.scenarios.items():
         for c, st in s["controllers"].items():
             fb = f"{100 * st['fallback_frac']:.1f}%" if "fallback_frac" in st else ""
             style = " style='font-weight:bold'" if c == POLICY else ""
@@ -163,28 +175,27 @@ def render_report(record: dict, runs: dict[str, dict], manifest: dict) -> str:
     parts.append("<h2>Return distributions</h2>" + _returns_plot(record))
     parts.append("<h2>Cost</h2>" + _cost_plot(record))
     parts.append("<h2>Example trajectories</h2>")
-    labels = manifest.get("action_labels") or []
-    for name, s in record["scenarios"].items():
+    labels = manifest.action_labels or []
+    for name, s in record.scenarios.items():
         if s["kind"] not in ("nominal", "dropout") or name not in runs:
             continue
         base = {c: st["mean_return"] for c, st in s["controllers"].items() if c != POLICY}
         best = max(base, key=base.get) if base else None
         parts.append(_trajectory_plot(name, runs[name], best, labels))
     parts.append("<h2>Other evidence</h2><ul>")
-    for e in record["equivalence"]:
+    for e in record.equivalence:
         parts.append(f"<li>equivalence vs {_fmt(e['reference'])}: {e['metric']} = {e['value']:.3g} "
                      f"over {e['n']} observations</li>")
-    fz, lat = record["fuzz"], record["latency"]
+    fz, lat = record.fuzz, record.latency
     parts.append(f"<li>fuzz: {fz['ok']}/{fz['n']} finite, in-bounds actions "
                  f"({fz['sanitized_failures']} failures through sanitize, {fz['raw_finite_failures']} on the "
                  "bare graph with finite extremes)</li>")
-    parts.append(f"<li>latency (1 thread, single observation): p50 {lat['p50_ms']:.3f} ms, p99 "
-                 f"{lat['p99_ms']:.3f} ms, max {lat['max_ms']:.3f} ms over {lat['n']} calls</li></ul>")
+    parts.append(f"<li>{latency_text(lat)}</li></ul>")
     parts.append("<h2>Bundle</h2><table>")
-    rows = [("twin", manifest["twin"]["id"]), ("params hash", manifest["twin"]["params_hash"]),
-            ("param overrides", manifest["twin"].get("param_overrides")), ("backend", manifest.get("backend")),
-            ("run id", manifest.get("run_id")), ("policy", manifest.get("policy")),
-            ("policy.onnx sha256", manifest["files"].get("policy.onnx"))]
+    rows = [("twin", manifest.twin.id), ("params hash", manifest.twin.params_hash),
+            ("param overrides", manifest.twin.param_overrides), ("backend", manifest.backend),
+            ("run id", manifest.run_id), ("policy", manifest.policy),
+            ("policy.onnx sha256", manifest.files.get(POLICY_FILE))]
     for k, v in rows:
         parts.append(f"<tr><th>{k}</th><td>{_fmt(v)}</td></tr>")
     parts.append("</table></body></html>")

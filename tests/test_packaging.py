@@ -1,4 +1,4 @@
-"""The wheel installs only under ``twingym/``: no bare envs/agents/training/policies in site-packages."""
+"""The wheel installs only under ``twingym/``: no bare envs/agents/training/policies/live in site-packages."""
 
 from __future__ import annotations
 
@@ -21,10 +21,11 @@ def test_wheel_contains_only_the_twingym_namespace(tmp_path):
     names = zipfile.ZipFile(wheels[0]).namelist()
     top_level = {name.split("/")[0] for name in names}
     assert top_level <= {"twingym", next(t for t in top_level if t.endswith(".dist-info"))}, top_level
-    for bare in ("envs/", "agents/", "training/", "policies/", "configs/"):
+    for bare in ("envs/", "agents/", "training/", "policies/", "live/", "configs/"):
         assert not any(n.startswith(bare) for n in names), f"bare {bare} in the wheel"
     for module in ("twingym/envs/core.py", "twingym/envs/registry.py", "twingym/agents/__init__.py",
                    "twingym/training/__init__.py", "twingym/policies/__init__.py", "twingym/cli/__init__.py",
+                   "twingym/live/__init__.py", "twingym/live/server.py",
                    "twingym/envs/turbines/data/Cp_Ct_Cq.NREL5MW.txt"):
         assert module in names, f"{module} missing from the wheel"
     assert any(n.startswith("twingym/configs/") and n.endswith(".yaml") for n in names) or \

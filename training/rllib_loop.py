@@ -108,14 +108,13 @@ def _train(cfg: TrainConfig, run_dir: Path, host: Any, env: Any, params: Any, ra
            stop_after_chunks: int | None) -> dict[str, Any] | None:
     import ray
 
-    logger = rd.RunLogger(run_dir)
+    checkpoints = rd.list_checkpoints(run_dir) if resume else []
+    meta = rd.read_checkpoint_meta(checkpoints[-1]) if checkpoints else {}
+    steps = int(meta.get("env_steps", 0))
+    logger = rd.RunLogger(run_dir, resume_step=steps if resume else None)
     try:
-        checkpoints = rd.list_checkpoints(run_dir) if resume else []
-        steps = 0
         if checkpoints:
-            meta = rd.read_checkpoint_meta(checkpoints[-1])
             ray.get(host.restore.remote(meta.get("algo_path") or str((checkpoints[-1] / "algo").resolve())))
-            steps = int(meta["env_steps"])
         prior_wall = float(logger.last.get("perf/wall_time_s", 0.0))
         wall0 = time.time()
         last_ckpt = last_eval = steps
@@ -135,13 +134,10 @@ def _train(cfg: TrainConfig, run_dir: Path, host: Any, env: Any, params: Any, ra
                 bar.update(steps, row.get("train/episode_return"), rate=row["perf/env_steps_per_s"])
                 iterations += 1
                 if steps - last_ckpt >= ckpt_every or steps >= cfg.total_steps:
-                    path = rd.checkpoint_dir(run_dir, steps)
-                    path.mkdir(parents=True, exist_ok=True)
-                    algo_path = algo_checkpoint_path(cfg, run_dir, path)
-                    ray.get(host.save.remote(str(algo_path)))
-                    rd.write_checkpoint_meta(path, {"backend": "rllib_ppo", "env_steps": steps,
-                                                    "algo_path": str(algo_path)})
-                    rd.prune_checkpoints(run_dir, cfg.checkpoint.keep)
+                    algo_path = algo_checkpoint_path(cfg, run_dir, rd.checkpoint_dir(run_dir, steps))
+                    rd.save_checkpoint(run_dir, steps, lambda _path, p=algo_path: ray.get(host.save.remote(str(p))),
+                                       {"backend": "rllib_ppo", "env_steps": steps, "algo_path": str(algo_path)},
+                                       cfg.checkpoint.keep)
                     _prune_storage(cfg, run_dir)
                     last_ckpt = steps
                 if cfg.eval.every_steps and steps - last_eval >= cfg.eval.every_steps:

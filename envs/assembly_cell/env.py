@@ -117,6 +117,11 @@ class AssemblyCell(TwinEnv[CellState, CellParams]):
         from twingym.envs.assembly_cell.scenarios import SCENARIOS
         return {name: dict(overrides) for name, overrides in SCENARIOS.items()}
 
+    def schematic(self, params: CellParams) -> dict[str, Any]:
+        """A serial line: station count and the capacity of each buffer between them (parts)."""
+        return {"kind": "assembly_cell", "stations": int(params.num_stations),
+                "buffer_capacity": np.asarray(params.buffer_capacity).astype(int).tolist()}
+
     def render(self, state: CellState, params: CellParams) -> np.ndarray:
         from twingym.envs.assembly_cell.render import render_cell
         return render_cell(state, params)

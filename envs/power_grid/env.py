@@ -466,6 +466,17 @@ class PowerGrid(TwinEnv[GridState, GridParams]):
         from twingym.envs.power_grid.scenarios import SCENARIOS
         return {k: dict(v) for k, v in SCENARIOS.items()}
 
+    def schematic(self, params: GridParams) -> dict[str, Any]:
+        """One-line diagram: bus positions (drawing units), branches as (from, to) bus indices, the buses
+        of generators, renewables (wind or solar) and batteries, and the slack bus flags."""
+        ints = lambda a: np.asarray(a).astype(int).tolist()  # noqa: E731
+        return {"kind": "power_grid", "case": str(params.case),
+                "bus_xy": np.asarray(params.bus_xy, float).round(4).tolist(),
+                "lines": [list(p) for p in zip(ints(params.br_f), ints(params.br_t), strict=True)],
+                "gen_bus": ints(params.gen_bus), "ren_bus": ints(params.ren_bus),
+                "ren_is_wind": np.asarray(params.ren_is_wind).astype(bool).tolist(),
+                "bat_bus": ints(params.bat_bus), "slack": np.asarray(params.is_slack).astype(bool).tolist()}
+
     def render(self, state: GridState, params: GridParams) -> np.ndarray:
         from twingym.envs.power_grid.render import render_grid
         return render_grid(state, params)

@@ -189,12 +189,13 @@ class WindFarmEnv(TwinEnv[WindFarmState, WindFarmParams]):
         Layout options: ``layout`` = ``"grid"`` (default; ``rows``=3, ``cols``=3,
         ``spacing_d``=5.0) or ``"random"`` (``n_turbines``, ``min_spacing_d``=3.0,
         ``layout_seed``=0), or explicit ``layout_x``/``layout_y`` (m). ``turbine``: a bundled
-        turbine name or a FLORIS turbine YAML path (default ``"nrel_5MW"``).
+        turbine name (default ``"nrel_5MW_rosco"``; ``"iea_15MW_rosco"``; ``"nrel_5MW"`` is
+        FLORIS's table), a FLORIS turbine YAML or spec path, or a ``DISCON.IN`` path.
         """
         opts = {k: overrides.pop(k) for k in ("layout", "rows", "cols", "spacing_d", "n_turbines",
                                               "min_spacing_d", "layout_seed", "turbine")
                 if k in overrides}
-        turbine = tb.turbine_model(opts.get("turbine", "nrel_5MW"))
+        turbine = tb.turbine_model(opts.get("turbine", "nrel_5MW_rosco"))
         diameter = float(turbine.rotor_diameter)
         if "layout_x" in overrides or "layout_y" in overrides:
             if "layout_x" not in overrides or "layout_y" not in overrides:
@@ -389,6 +390,13 @@ class WindFarmEnv(TwinEnv[WindFarmState, WindFarmParams]):
     def scenarios(self) -> dict[str, dict[str, Any]]:
         from twingym.envs.wind_farm.scenarios import SCENARIOS
         return {k: dict(v) for k, v in SCENARIOS.items()}
+
+    def schematic(self, params) -> dict[str, Any]:
+        """Layout (m, x east / y north), rotor diameter (m) and rated power (MW) for a viewer."""
+        return {"kind": "wind_farm", "x": np.asarray(params.layout_x, float).round(2).tolist(),
+                "y": np.asarray(params.layout_y, float).round(2).tolist(),
+                "rotor_diameter": float(params.model.turbine.rotor_diameter),
+                "rated_power_mw": float(params.model.turbine.rated_power) / 1e6}
 
     def render(self, state, params) -> np.ndarray:
         from twingym.envs.wind_farm.render import render_state

@@ -1,34 +1,31 @@
 """The deploy runtime's OPC UA side: connect to a live twin, discover it, read snapshots, write setpoints.
 
-The live twin describes itself (``twingym/ObservationNodes``, ``twingym/SetpointNodes``, ...), so the
-client needs only the namespace URI and the twin-level node ids below, a copy of
-``twingym.envs.live.naming`` kept here because importing ``twingym.envs`` loads JAX, which this
-runtime must not (a test checks both copies agree).
+The live twin describes itself (``twingym/ObservationNodes``, ``twingym/SetpointNodes``, ...); the
+node names, the description and snapshot layout and the consistency rule come from the JAX-free
+protocol module :mod:`twingym.live.contract`, which the server uses too. This module only moves them
+over asyncua.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from asyncua import Client, ua
 from asyncua.crypto.security_policies import SecurityPolicyBasic256Sha256
+from twingym.live.contract import (
+    DESCRIPTION_VARS,
+    NAMESPACE_URI,
+    Snapshot,
+    TwinDescription,
+    snapshot_node_ids,
+    twin_node,
+)
 
-NAMESPACE_URI = "urn:twingym:live"
-ROOT = "twingym"
 PASSWORD_ENV = "TWINGYM_OPCUA_PASSWORD"
-
-#: twin-level variables read once after connecting
-DESCRIPTION_VARS = ("TwinId", "Scenario", "ServerId", "Dt", "SpeedFactor", "ActionKind", "ActionLow",
-                    "ActionHigh", "ObservationNodes", "ObservationLabels", "SetpointNodes",
-                    "AppliedNodes", "BaselineNodes", "ActionLabels", "BaselineName")
-#: twin-level variables read every poll (``Publishing`` first and ``Step`` last: equal when consistent)
-SNAPSHOT_VARS = ("Publishing", "SimTime", "Episode", "EpisodeStep", "LastReward", "LastCost",
-                 "EpisodeReturn", "LastEpisodeReturn", "TotalReward", "ControlMode", "ServerId", "Faults")
 
 #: what a dropped or refused connection raises inside asyncua / asyncio
 CONNECTION_ERRORS: tuple[type[BaseException], ...] = (OSError, TimeoutError, asyncio.TimeoutError,
@@ -58,61 +55,6 @@ class ClientSecurity:
     generate_certs: str | None = None
 
 
-@dataclass
-class TwinDescription:
-    """What the live twin says about itself (read once per connection)."""
-
-    twin_id: str
-    scenario: str
-    server_id: str
-    dt: float
-    speed: float
-    action_kind: str
-    action_low: list[float]
-    action_high: list[float]
-    observation_nodes: list[str]
-    observation_labels: list[str]
-    setpoint_nodes: list[str]
-    applied_nodes: list[str]
-    baseline_nodes: list[str]
-    action_labels: list[str]
-    baseline_name: str
-
-    @property
-    def period(self) -> float:
-        """Wall seconds between two twin steps."""
-        return self.dt / self.speed
-
-
-@dataclass
-class Snapshot:
-    """One consistent read of the live twin (``consistent`` False when an update was in progress)."""
-
-    step: int
-    consistent: bool
-    sim_time: float
-    episode: int
-    episode_step: int
-    last_reward: float
-    last_cost: float
-    episode_return: float
-    last_episode_return: float
-    total_reward: float
-    mode: str
-    server_id: str
-    faults: str
-    measurements: list[float] = field(default_factory=list)
-    applied: list[float] = field(default_factory=list)
-    baseline: list[float] = field(default_factory=list)
-
-
-def _float(value: Any) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return math.nan
-
-
 class TwinLink:
     """One client connection to a live twin. Reconnect by calling :meth:`connect` again."""
 
@@ -127,6 +69,11 @@ class TwinLink:
     @property
     def connected(self) -> bool:
         return self.client is not None
+
+    @property
+    def namespace_index(self) -> int:
+        """Index of the twingym namespace on the connected server."""
+        return self._idx
 
     def _node(self, identifier: str) -> Any:
         assert self.client is not None
@@ -169,22 +116,11 @@ class TwinLink:
         except (ValueError, ua.UaError):
             await self.close()
             raise LinkError(f"{self.endpoint} is not a twingym live twin (no namespace {NAMESPACE_URI})") from None
-        values = await client.read_values([self._node(f"{ROOT}/{v}") for v in DESCRIPTION_VARS])
-        d = dict(zip(DESCRIPTION_VARS, values, strict=True))
-        self.description = TwinDescription(
-            twin_id=d["TwinId"], scenario=d["Scenario"], server_id=d["ServerId"], dt=float(d["Dt"]),
-            speed=float(d["SpeedFactor"]), action_kind=d["ActionKind"], action_low=list(d["ActionLow"]),
-            action_high=list(d["ActionHigh"]), observation_nodes=list(d["ObservationNodes"]),
-            observation_labels=list(d["ObservationLabels"]), setpoint_nodes=list(d["SetpointNodes"]),
-            applied_nodes=list(d["AppliedNodes"]), baseline_nodes=list(d["BaselineNodes"]),
-            action_labels=list(d["ActionLabels"]), baseline_name=d["BaselineName"] or "")
-        desc = self.description
-        self._snapshot_nodes = ([self._node(f"{ROOT}/{v}") for v in SNAPSHOT_VARS]
-                                + [self._node(n) for n in desc.observation_nodes + desc.applied_nodes
-                                   + desc.baseline_nodes]
-                                + [self._node(f"{ROOT}/Step")])
+        values = await client.read_values([self._node(twin_node(v)) for v in DESCRIPTION_VARS])
+        self.description = desc = TwinDescription.from_values(values)
+        self._snapshot_nodes = [self._node(n) for n in snapshot_node_ids(desc)]
         self._setpoint_nodes = [self._node(n) for n in desc.setpoint_nodes]
-        self._mode_node = self._node(f"{ROOT}/ControlMode")
+        self._mode_node = self._node(twin_node("ControlMode"))
         return desc
 
     async def close(self) -> None:
@@ -200,20 +136,8 @@ class TwinLink:
         """One Read of every snapshot variable (a single request: one server-side instant)."""
         assert self.client is not None and self.description is not None
         values = await self.client.read_values(self._snapshot_nodes)
-        n_snap = len(SNAPSHOT_VARS)
-        d = dict(zip(SNAPSHOT_VARS, values[:n_snap], strict=True))
-        rest = values[n_snap:-1]
-        n_obs, n_act = len(self.description.observation_nodes), len(self.description.applied_nodes)
-        step = int(values[-1])
-        return Snapshot(
-            step=step, consistent=int(d["Publishing"]) == step, sim_time=_float(d["SimTime"]),
-            episode=int(d["Episode"]), episode_step=int(d["EpisodeStep"]),
-            last_reward=_float(d["LastReward"]), last_cost=_float(d["LastCost"]),
-            episode_return=_float(d["EpisodeReturn"]), last_episode_return=_float(d["LastEpisodeReturn"]),
-            total_reward=_float(d["TotalReward"]), mode=str(d["ControlMode"]), server_id=str(d["ServerId"]),
-            faults=str(d["Faults"] or ""), measurements=[_float(v) for v in rest[:n_obs]],
-            applied=[_float(v) for v in rest[n_obs:n_obs + n_act]],
-            baseline=[_float(v) for v in rest[n_obs + n_act:]])
+        desc = self.description
+        return Snapshot.from_values(values, len(desc.observation_nodes), len(desc.applied_nodes))
 
     async def write(self, setpoints: list[float] | None = None, mode: str | None = None) -> None:
         """Write setpoints (action order) and/or the control mode, in one Write request."""

@@ -35,13 +35,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from twingym.live.contract import Snapshot, TwinDescription, label_text, space_bounds
 from twingym.policies.bundle import BundleError, load_bundle, require_validated, validation_problem
 from twingym.policies.deploy.link import (
     CONNECTION_ERRORS,
     ClientSecurity,
     LinkError,
-    Snapshot,
-    TwinDescription,
     TwinLink,
 )
 from twingym.policies.deploy.log import DecisionLog
@@ -131,10 +130,6 @@ class DeploySummary:
         return float(np.mean(self.episode_returns)) if self.episode_returns else math.nan
 
 
-def _floats(values: list) -> np.ndarray:
-    return np.asarray([float(v) for v in values], dtype=np.float64)
-
-
 class BundlePolicy:
     """The bundle side of deployment: checked bundle, ONNX policy, limits and labels from the manifest."""
 
@@ -153,23 +148,18 @@ class BundlePolicy:
         except BundleError as exc:
             raise DeployError(str(exc)) from None
         m = self.bundle.manifest
-        self.twin_id = m["twin"]["id"]
-        obs, act = m["observation_space"], m["action_space"]
-        if obs.get("type") != "Box":
-            raise DeployError(f"deploy supports Box observations, the bundle has {obs.get('type')}")
-        self.obs_low, self.obs_high = _floats(obs["low"]), _floats(obs["high"])
-        if act["type"] == "Box":
-            self.act_low, self.act_high, self.kind = _floats(act["low"]), _floats(act["high"]), "box"
-            self.action_shape = tuple(act["shape"])
-        elif act["type"] == "Discrete":
-            self.act_low, self.act_high = np.zeros(1), np.array([act["n"] - 1.0])
-            self.kind, self.action_shape = "discrete", ()
-        else:
-            nvec = np.asarray(act["nvec"], dtype=np.float64)
-            self.act_low, self.act_high = np.zeros_like(nvec), nvec - 1
-            self.kind, self.action_shape = "multidiscrete", (len(nvec),)
-        self.obs_labels = [f"{a}/{n} [{u}]" for a, n, u in m.get("observation_labels") or []]
-        self.act_labels = [f"{a}/{n} [{u}]" for a, n, u in m.get("action_labels") or []]
+        self.twin_id = m.twin.id
+        obs_desc = m.observation_space
+        if obs_desc.get("type") != "Box":
+            raise DeployError(f"deploy supports Box observations, the bundle has {obs_desc.get('type')}")
+        try:
+            obs, act = space_bounds(obs_desc), space_bounds(m.action_space)
+        except ValueError as exc:
+            raise DeployError(f"bundle {path}: {exc}") from None
+        self.obs_low, self.obs_high = obs.low, obs.high
+        self.act_low, self.act_high, self.kind, self.action_shape = act.low, act.high, act.kind, act.shape
+        self.obs_labels = [label_text(*lb) for lb in m.observation_labels or []]
+        self.act_labels = [label_text(*lb) for lb in m.action_labels or []]
         try:
             self.policy = OnnxPolicy(self.bundle.policy_bytes, action_shape=self.action_shape)
         except Exception as exc:  # onnxruntime refuses the graph
@@ -340,7 +330,7 @@ class Deployment:
         log.write("start", bundle=str(cfg.bundle), twin_id=self.policy.twin_id, endpoint=cfg.endpoint,
                   shadow=cfg.shadow, steps=cfg.steps, duration=cfg.duration, max_rate=cfg.max_rate,
                   recover_after=cfg.recover_after, max_hold=cfg.max_hold,
-                  validation_digest=(self.policy.validation or {}).get("validation_sha256"),
+                  validation_digest=self.policy.validation.digest if self.policy.validation else None,
                   validation_warning=self.policy.validation_warning)
         start = time.monotonic()
         first_step = last_step = None

@@ -70,10 +70,10 @@ def test_export_matches_backend(tmp_path, capsys, backend, twin, agent, steps):
     bundle_path = tmp_path / "bundle"
     assert run_guarded(app, ["export", str(run_dir), "-o", str(bundle_path)]) == 0, capsys.readouterr().err
     bundle = load_bundle(bundle_path)
-    check = bundle.manifest["export_check"]
+    check = bundle.manifest.export_check
     assert check["n"] == 10_000 and check["metric"] == "max_abs_error_frac"
     assert check["value"] <= 1e-4 and check["passed"]
-    assert bundle.manifest["backend"].startswith(backend.split("_")[0])
+    assert bundle.manifest.backend.startswith(backend.split("_")[0])
     obs = _random_rollout_observations(twin)
     policy = OnnxPolicy(bundle.policy_bytes, action_shape=tuple(bundle.action_space().shape))
     err = action_error(policy.act(obs), agents.deterministic_actions(run_dir, obs), bundle.action_space())

@@ -126,8 +126,8 @@ def test_turbine_spec_derives_a_floris_table(tmp_path):
     for name in ("DISCON.IN", "Cp_Ct_Cq.NREL5MW.txt"):
         shutil.copy(DATA_DIR / name, tmp_path / name)
     spec = {"turbine_type": "toy", "hub_height": 100.0, "operation_model": "cosine-loss",
-            "rosco": {"discon": "DISCON.IN", "cut_in_wind_speed": 4.0, "cut_out_wind_speed": 20.0,
-                      "wind_speed_step": 1.0}}
+            "rosco": {"discon": "DISCON.IN", "controller": "jonkman_2009", "cut_in_wind_speed": 4.0,
+                      "cut_out_wind_speed": 20.0, "wind_speed_step": 1.0}}
     path = tmp_path / "toy.yaml"
     path.write_text(yaml.safe_dump(spec))
     c = load_floris_turbine(path)

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 
 import typer
 
+from twingym.cli.dashboard_cmd import DASHBOARD_HELP, start_background
 from twingym.cli.errors import UserError
 
 PASSWORD_ENV = "TWINGYM_OPCUA_PASSWORD"
@@ -23,6 +25,11 @@ def read_password(user: str | None, password_file: Path | None) -> str | None:
     if password_file is not None:
         if not password_file.is_file():
             raise UserError(f"password file {password_file} not found")
+        from twingym.live.security import password_file_warning
+
+        warning = password_file_warning(password_file)
+        if warning:
+            print(warning, file=sys.stderr)
         password = password_file.read_text().strip()
     else:
         password = os.environ.get(PASSWORD_ENV)
@@ -83,11 +90,12 @@ def register(app: typer.Typer) -> None:
                                       "encryption/credentials (prints what it exposes)."),
         no_fsync: bool = typer.Option(False, "--no-fsync", help="Do not fsync the record (faster, "
                                       "less durable)."),
+        dashboard: int | None = typer.Option(None, "--dashboard", help=DASHBOARD_HELP),
     ) -> None:
         """Run TWIN in wall-clock time behind an OPC UA server until Ctrl-C or a limit."""
         from rich.console import Console
 
-        from twingym.envs.live import Fault, SecurityConfig, ServerConfig, serve
+        from twingym.live import Fault, SecurityConfig, ServerConfig, serve
 
         console = Console(stderr=True)
         try:
@@ -103,10 +111,22 @@ def register(app: typer.Typer) -> None:
                               path=path, steps=steps, duration=duration,
                               record=str(record) if record else None, fsync=not no_fsync,
                               failsafe_after=failsafe_after, security=sec)
+        page = []
+
+        def on_ready(endpoint: str) -> None:
+            if dashboard is not None:
+                page.append(start_background(endpoint, dashboard, opcua_user=sec.username,
+                                             opcua_password=sec.password))
+                console.print(f"dashboard: {page[0].url}", markup=False)
+
         try:
-            summary = serve(config, log=lambda msg: console.print(msg, markup=False, highlight=False))
+            summary = serve(config, log=lambda msg: console.print(msg, markup=False, highlight=False),
+                            on_ready=on_ready)
         except OSError as exc:
             raise UserError(f"cannot serve on {config.endpoint}: {exc.strerror or exc}") from None
+        finally:
+            for handle in page:
+                handle.stop()
         console.print(f"stopped ({summary.stopped_by}) after {summary.steps} steps, "
                       f"{summary.episodes} episodes, total reward {summary.total_reward:.3f}, "
                       f"{summary.overruns} overruns; record {summary.record}", markup=False)
@@ -133,6 +153,7 @@ def register(app: typer.Typer) -> None:
         key: Path | None = typer.Option(None, help="Client private key (PEM)."),
         generate_certs: Path | None = typer.Option(None, help="Create a self-signed client certificate "
                                                    "here when missing."),
+        dashboard: int | None = typer.Option(None, "--dashboard", help=DASHBOARD_HELP),
     ) -> None:
         """Control a live twin with a validated bundle (refuses tampered or unvalidated bundles)."""
         from rich.console import Console
@@ -149,10 +170,19 @@ def register(app: typer.Typer) -> None:
                               duration=duration, log=str(log) if log else None,
                               max_rate=max_rate if max_rate > 0 else None, recover_after=recover_after,
                               give_up_after=give_up_after, security=sec)
+        page = None
+        if dashboard is not None:
+            config.log = str(config.log_path())
+            page = start_background(endpoint, dashboard, opcua_user=user, opcua_password=sec.password,
+                                    events_log=config.log)
+            console.print(f"dashboard: {page.url}", markup=False)
         try:
             summary = deploy(config)
         except DeployError as exc:
             raise UserError(str(exc)) from None
+        finally:
+            if page is not None:
+                page.stop()
         if summary.validation_warning:
             console.print(f"[yellow]shadow only, not cleared for control:[/] {summary.validation_warning}")
         mode = "shadow (nothing written)" if summary.shadow else "control"

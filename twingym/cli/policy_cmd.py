@@ -58,9 +58,9 @@ def register(app: typer.Typer) -> None:
         from twingym.policies.bundle import load_bundle
 
         bundle = load_bundle(path)
-        check = bundle.manifest.get("export_check")
+        check = bundle.manifest.export_check
         console = Console()
-        console.print(f"exported [bold]{bundle.twin_id}[/] policy ({bundle.manifest['backend']}) to {path}")
+        console.print(f"exported [bold]{bundle.twin_id}[/] policy ({bundle.manifest.backend}) to {path}")
         if check:
             verdict = "[green]ok[/]" if check["passed"] else "[red]MISMATCH[/]"
             console.print(f"equivalence with the backend over {check['n']} rollout observations: "
@@ -88,11 +88,11 @@ def register(app: typer.Typer) -> None:
         record = outcome.record
         if save_suite is not None:
             import yaml
-            save_suite.write_text(yaml.safe_dump(record["suite"], sort_keys=False))
-        table = Table(title=f"validation of {bundle} ({record['twin']})")
+            save_suite.write_text(yaml.safe_dump(record.suite, sort_keys=False))
+        table = Table(title=f"validation of {bundle} ({record.twin})")
         for col in ("gate", "verdict", "figure", "", "threshold", "tightest check"):
             table.add_column(col)
-        for g in record["gates"]:
+        for g in record.gates:
             fig = "-" if g["figure"] is None else f"{g['figure']:.4g}"
             thr = "-" if g["threshold"] is None else f"{g['threshold']:.4g}"
             table.add_row(g["name"], "[green]pass[/]" if g["passed"] else "[red]FAIL[/]", fig, g["op"] or "",
@@ -119,36 +119,36 @@ def register(app: typer.Typer) -> None:
             raise UserError(str(exc)) from None
         m = b.manifest
         if as_json:
-            print(json.dumps(m, indent=2, sort_keys=True))
+            print(json.dumps(m.to_json(), indent=2, sort_keys=True))
             return
         console = Console()
         table = Table(title=f"bundle {bundle}", show_header=False)
         table.add_column("field", style="bold")
         table.add_column("value")
-        pol = m.get("policy") or {}
+        pol = m.policy or {}
         rows = [
-            ("format version", str(m["format_version"])),
-            ("twin", m["twin"]["id"]),
-            ("params hash", m["twin"]["params_hash"]),
-            ("param overrides", json.dumps(m["twin"].get("param_overrides") or {})),
-            ("backend", m.get("backend") or "-"),
-            ("run id", m.get("run_id") or "-"),
+            ("format version", str(m.format_version)),
+            ("twin", m.twin.id),
+            ("params hash", m.twin.params_hash),
+            ("param overrides", json.dumps(m.twin.param_overrides or {})),
+            ("backend", m.backend or "-"),
+            ("run id", m.run_id or "-"),
             ("policy", f"{pol.get('action_transform', '?')} head, layers "
                        f"{[tuple(x[:2]) for x in pol.get('layers', [])]}"),
-            ("observation space", _space_line(m["observation_space"])),
-            ("action space", _space_line(m["action_space"])),
-            ("observations", ", ".join(f"{a}.{n}[{u}]" for a, n, u in m.get("observation_labels", []))[:400]),
-            ("actions", ", ".join(f"{a}.{n}[{u}]" for a, n, u in m.get("action_labels", []))),
+            ("observation space", _space_line(m.observation_space)),
+            ("action space", _space_line(m.action_space)),
+            ("observations", ", ".join(f"{a}.{n}[{u}]" for a, n, u in m.observation_labels)[:400]),
+            ("actions", ", ".join(f"{a}.{n}[{u}]" for a, n, u in m.action_labels)),
         ]
-        check = m.get("export_check")
+        check = m.export_check
         if check:
             rows.append(("export check", f"{check['metric']} {check['value']:.2e} vs backend over {check['n']} obs"))
-        for name, digest in sorted(m["files"].items()):
+        for name, digest in sorted(m.files.items()):
             rows.append((name, f"sha256 {digest}"))
         problem = validation_problem(b)
         if problem is None:
             rec = b.validation()
-            status = f"[green]VALIDATED[/]: all {len(rec['gates'])} gates passed ({rec['created']})"
+            status = f"[green]VALIDATED[/]: all {len(rec.gates)} gates passed ({rec.created})"
         elif "failed validation gates" in problem:
             status = f"[red]FAILED[/]: {escape(problem)}"
         else:

@@ -12,6 +12,10 @@ defaults enable it with anonymous logins, so twingym decides explicitly):
   (``sign``, ``sign_encrypt`` or both), with a certificate and key given or generated on request
   (self-signed); the None policy is not offered. ``insecure=True`` lifts this, and
   :func:`insecure_warning` says exactly what is exposed.
+
+What is not offered is refused at the secure channel, before any login: asyncua only advertises
+the configured endpoints but, left alone, still opens a security-None channel for a client that
+asks for one. :class:`ChannelGate` closes that hole (:func:`enforce_offered_channels`).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import hmac
 import ipaddress
+import math
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,21 +111,118 @@ def insecure_warning(host: str, port: int, sec: SecurityConfig) -> str:
             f"{who} can read every measurement and WRITE every setpoint, {wire}.")
 
 
-class PasswordUserManager:
-    """asyncua user manager accepting exactly one user name/password; refuses anonymous sessions."""
+class ChannelGate:
+    """Last entry of asyncua's channel policy list: matches every (policy URI, mode) the plan does
+    not offer, and refuses it, so a weaker channel than configured never opens.
 
-    def __init__(self, username: str, password: str) -> None:
+    asyncua picks the first entry whose ``matches(uri, mode)`` is true (``mode`` is ``None`` on the
+    first look at a request); without a match it falls back to the connection's current policy,
+    which starts as None: that fallback is what let a security-None channel in. The refusal is
+    asyncua's own ``BadUserAccessDenied``, on which it closes the connection at once (a subclass
+    would join asyncua's status-code table and change what its clients raise).
+    """
+
+    def __init__(self, policy_types: list[Any]) -> None:
+        from asyncua.crypto import security_policies
+
+        self.offered = [(security_policies.SECURITY_POLICY_TYPE_MAP[p][0].URI,
+                         security_policies.SECURITY_POLICY_TYPE_MAP[p][1]) for p in policy_types]
+        self.refused = 0
+
+    def matches(self, uri: str, mode: Any = None) -> bool:
+        return not any(uri == u and (mode is None or mode == m) for u, m in self.offered)
+
+    def create(self, peer_certificate: Any) -> Any:
+        self.refused += 1
+        raise ua.uaerrors.BadUserAccessDenied()
+
+
+def enforce_offered_channels(server: Any, plan: SecurityPlan) -> ChannelGate:
+    """Make ``server`` (an ``asyncua.Server``, before ``start``) refuse every channel ``plan`` does not offer."""
+    gate = ChannelGate(plan.policies)
+    # asyncua adds the offered policy factories to this list at start and hands the same list to
+    # every connection. The gate matches only what no offered factory matches, so its place in the
+    # list does not matter.
+    server._policies.append(gate)
+    return gate
+
+
+class LoginThrottle:
+    """Slows down password guessing without ever blocking the server's event loop.
+
+    After ``free_failures`` failed logins in a row for one bucket (the configured user name, or
+    every other name together), each further attempt is refused unchecked until ``delay`` seconds
+    have passed since the last checked failure; ``delay`` starts at ``initial_delay`` and doubles with each
+    failure up to ``max_delay``. A successful login clears its bucket. The cost: while a guesser
+    keeps failing, the real user also waits up to ``max_delay`` seconds for a login.
+    """
+
+    def __init__(self, free_failures: int = 3, initial_delay: float = 1.0, max_delay: float = 60.0,
+                 clock: Any = None, log: Any = None) -> None:
+        import time
+
+        self.free_failures, self.initial_delay, self.max_delay = free_failures, initial_delay, max_delay
+        self.clock = clock or time.monotonic
+        self.log = log or (lambda msg: None)
+        self._failures: dict[str, int] = {}
+        self._last_failure: dict[str, float] = {}
+
+    def delay(self, bucket: str) -> float:
+        """Seconds a login in ``bucket`` must wait after the last failure (0: no wait)."""
+        extra = self._failures.get(bucket, 0) - self.free_failures
+        return 0.0 if extra < 0 else min(self.initial_delay * 2.0 ** extra, self.max_delay)
+
+    def allowed(self, bucket: str) -> bool:
+        """Whether a login attempt in ``bucket`` may be checked now."""
+        wait = self.delay(bucket)
+        return wait == 0.0 or self.clock() - self._last_failure.get(bucket, -math.inf) >= wait
+
+    def failed(self, bucket: str) -> None:
+        self._failures[bucket] = self._failures.get(bucket, 0) + 1
+        self._last_failure[bucket] = self.clock()
+        if self._failures[bucket] >= self.free_failures:
+            self.log(f"{self._failures[bucket]} failed OPC UA logins in a row ({bucket}); next attempt "
+                     f"checked after {self.delay(bucket):g} s")
+
+    def succeeded(self, bucket: str) -> None:
+        self._failures.pop(bucket, None)
+        self._last_failure.pop(bucket, None)
+
+
+class PasswordUserManager:
+    """asyncua user manager accepting exactly one user name/password; refuses anonymous sessions
+    and throttles repeated failures (:class:`LoginThrottle`)."""
+
+    def __init__(self, username: str, password: str, throttle: LoginThrottle | None = None) -> None:
         self._username = username
         self._password = password.encode()
+        self.throttle = throttle or LoginThrottle()
 
     def get_user(self, iserver: Any, username: str | None = None, password: str | None = None,
                  certificate: Any = None) -> User | None:
         if username is None or password is None:
             return None
-        given = password.encode() if isinstance(password, str) else bytes(password)
         same_user = hmac.compare_digest(username.encode(), self._username.encode())
-        same_password = hmac.compare_digest(given, self._password)
-        return User(role=UserRole.User, name=username) if same_user and same_password else None
+        bucket = "configured user" if same_user else "other user names"
+        if not self.throttle.allowed(bucket):  # refused unchecked: the password is not even compared
+            return None
+        given = password.encode() if isinstance(password, str) else bytes(password)
+        if same_user and hmac.compare_digest(given, self._password):
+            self.throttle.succeeded(bucket)
+            return User(role=UserRole.User, name=username)
+        self.throttle.failed(bucket)
+        return None
+
+
+def password_file_warning(path: str | Path) -> str | None:
+    """A warning when ``path`` can be read (or written) by its group or by others, else ``None``."""
+    import stat
+
+    mode = Path(path).stat().st_mode
+    if not mode & (stat.S_IRWXG | stat.S_IRWXO):
+        return None
+    return (f"WARNING: password file {path} is accessible by its group or others (mode "
+            f"{stat.S_IMODE(mode):03o}); restrict it with: chmod 600 {path}")
 
 
 def generate_certificate(folder: str | Path, host: str, app_uri: str, name: str) -> tuple[Path, Path]:

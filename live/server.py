@@ -1,6 +1,6 @@
 """The live twin server: a :class:`LiveTwin` stepped in wall-clock time behind an asyncua server.
 
-Address space (namespace :data:`naming.NAMESPACE_URI`, string node ids, see :mod:`naming`)::
+Address space (namespace :data:`contract.NAMESPACE_URI`, string node ids, see :mod:`contract`)::
 
     Objects/TwinGym                      twin-level variables (Step, SimTime, ControlMode, ...)
     Objects/TwinGym/<asset>              one object per asset of the observation/action labels
@@ -13,15 +13,21 @@ Address space (namespace :data:`naming.NAMESPACE_URI`, string node ids, see :mod
 Every ``dt / speed`` wall seconds the server takes the setpoints clients wrote since the previous
 step, steps the twin once, appends the step to the crash-safe record, then publishes: first
 ``Publishing = k``, then every value, then ``Step = k``, so a reader that sees ``Publishing ==
-Step`` in one Read has a consistent snapshot.
+Step`` in one Read has a consistent snapshot (:func:`contract.is_consistent`).
+
+Stepping and publishing are apart: the twin's clock (take setpoints, step, record) runs in its own
+thread, and the event loop that answers clients publishes the newest step when it gets to it. Many
+readers can slow the publication (a reader may then see every other step: ``skipped_publications``
+counts them) but not the twin's clock.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import json
 import logging
 import math
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -32,10 +38,17 @@ from typing import Any
 
 from asyncua import Server, ua
 from asyncua.common.callback import CallbackType
-from twingym.envs.live import naming
-from twingym.envs.live.record import StepRecorder
-from twingym.envs.live.security import PasswordUserManager, SecurityConfig, SecurityPlan, plan_security
-from twingym.envs.live.twin_runtime import Fault, LiveTwin, StepOutcome
+from twingym.live import contract
+from twingym.live.record import StepRecorder
+from twingym.live.security import (
+    LoginThrottle,
+    PasswordUserManager,
+    SecurityConfig,
+    SecurityPlan,
+    enforce_offered_channels,
+    plan_security,
+)
+from twingym.live.twin_runtime import Fault, LiveTwin, StepOutcome
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4840
@@ -130,6 +143,7 @@ class ServeSummary:
     overruns: int
     record: str
     stopped_by: str
+    skipped_publications: int = 0
 
 
 def _dv(value: Any, vtype: ua.VariantType) -> ua.DataValue:
@@ -159,32 +173,31 @@ class LiveTwinServer:
         self._pending: dict[int, float] = {}
         self._pending_mode: str | None = None
         self._last_client_write: float | None = None
+        self._inputs = threading.Lock()          # client writes (loop thread) vs the step (clock thread)
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
+        self._stop = threading.Event()
         self._stop_reason = "limit"
         self.steps_done = 0
+        self.overruns = 0
+        self.skipped_publications = 0
         self.ready = False
 
     # ---- control ---------------------------------------------------------------------------------
     def stop(self, reason: str = "stop") -> None:
         """Ask the run to end after the current step (safe from any thread or signal handler)."""
         self._stop_reason = reason
-        if self._loop is not None and self._stop is not None and not self._loop.is_closed():
-            with contextlib.suppress(RuntimeError):   # the loop closed in between: already stopped
-                self._loop.call_soon_threadsafe(self._stop.set)
+        self._stop.set()
 
     # ---- address space ---------------------------------------------------------------------------
     async def _build(self, server: Server, idx: int) -> None:
         twin = self.twin
         nid = lambda s: ua.NodeId(s, idx)  # noqa: E731
-        root = await server.nodes.objects.add_object(nid(naming.ROOT), ua.QualifiedName("TwinGym", idx))
+        root = await server.nodes.objects.add_object(nid(contract.ROOT), ua.QualifiedName("TwinGym", idx))
         self._ids: dict[str, ua.NodeId] = {}
-        obs_nodes = [naming.asset_node(lb.asset, "Measurements", lb.name) for lb in twin.obs_labels]
-        set_nodes = [naming.asset_node(lb.asset, "Setpoints", lb.name) for lb in twin.act_labels]
-        obs_nodes, set_nodes = _unique(obs_nodes), _unique(set_nodes)
-        applied = [s.replace("/Setpoints/", "/Applied/", 1) for s in set_nodes]
-        baseline = [s.replace("/Setpoints/", "/Baseline/", 1) for s in set_nodes]
-        label = lambda lb: f"{lb.asset}/{lb.name} [{lb.unit}]"  # noqa: E731
+        layout = contract.node_layout(twin.obs_labels, twin.act_labels)
+        obs_nodes, set_nodes = layout.measurements, layout.setpoints
+        applied, baseline = layout.applied, layout.baseline
+        label = lambda lb: contract.label_text(lb.asset, lb.name, lb.unit)  # noqa: E731
         initial: dict[str, Any] = {
             "TwinId": twin.twin_id, "Scenario": twin.scenario, "Seed": twin.seed,
             "ServerId": self.server_id, "Status": "starting", "Step": 0, "Publishing": 0,
@@ -196,9 +209,10 @@ class LiveTwinServer:
             "ObservationNodes": obs_nodes, "ObservationLabels": [label(lb) for lb in twin.obs_labels],
             "SetpointNodes": set_nodes, "AppliedNodes": applied, "BaselineNodes": baseline,
             "ActionLabels": [label(lb) for lb in twin.act_labels], "Faults": "",
+            "Schematic": json.dumps(twin.env.schematic(twin.params)),
         }
-        for name, (tname, writable, desc) in naming.TWIN_VARIABLES.items():
-            node = await root.add_variable(nid(naming.twin_node(name)), ua.QualifiedName(name, idx),
+        for name, (tname, writable, desc) in contract.TWIN_VARIABLES.items():
+            node = await root.add_variable(nid(contract.twin_node(name)), ua.QualifiedName(name, idx),
                                            ua.Variant(initial[name], _TYPES[tname]))
             await _describe(node, desc)
             if writable:
@@ -210,15 +224,15 @@ class LiveTwinServer:
 
         async def group(asset: str, gname: str):
             if asset not in assets:
-                obj = await root.add_object(nid(naming.asset_node(asset)), ua.QualifiedName(asset, idx))
+                obj = await root.add_object(nid(contract.asset_node(asset)), ua.QualifiedName(asset, idx))
                 assets[asset] = obj
                 for var, value in (("Status", "ok"), ("SetpointSource", "initial")):
-                    node = await obj.add_variable(nid(naming.asset_node(asset, var)),
+                    node = await obj.add_variable(nid(contract.asset_node(asset, var)),
                                                   ua.QualifiedName(var, idx), ua.Variant(value, ua.VariantType.String))
-                    self._ids[naming.asset_node(asset, var)] = node.nodeid
+                    self._ids[contract.asset_node(asset, var)] = node.nodeid
             if (asset, gname) not in groups:
                 groups[(asset, gname)] = await assets[asset].add_object(
-                    nid(naming.asset_node(asset, gname)), ua.QualifiedName(gname, idx))
+                    nid(contract.asset_node(asset, gname)), ua.QualifiedName(gname, idx))
             return groups[(asset, gname)]
 
         async def variable(asset: str, gname: str, node_id: str, name: str, value: float, unit: str,
@@ -258,12 +272,15 @@ class LiveTwinServer:
             value = wv.Value.Value.Value if wv.Value is not None and wv.Value.Value is not None else None
             if wv.NodeId in self._setpoint_index:
                 try:
-                    self._pending[self._setpoint_index[wv.NodeId]] = float(value)
+                    number = float(value)
                 except (TypeError, ValueError):
                     continue
-                self._last_client_write = time.monotonic()
+                with self._inputs:
+                    self._pending[self._setpoint_index[wv.NodeId]] = number
+                    self._last_client_write = time.monotonic()
             elif wv.NodeId == self._ids["ControlMode"]:
-                self._pending_mode = str(value)
+                with self._inputs:
+                    self._pending_mode = str(value)
 
     async def _write(self, server: Server, node_id: ua.NodeId, value: Any, vtype: ua.VariantType) -> None:
         await server.write_attribute_value(node_id, _dv(value, vtype))
@@ -282,10 +299,10 @@ class LiveTwinServer:
             await self._write(server, node_id, float(value), D)
         nan_assets = {a for a, v in zip(self._obs_assets, out.published, strict=True) if not math.isfinite(v)}
         for asset in self._assets:
-            key = naming.asset_node(asset, "Status")
+            key = contract.asset_node(asset, "Status")
             await self._write(server, self._ids[key], "nan" if asset in nan_assets else "ok", S)
             srcs = {s for a, s in zip(self._act_assets, out.source, strict=True) if a == asset}
-            await self._write(server, self._ids[naming.asset_node(asset, "SetpointSource")],
+            await self._write(server, self._ids[contract.asset_node(asset, "SetpointSource")],
                               ",".join(sorted(srcs)) or "-", S)
         values = {"SimTime": (out.sim_time, D), "Episode": (out.episode, I),
                   "EpisodeStep": (out.episode_step, I), "LastReward": (out.reward, D),
@@ -300,7 +317,8 @@ class LiveTwinServer:
 
     async def _make_server(self) -> tuple[Server, int]:
         sec = self.config.security
-        user_manager = PasswordUserManager(sec.username, sec.password) if sec.username else None
+        user_manager = (PasswordUserManager(sec.username, sec.password, LoginThrottle(log=self.log))
+                        if sec.username else None)
         server = Server(user_manager=user_manager)
         await server.init()
         server.set_endpoint(self.config.endpoint)
@@ -310,15 +328,15 @@ class LiveTwinServer:
             await server.load_certificate(str(self.plan.cert))
             await server.load_private_key(str(self.plan.key))
         server.set_security_policy(self.plan.policies)
+        self.channel_gate = enforce_offered_channels(server, self.plan)
         server.set_identity_tokens(self.plan.tokens)
-        idx = await server.register_namespace(naming.NAMESPACE_URI)
+        idx = await server.register_namespace(contract.NAMESPACE_URI)
         return server, idx
 
     # ---- the run ---------------------------------------------------------------------------------
     async def run(self, on_ready: Callable[[str], None] | None = None) -> ServeSummary:
         """Serve until stopped or a limit is reached; return a :class:`ServeSummary`."""
         self._loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
         cfg, twin = self.config, self.twin
         server, idx = await self._make_server()
         await self._build(server, idx)
@@ -332,9 +350,32 @@ class LiveTwinServer:
                         "action_labels": [list(lb) for lb in twin.act_labels],
                         "initial_setpoints": twin.setpoints.tolist(),
                         "faults": [asdict(f) for f in cfg.faults]})
-        period = twin.dt / cfg.speed
-        overruns = 0
-        start = time.monotonic()
+        wake = asyncio.Event()                   # set from the clock thread: a new step, or the end
+        latest: list[StepOutcome] = []           # the newest step not published yet
+        failure: list[BaseException] = []
+        finished = False
+
+        def hand_over(out: StepOutcome) -> None:  # runs in the loop thread
+            if latest:
+                self.skipped_publications += 1
+                latest[0] = out
+            else:
+                latest.append(out)
+            wake.set()
+
+        def clock_ended() -> None:
+            nonlocal finished
+            finished = True
+            wake.set()
+
+        def clock() -> None:
+            try:
+                self._clock(recorder, lambda out: self._loop.call_soon_threadsafe(hand_over, out))
+            except BaseException as exc:  # re-raised by run() in the loop thread
+                failure.append(exc)
+            finally:
+                self._loop.call_soon_threadsafe(clock_ended)
+
         try:
             async with server:
                 await self._write(server, self._ids["Status"], "running", ua.VariantType.String)
@@ -344,60 +385,71 @@ class LiveTwinServer:
                 self.log(f"serving {twin.twin_id} ({twin.scenario}) on {cfg.endpoint}, "
                          f"dt {twin.dt:g} s, speed x{cfg.speed:g}, record {self.record_path}")
                 self.log("security: " + self.plan.describe())
-                deadline = time.monotonic() + period
-                while True:
-                    if cfg.steps is not None and self.steps_done >= cfg.steps:
-                        self._stop_reason = "steps"
-                        break
-                    if cfg.duration is not None and time.monotonic() - start >= cfg.duration:
-                        self._stop_reason = "duration"
-                        break
-                    try:
-                        await asyncio.wait_for(self._stop.wait(), max(0.0, deadline - time.monotonic()))
-                        break
-                    except TimeoutError:
-                        pass
-                    out = self._step_once()
-                    recorder.write(twin.record_line(out))
-                    await self._publish(server, out)
-                    self.steps_done += 1
-                    deadline += period
-                    now = time.monotonic()
-                    if now > deadline + period:   # fell more than a step behind: do not catch up
-                        overruns += 1
-                        deadline = now + period
+                thread = threading.Thread(target=clock, name=f"twingym-clock-{cfg.port}", daemon=True)
+                thread.start()
+                try:
+                    while not finished:
+                        await wake.wait()
+                        wake.clear()
+                        while latest:
+                            await self._publish(server, latest.pop())
+                finally:
+                    self._stop.set()
+                    await asyncio.to_thread(thread.join)
+                if failure:
+                    raise failure[0]
                 await self._write(server, self._ids["Status"], "stopped", ua.VariantType.String)
         finally:
             recorder.write({"event": "stop", "wall_time": time.time(), "server_id": self.server_id,
                             "steps": self.steps_done, "reason": self._stop_reason,
-                            "overruns": overruns})
+                            "overruns": self.overruns, "skipped_publications": self.skipped_publications})
             recorder.close()
             self.ready = False
         return ServeSummary(endpoint=cfg.endpoint, steps=self.steps_done, episodes=twin.episode,
-                            total_reward=twin.total_reward, overruns=overruns,
-                            record=str(self.record_path), stopped_by=self._stop_reason)
+                            total_reward=twin.total_reward, overruns=self.overruns,
+                            record=str(self.record_path), stopped_by=self._stop_reason,
+                            skipped_publications=self.skipped_publications)
+
+    def _clock(self, recorder: StepRecorder, publish: Callable[[StepOutcome], None]) -> None:
+        """The twin's clock (own thread): every period take the inputs, step, record, hand over."""
+        cfg = self.config
+        period = self.twin.dt / cfg.speed
+        start = time.monotonic()
+        deadline = start + period
+        while True:
+            if cfg.steps is not None and self.steps_done >= cfg.steps:
+                self._stop_reason = "steps"
+                return
+            if cfg.duration is not None and time.monotonic() - start >= cfg.duration:
+                self._stop_reason = "duration"
+                return
+            if self._stop.wait(max(0.0, deadline - time.monotonic())):
+                return
+            out = self._step_once()
+            recorder.write(self.twin.record_line(out))
+            publish(out)
+            self.steps_done += 1
+            deadline += period
+            now = time.monotonic()
+            if now > deadline + period:   # fell more than a step behind: do not catch up
+                self.overruns += 1
+                deadline = now + period
 
     def _step_once(self) -> StepOutcome:
         cfg, twin = self.config, self.twin
-        written, self._pending = self._pending, {}
-        mode, self._pending_mode = self._pending_mode, None
+        with self._inputs:
+            written, self._pending = self._pending, {}
+            mode, self._pending_mode = self._pending_mode, None
+            last_write = self._last_client_write
         if mode in ("remote", "local"):
             twin.set_mode(mode)
-        if (cfg.failsafe_after is not None and twin.mode == "remote" and self._last_client_write
-                is not None and time.monotonic() - self._last_client_write > cfg.failsafe_after):
+        if (cfg.failsafe_after is not None and twin.mode == "remote" and last_write is not None
+                and time.monotonic() - last_write > cfg.failsafe_after):
             twin.set_mode("local")
-            self._last_client_write = None
+            with self._inputs:
+                self._last_client_write = None
             self.log(f"no setpoint written for {cfg.failsafe_after:g} s: switched to local control")
         return twin.step(written)
-
-
-def _unique(names: list[str]) -> list[str]:
-    seen: dict[str, int] = {}
-    out = []
-    for n in names:
-        seen[n] = seen.get(n, 0) + 1
-        out.append(n if seen[n] == 1 else f"{n}_{seen[n]}")
-    return out
 
 
 async def _describe(node: Any, text: str) -> None:

@@ -1,4 +1,4 @@
-"""Child-process entry of :func:`twingym.envs.live.spawn_server`: ``python -m twingym.envs.live CONFIG READY``.
+"""Child-process entry of :func:`twingym.live.spawn_server`: ``python -m twingym.live CONFIG READY``.
 
 CONFIG is a JSON file ``{"config": ServerConfig.to_json(), "register": {id: "module:Class"},
 "pythonpath": [...]}``, deleted once read (it may hold a password). READY is created, holding the
@@ -18,8 +18,8 @@ def main(argv: list[str]) -> int:
     cfg_path.unlink(missing_ok=True)
     sys.path[:0] = data.get("pythonpath", [])
 
-    from twingym.envs.live.server import ServerConfig, serve
     from twingym.envs.registry import register, registered
+    from twingym.live.server import ServerConfig, serve
 
     for twin_id, entry in data.get("register", {}).items():
         if twin_id not in registered():

@@ -2,7 +2,7 @@
 
 - :func:`start_server_thread`: in this process, in a daemon thread with its own event loop (fast to
   start; shares this process's JAX).
-- :func:`spawn_server`: in a child process (``python -m twingym.envs.live``), so it can be killed
+- :func:`spawn_server`: in a child process (``python -m twingym.live``), so it can be killed
   (``SIGKILL``) and restarted like a real plant server.
 
 Both wait until the endpoint accepts connections and return a handle with ``endpoint``,
@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from twingym.envs.live.server import LiveTwinServer, ServerConfig, ServeSummary
+from twingym.live.server import LiveTwinServer, ServerConfig, ServeSummary
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -132,7 +132,7 @@ class ServerProcess:
 def spawn_server(config: ServerConfig, *, register: dict[str, str] | None = None,
                  pythonpath: list[str] | None = None, timeout: float = 120.0,
                  log_dir: str | Path | None = None) -> ServerProcess:
-    """Start ``python -m twingym.envs.live`` for ``config``; return once the endpoint is up.
+    """Start ``python -m twingym.live`` for ``config``; return once the endpoint is up.
 
     Args:
         register: extra twins the child registers first, id -> ``"module:Class"`` (test twins).
@@ -152,7 +152,7 @@ def spawn_server(config: ServerConfig, *, register: dict[str, str] | None = None
     ready = Path(tempfile.mkdtemp(prefix="twingym-live-ready-")) / "ready"
     stderr_path = folder / f"server-{config.port}.stderr.log"
     with open(stderr_path, "ab") as err:
-        proc = subprocess.Popen([sys.executable, "-m", "twingym.envs.live", cfg_path, str(ready)],
+        proc = subprocess.Popen([sys.executable, "-m", "twingym.live", cfg_path, str(ready)],
                                 stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
     handle = ServerProcess(config, proc, record_path, stderr_path)
     deadline = time.monotonic() + timeout

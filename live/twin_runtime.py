@@ -30,6 +30,7 @@ import numpy as np
 from twingym.envs import spaces
 from twingym.envs.core import Label, TwinEnv
 from twingym.envs.registry import make
+from twingym.live import contract
 
 CONTROL_MODES = ("remote", "local")
 FAULT_KINDS = ("nan", "freeze")
@@ -122,15 +123,16 @@ def _flat_size(space: spaces.Space) -> int:
 
 
 def action_bounds(space: spaces.Space) -> tuple[np.ndarray, np.ndarray, str]:
-    """Flattened ``(low, high, kind)`` of an action space; kind is ``box``, ``discrete``, ``multidiscrete``."""
-    if isinstance(space, spaces.Box):
-        return space.low_array.astype(np.float64).ravel(), space.high_array.astype(np.float64).ravel(), "box"
-    if isinstance(space, spaces.Discrete):
-        return np.zeros(1), np.array([space.n - 1], dtype=np.float64), "discrete"
-    if isinstance(space, spaces.MultiDiscrete):
-        nvec = np.asarray(space.nvec, dtype=np.float64)
-        return np.zeros_like(nvec), nvec - 1, "multidiscrete"
-    raise TypeError(f"unsupported action space {type(space).__name__}")
+    """Flattened ``(low, high, kind)`` of an action space; kind is ``box``, ``discrete``, ``multidiscrete``.
+
+    Read from the space's JSON description (:mod:`twingym.live.contract`), the same rule the deploy
+    client applies to a bundle manifest.
+    """
+    try:
+        bounds = contract.space_bounds(contract.space_to_json(space))
+    except ValueError:
+        raise TypeError(f"unsupported action space {type(space).__name__}") from None
+    return bounds.low, bounds.high, bounds.kind
 
 
 def _state_dict(state: Any) -> dict[str, Any]:
@@ -327,7 +329,7 @@ class LiveTwin:
             rejected=rejected, state=_state_dict(self._state) if self.record_state else {})
 
     def record_line(self, out: StepOutcome) -> dict[str, Any]:
-        """The JSON-able record of one step (see :mod:`twingym.envs.live.record`)."""
+        """The JSON-able record of one step (see :mod:`twingym.live.record`)."""
         line: dict[str, Any] = {
             "event": "step", "wall_time": time.time(), "step": out.step, "episode": out.episode,
             "episode_step": out.episode_step, "sim_time": out.sim_time, "mode": out.mode,

@@ -1,20 +1,18 @@
-"""Crash-safe step record of the live twin: append-only JSON lines, flushed and fsynced.
+"""Strict JSON for every file twingym writes: one value cleaner, one crash-safe JSON-lines writer.
 
-One line per step (a JSON object, see :meth:`LiveTwin.record_line` for the fields). Lines are only
-ever appended; a crash (even ``kill -9``) can at worst leave the last line incomplete, and
-:func:`read_record` skips such a line, so every complete line before it is intact. A restarted
-server appends to the same file (a new ``"event": "start"`` line marks the restart).
+- :func:`json_safe`: a copy of any value made of dicts, lists, numbers (python, numpy, JAX), strings
+  and arrays that ``json.dumps(..., allow_nan=False)`` accepts: non-finite floats become the strings
+  ``"nan"``, ``"inf"``, ``"-inf"``, arrays become (nested) lists, other objects their ``str``.
+- :class:`JsonLinesWriter`: append-only JSON lines written, flushed and fsynced by a background
+  thread (group commit), so a slow disk never stalls a real-time loop; a crash leaves at worst a
+  torn last line, which :func:`read_jsonlines` skips.
 
-Durability: a background writer thread appends, flushes and ``fsync``s (group commit: the lines
-queued during one fsync go out with the next), so a slow disk never stalls the real-time loop. What
-a power loss can lose is the few steps queued after the last fsync (milliseconds); a process crash
-loses only what the OS had not yet been handed.
+This module imports only the standard library and numpy, so the JAX-free deploy runtime uses it too.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
 import queue
 import threading
@@ -22,23 +20,39 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-
-def _clean(value: Any) -> Any:
-    """JSON-safe copy: non-finite floats become the strings "nan", "inf", "-inf"."""
-    if isinstance(value, float):
-        if math.isfinite(value):
-            return value
-        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    return value
+import numpy as np
 
 
-class StepRecorder:
+def json_safe(obj: Any) -> Any:
+    """``obj`` with numpy/JAX values and non-finite floats turned into strict-JSON values."""
+    if isinstance(obj, dict):
+        return {str(k): json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [json_safe(v) for v in obj]
+    if isinstance(obj, bool | str) or obj is None:
+        return obj
+    if isinstance(obj, int | np.integer):
+        return int(obj)
+    if isinstance(obj, float | np.floating):
+        f = float(obj)
+        if np.isnan(f):
+            return "nan"
+        if np.isinf(f):
+            return "inf" if f > 0 else "-inf"
+        return f
+    if hasattr(obj, "__array__"):
+        return json_safe(np.asarray(obj).tolist())
+    return str(obj)
+
+
+def dumps_line(record: dict[str, Any]) -> str:
+    """One compact strict-JSON line (with its newline) for ``record``."""
+    return json.dumps(json_safe(record), separators=(",", ":"), allow_nan=False) + "\n"
+
+
+class JsonLinesWriter:
     """Append-only JSON-lines writer: :meth:`write` queues a line; a writer thread appends, flushes
-    and fsyncs (group commit). :meth:`close` drains the queue.
+    and (with ``fsync``) fsyncs every batch (group commit). :meth:`close` drains the queue.
 
     Args:
         path: file to append to (parent folders are created).
@@ -60,7 +74,7 @@ class StepRecorder:
 
         self._queue: queue.Queue[str | None] = queue.Queue()
         self.error: BaseException | None = None
-        self._thread = threading.Thread(target=self._writer, name="twingym-record", daemon=True)
+        self._thread = threading.Thread(target=self._writer, name="twingym-jsonlines", daemon=True)
         self._thread.start()
 
     def _writer(self) -> None:
@@ -85,7 +99,7 @@ class StepRecorder:
         """Queue one record as one line (written, flushed and fsynced by the writer thread)."""
         if self.error is not None:
             raise OSError(f"record {self.path} cannot be written: {self.error}") from self.error
-        self._queue.put(json.dumps(_clean(record), separators=(",", ":"), allow_nan=False) + "\n")
+        self._queue.put(dumps_line(record))
 
     def close(self) -> None:
         """Write everything queued, fsync, close."""
@@ -95,14 +109,14 @@ class StepRecorder:
         if not self._file.closed:
             self._file.close()
 
-    def __enter__(self) -> StepRecorder:
+    def __enter__(self) -> JsonLinesWriter:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
 
-def read_record(path: str | Path) -> Iterator[dict[str, Any]]:
+def read_jsonlines(path: str | Path) -> Iterator[dict[str, Any]]:
     """Yield every complete record of a JSON-lines file, skipping a torn (incomplete) line."""
     with open(path, encoding="utf-8") as f:
         for line in f:
