@@ -12,8 +12,8 @@ Schedulers (:data:`SCHEDULERS`):
 
 - ``fifo``: every trial runs its whole budget (any backend);
 - ``asha``: asynchronous successive halving stops trials whose training return trails at the rungs;
-- ``pbt``: population-based training (asynchronous): every ``perturbation_interval`` checkpoints a
-  trial in the bottom quarter restarts from a top trial's checkpoint with its values perturbed
+- ``pbt``: population-based training (synchronous): every ``perturbation_interval`` checkpoints the
+  trials in the bottom quarter (at least one of two) restart from a top trial's checkpoint with its values perturbed
   (``agent.learning_rate`` and ``agent.ent_coef`` at least, plus every searched key: ranges are
   resampled or scaled by 0.8/1.2, choices move to a neighbouring value).
 
@@ -87,12 +87,12 @@ def _scheduler(name: str, specs: dict[str, str], grace_period: int, perturbation
     if name == "asha":
         return ASHAScheduler(time_attr="training_iteration", grace_period=grace_period, reduction_factor=2)
     if name == "pbt":
-        # choices explore to a neighbouring value; ranges resample or scale by 0.8/1.2. Asynchronous, so
-        # that a failed trial never holds the others at a perturbation barrier
+        # choices explore to a neighbouring value; ranges resample or scale by 0.8/1.2. Synchronous: at
+        # every interval the whole population is ranked, so the bottom quarter always exploits
         mutations = {k: _choices(v) or sampler for (k, v), sampler in zip(specs.items(), parse_space(specs).values(),
                                                                         strict=True)}
         return PopulationBasedTraining(time_attr="training_iteration", perturbation_interval=perturbation_interval,
-                                       hyperparam_mutations=mutations, quantile_fraction=0.25, synch=False)
+                                       hyperparam_mutations=mutations, quantile_fraction=0.25, synch=True)
     return FIFOScheduler()
 
 
@@ -101,8 +101,14 @@ def _choices(spec: str) -> list[Any] | None:
     return [parse_scalar(v) for v in rest.split(",")] if kind == "choice" else None
 
 
-def _restore_donor(run_dir: Path, cfg: TrainConfig, donor: Path) -> None:
-    """Make ``run_dir`` resume from the checkpoint folder ``donor`` (a PBT exploit) under ``cfg``."""
+RESTORES_FILE = "pbt_restores.jsonl"
+
+
+def _restore_donor(run_dir: Path, cfg: TrainConfig, donor: Path, sampled: dict[str, Any]) -> None:
+    """Make ``run_dir`` resume from the checkpoint folder ``donor`` under ``cfg``: another trial's (a
+    PBT exploit) or its own (a paused trial resumed). One line per restore goes to
+    ``RUN/pbt_restores.jsonl`` (env steps, checkpoint folder, the values now in force)."""
+    import json
     import shutil
 
     from twingym.training.config import dump_config
@@ -112,6 +118,8 @@ def _restore_donor(run_dir: Path, cfg: TrainConfig, donor: Path) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / rd.CONFIG_FILE).write_text(dump_config(cfg))
     shutil.copytree(donor, rd.checkpoint_dir(run_dir, steps))
+    with open(run_dir / RESTORES_FILE, "a") as f:
+        f.write(json.dumps({"env_steps": steps, "checkpoint": str(donor), "values": sampled}, default=str) + "\n")
 
 
 def _trainable(base: dict[str, Any], root: str, reports: bool):
@@ -131,15 +139,16 @@ def _trainable(base: dict[str, Any], root: str, reports: bool):
 
         hook = {"on_checkpoint": on_checkpoint} if reports else {}
         donor = tune.get_checkpoint()
-        if donor is not None:  # PBT restarts this trial from another trial's checkpoint
+        if donor is not None:  # PBT restarts this trial from a (possibly another trial's) checkpoint
             with donor.as_directory() as folder:
-                _restore_donor(run_dir, cfg, Path(folder))
+                _restore_donor(run_dir, cfg, Path(folder), sampled)
             run_dir, summary = driver.resume(run_dir, **hook)
         else:
             run_dir, summary = driver.train(cfg, **hook)
         final = summary["final_eval"] if summary else {}
         out = {"return_mean": final.get("policy", {}).get("return_mean", float("nan")), "run_dir": str(run_dir),
-               "env_steps": summary["env_steps"] if summary else 0}
+               "env_steps": summary["env_steps"] if summary else 0,
+               "train_return": float((summary or {}).get("final_train_return") or float("nan"))}
         if final.get("difference"):
             out["difference_vs_reference"] = final["difference"]["mean"]
         tune.report(out)
