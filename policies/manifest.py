@@ -147,6 +147,9 @@ class ValidationRecord:
         failed_gates: names of the gates that did not pass.
         twin, params_hash: the twin validated on. suite, gates_config: what was run and demanded.
         scenarios: per scenario ``kind``, ``description``, ``horizon`` and per-controller statistics.
+        kpis: the twin's KPIs in physical units (key, name, unit, direction; per-controller figures are
+            in each scenario's ``controllers[...]["kpis"]``), see :mod:`twingym.policies.kpis`.
+        step_seconds: simulated seconds per twin step (time axis of the report's episode plots).
         equivalence, fuzz, latency: the other evidence. fallback_baseline, reference_baseline: the
             twin's baselines used for fallback and as the performance reference.
         created, twingym_version, elapsed_s: when, by which twingym, in how many seconds.
@@ -167,6 +170,8 @@ class ValidationRecord:
     fallback_baseline: str | None = None
     reference_baseline: str | None = None
     scenarios: dict[str, Any] = field(default_factory=dict)
+    kpis: list[dict[str, Any]] = field(default_factory=list)
+    step_seconds: float = 1.0
     equivalence: list[dict[str, Any]] = field(default_factory=list)
     fuzz: dict[str, Any] = field(default_factory=dict)
     latency: dict[str, Any] = field(default_factory=dict)
