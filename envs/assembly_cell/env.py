@@ -90,6 +90,7 @@ class AssemblyCell(TwinEnv[CellState, CellParams]):
             "price": out.price,
             "profit": out.profit,
             "backlog": new.backlog,
+            "stations_down": jnp.sum(new.remaining > 0).astype(jnp.int32),  # failed or in maintenance
         }
         reward = out.profit * params.reward_scale
         return obs, new, reward, jnp.asarray(False), truncated, info
