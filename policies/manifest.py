@@ -154,6 +154,9 @@ class ValidationRecord:
             twin's baselines used for fallback and as the performance reference.
         created, twingym_version, elapsed_s: when, by which twingym, in how many seconds.
         binding, files: the bundle members this record is bound to (set by ``write_validation``).
+        signature: Ed25519 signature over the rest of the record (``algorithm``, ``key_id``,
+            ``public_key``, ``value``; :mod:`twingym.policies.signing`), ``None`` when unsigned (and
+            then left out of the file).
         digest: the record's own seal (``validation_sha256``), ``""`` before it is written.
     """
 
@@ -178,6 +181,7 @@ class ValidationRecord:
     binding: Binding = field(default_factory=Binding)
     files: dict[str, str] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
+    signature: dict[str, Any] | None = None
     digest: str = ""
 
     def gates_not_passed(self) -> list[str]:
@@ -186,7 +190,8 @@ class ValidationRecord:
 
     def to_json(self) -> dict[str, Any]:
         """The sealed mapping written as ``validation.json``."""
-        body = {k: v for k, v in dataclasses.asdict(self).items() if k != "digest"}
+        body = {k: v for k, v in dataclasses.asdict(self).items()
+                if k != "digest" and not (k == "signature" and v is None)}
         return seal(body, VALIDATION_DIGEST_KEY)
 
     @classmethod

@@ -339,24 +339,23 @@ class Outcome:
         return self.record.gates_not_passed()
 
 
-def validate_bundle(path: str | Path, *, suite: Suite | str | Path | None = None,
-                    gates_file: str | Path | None = None, episodes: int | None = None,
-                    max_horizon: int | None = None, write: bool = True,
-                    progress: Callable[[str], None] | None = None) -> Outcome:
-    """Validate the bundle at ``path`` (see the module docstring); writes ``validation.json`` and
-    ``report.html`` into it unless ``write`` is False."""
-    say = progress or (lambda msg: None)
-    t_start = time.perf_counter()
+def open_for_validation(path: str | Path) -> tuple[bundle_mod.Bundle, Any, Any, str]:
+    """``(bundle, env, params, params_hash)``: the bundle and its twin rebuilt from the manifest's
+    overrides; :class:`BundleError` when the twin no longer hashes as it did at export."""
     bundle = bundle_mod.load_bundle(path)
-    manifest = bundle.manifest
-    twin_id = bundle.twin_id
-    overrides = manifest.twin.param_overrides or {}
-    env, params = twin_envs.make(twin_id, **overrides)
+    twin = bundle.manifest.twin
+    env, params = twin_envs.make(twin.id, **(twin.param_overrides or {}))
     digest = bundle_mod.params_hash(params)
-    if digest != manifest.twin.params_hash:
+    if digest != twin.params_hash:
         raise bundle_mod.BundleError(
-            f"twin {twin_id} built from the manifest's overrides has params hash {digest[7:19]}..., the "
-            f"policy was exported for {manifest.twin.params_hash[7:19]}...: the twin changed since export")
+            f"twin {twin.id} built from the manifest's overrides has params hash {digest[7:19]}..., the "
+            f"policy was exported for {twin.params_hash[7:19]}...: the twin changed since export")
+    return bundle, env, params, digest
+
+
+def resolve_suite(suite: Suite | str | Path | None, env: Any, params: Any, twin_id: str,
+                  episodes: int | None = None, max_horizon: int | None = None) -> Suite:
+    """The suite to run: the twin's default, a loaded file or the given one, with the overrides."""
     if suite is None:
         suite = default_suite(env, params, twin_id)
     elif not isinstance(suite, Suite):
@@ -367,23 +366,36 @@ def validate_bundle(path: str | Path, *, suite: Suite | str | Path | None = None
         suite.episodes = episodes
     if max_horizon is not None:
         suite.max_horizon = max_horizon
-    gates = gates_mod.load_gates(gates_file, twin_id)
-    act_space = bundle.action_space()
-    policy = OnnxPolicy(bundle.policy_bytes, action_shape=tuple(act_space.shape))
-    all_baselines = env.baselines() or {}
-    if suite.baselines is not None:
-        unknown = sorted(set(suite.baselines) - set(all_baselines))
-        if unknown:
-            raise bundle_mod.BundleError(f"suite names unknown baseline {unknown[0]!r}; {twin_id} has "
-                                         f"{', '.join(all_baselines) or 'none'}")
-        all_baselines = {n: all_baselines[n] for n in suite.baselines}
-    kpis = kpis_for(twin_id)
-    engine = Engine(env, params, policy, all_baselines, kpis)
+    return suite
 
-    runs: dict[str, dict[str, ControllerRun]] = {}
-    scen_records: dict[str, dict] = {}
-    evidence_scen: dict[str, dict] = {}
-    collected = np.zeros((0, engine.obs_dim), np.float32)
+
+def suite_baselines(env: Any, suite: Suite, twin_id: str) -> dict[str, Baseline]:
+    """The twin's baselines the suite compares against (all of them unless the suite names some)."""
+    all_baselines = env.baselines() or {}
+    if suite.baselines is None:
+        return all_baselines
+    unknown = sorted(set(suite.baselines) - set(all_baselines))
+    if unknown:
+        raise bundle_mod.BundleError(f"suite names unknown baseline {unknown[0]!r}; {twin_id} has "
+                                     f"{', '.join(all_baselines) or 'none'}")
+    return {n: all_baselines[n] for n in suite.baselines}
+
+
+@dataclass
+class ScenarioResults:
+    """Every scenario of a suite run: raw ``runs``, the record's ``scenarios`` entries, the gates'
+    ``evidence`` and the clean nominal observations ``collected`` ``(n, obs_dim)`` for equivalence."""
+
+    runs: dict[str, dict[str, ControllerRun]]
+    records: dict[str, dict]
+    evidence: dict[str, dict]
+    collected: np.ndarray
+
+
+def run_scenarios(engine: Engine, env: Any, overrides: dict, suite: Suite,
+                  say: Callable[[str], None]) -> ScenarioResults:
+    """Roll out the policy and the baselines on every scenario of ``suite``."""
+    out = ScenarioResults({}, {}, {}, np.zeros((0, engine.obs_dim), np.float32))
     for i, scenario in enumerate(suite.scenarios):
         t0 = time.perf_counter()
         p = scenario_params(env, overrides, scenario)
@@ -393,73 +405,108 @@ def validate_bundle(path: str | Path, *, suite: Suite | str | Path | None = None
                                  corruption=scenario.corruption,
                                  collect=N_EQUIVALENCE if scenario.kind == "nominal" else 0)
         if len(obs):
-            collected = np.concatenate([collected, obs])
-        runs[scenario.name] = result
+            out.collected = np.concatenate([out.collected, obs])
+        out.runs[scenario.name] = result
         stats = {name: _stats(run) for name, run in result.items()}
-        scen_records[scenario.name] = {"kind": scenario.kind, "description": scenario.description,
-                                       "horizon": horizon, "controllers": stats}
-        evidence_scen[scenario.name] = {"kind": scenario.kind, "controllers": {
+        out.records[scenario.name] = {"kind": scenario.kind, "description": scenario.description,
+                                      "horizon": horizon, "controllers": stats}
+        out.evidence[scenario.name] = {"kind": scenario.kind, "controllers": {
             n: {"returns": run.returns, "cost_rate": run.cost_rate} for n, run in result.items()}}
         best = max((n for n in stats if n != POLICY), key=lambda n: stats[n]["mean_return"], default=None)
         say(f"{scenario.name}: policy {stats[POLICY]['mean_return']:.4g}"
             + (f", best baseline {best} {stats[best]['mean_return']:.4g}" if best else "")
             + f" ({time.perf_counter() - t0:.1f}s)")
+    return out
 
+
+def equivalence_evidence(bundle: bundle_mod.Bundle, policy: OnnxPolicy, act_space: spaces.Space,
+                         collected: np.ndarray, fuzz_rows: np.ndarray, low: np.ndarray,
+                         high: np.ndarray) -> list[dict]:
+    """ONNX vs the bundle's numpy PolicySpec on up to :data:`N_EQUIVALENCE` observations (topped up
+    with sanitised fuzz rows), plus the backend check recorded at export."""
     equivalence = []
     reference = bundle.reference_spec()
-    fuzz_rows = fuzz_observations(engine.low, engine.high, seed=suite.seed)
     if reference is not None:
         eq_obs = collected[:N_EQUIVALENCE]
         if len(eq_obs) < N_EQUIVALENCE:  # top up with sanitised fuzz rows (inside the space)
-            eq_obs = np.concatenate([eq_obs, sanitize_observation(fuzz_rows, None, engine.low, engine.high)[0]])
+            eq_obs = np.concatenate([eq_obs, sanitize_observation(fuzz_rows, None, low, high)[0]])
         err = action_error(policy.act(eq_obs), reference.act(eq_obs).reshape((len(eq_obs), *act_space.shape)),
                            act_space)
         equivalence.append({"reference": "bundle PolicySpec (numpy)", **err})
-    export_check = manifest.export_check
+    export_check = bundle.manifest.export_check
     if export_check:
         equivalence.append({"reference": export_check.get("reference", "backend at export"),
                             "metric": export_check["metric"], "value": export_check["value"],
                             "n": export_check["n"]})
-    say("equivalence: " + ", ".join(f"{e['metric']} {e['value']:.2e} (n={e['n']})" for e in equivalence))
-    fuzz = fuzz_check(policy, act_space, engine.low, engine.high, seed=suite.seed)
-    say(f"fuzz: {fuzz['ok']}/{fuzz['n']} finite in-bounds actions")
-    sample = collected if len(collected) else sanitize_observation(fuzz_rows, None, engine.low, engine.high)[0]
-    latency = measure_latency(bundle.policy_bytes, sample)
+    return equivalence
+
+
+def _say_latency(say: Callable[[str], None], latency: dict) -> None:
     say(f"latency: p50 {latency['p50_ms']:.3f} ms, p99 {latency['p99_ms']:.3f} ms (best of {latency['rounds']} "
         f"rounds of {latency['n']} calls)" + (f"; machine loaded (load {latency['load_avg']:.1f} > "
                                               f"{latency['cores']} cores): reported, not gated"
                                               if latency["loaded"] else ""))
-    evidence = {"scenarios": evidence_scen, "equivalence": equivalence, "fuzz": fuzz, "latency": latency,
-                "reference_baseline": getattr(env, "reference_baseline", None)}
-    gate_records = gates_mod.evaluate(evidence, gates)
+
+
+def write_report(bundle: bundle_mod.Bundle, record: ValidationRecord,
+                 runs: dict[str, dict[str, ControllerRun]], sign_key: Any = None) -> tuple[ValidationRecord, Path]:
+    """Render ``report.html``, seal ``record`` into the bundle (signed with ``sign_key``, an Ed25519
+    private key, when given); returns the written record and the report's path (the ``.zip`` itself
+    for a zipped bundle)."""
+    from twingym.policies.report import render_report
+
+    html = render_report(record, runs, bundle.manifest)
+    record = bundle_mod.write_validation(bundle, record, {bundle_mod.REPORT_FILE: html.encode("utf-8")},
+                                         sign_key)
+    return record, (bundle.path / bundle_mod.REPORT_FILE if not bundle.is_zip else bundle.path)
+
+
+def validate_bundle(path: str | Path, *, suite: Suite | str | Path | None = None,
+                    gates_file: str | Path | None = None, episodes: int | None = None,
+                    max_horizon: int | None = None, write: bool = True,
+                    progress: Callable[[str], None] | None = None, sign_key: Any = None) -> Outcome:
+    """Validate the bundle at ``path`` (see the module docstring); writes ``validation.json`` and
+    ``report.html`` into it unless ``write`` is False, signed with ``sign_key`` (an Ed25519 private
+    key, :func:`twingym.policies.signing.load_private_key`) when given."""
+    say = progress or (lambda msg: None)
+    t_start = time.perf_counter()
+    bundle, env, params, digest = open_for_validation(path)
+    twin_id = bundle.twin_id
+    suite = resolve_suite(suite, env, params, twin_id, episodes, max_horizon)
+    gates = gates_mod.load_gates(gates_file, twin_id)
+    act_space = bundle.action_space()
+    policy = OnnxPolicy(bundle.policy_bytes, action_shape=tuple(act_space.shape))
+    kpis = kpis_for(twin_id)
+    engine = Engine(env, params, policy, suite_baselines(env, suite, twin_id), kpis)
+    results = run_scenarios(engine, env, bundle.manifest.twin.param_overrides or {}, suite, say)
+
+    fuzz_rows = fuzz_observations(engine.low, engine.high, seed=suite.seed)
+    equivalence = equivalence_evidence(bundle, policy, act_space, results.collected, fuzz_rows, engine.low,
+                                       engine.high)
+    say("equivalence: " + ", ".join(f"{e['metric']} {e['value']:.2e} (n={e['n']})" for e in equivalence))
+    fuzz = fuzz_check(policy, act_space, engine.low, engine.high, seed=suite.seed)
+    say(f"fuzz: {fuzz['ok']}/{fuzz['n']} finite in-bounds actions")
+    sample = (results.collected if len(results.collected)
+              else sanitize_observation(fuzz_rows, None, engine.low, engine.high)[0])
+    latency = measure_latency(bundle.policy_bytes, sample)
+    _say_latency(say, latency)
+    reference_baseline = getattr(env, "reference_baseline", None)
+    gate_records = gates_mod.evaluate({"scenarios": results.evidence, "equivalence": equivalence, "fuzz": fuzz,
+                                       "latency": latency, "reference_baseline": reference_baseline}, gates)
     passed = all(g["passed"] for g in gate_records)
     record = ValidationRecord(
-        twingym_version=twingym.__version__,
-        created=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-        twin=twin_id,
-        params_hash=digest,
-        suite=suite.to_dict(),
-        gates_config=gates,
-        fallback_baseline=engine.fallback,
-        reference_baseline=getattr(env, "reference_baseline", None),
-        passed=passed,
-        failed_gates=[g["name"] for g in gate_records if not g["passed"]],
-        gates=gate_records,
-        scenarios=scen_records,
-        kpis=kpi_definitions(kpis),
-        step_seconds=step_seconds(params),
-        equivalence=equivalence,
-        fuzz=fuzz,
-        latency=latency,
-        elapsed_s=round(time.perf_counter() - t_start, 2),
-    )
+        twingym_version=twingym.__version__, created=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        twin=twin_id, params_hash=digest, suite=suite.to_dict(), gates_config=gates,
+        fallback_baseline=engine.fallback, reference_baseline=reference_baseline, passed=passed,
+        failed_gates=[g["name"] for g in gate_records if not g["passed"]], gates=gate_records,
+        scenarios=results.records, kpis=kpi_definitions(kpis), step_seconds=step_seconds(params),
+        equivalence=equivalence, fuzz=fuzz, latency=latency, elapsed_s=round(time.perf_counter() - t_start, 2))
     report_path = None
     if write:
-        from twingym.policies.report import render_report
-        html = render_report(record, runs, manifest)
-        record = bundle_mod.write_validation(bundle, record, {bundle_mod.REPORT_FILE: html.encode("utf-8")})
-        report_path = bundle.path / bundle_mod.REPORT_FILE if not bundle.is_zip else bundle.path
-    return Outcome(record=record, passed=passed, report_path=report_path, runs=runs)
+        record, report_path = write_report(bundle, record, results.runs, sign_key)
+    return Outcome(record=record, passed=passed, report_path=report_path, runs=results.runs)
 
 
-__all__ = ["Engine", "Outcome", "Scenario", "fuzz_check", "measure_latency", "validate_bundle"]
+__all__ = ["Engine", "Outcome", "Scenario", "ScenarioResults", "equivalence_evidence", "fuzz_check", "measure_latency",
+           "open_for_validation", "resolve_suite", "run_scenarios", "suite_baselines", "validate_bundle",
+           "write_report"]

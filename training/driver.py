@@ -45,9 +45,17 @@ def check_twin(cfg: TrainConfig) -> None:
 
 
 def start_run(cfg: TrainConfig) -> Path:
-    """Create the run directory and write ``config.yaml`` (with the run name filled in)."""
+    """Create the run directory and write ``config.yaml`` (with the run name filled in).
+
+    Across processes, process 0 creates it and the others get its path (they write nothing).
+    """
+    from twingym.training.distributed import broadcast_text, is_main
+
     name = cfg.run.name or rd.default_run_name(cfg.twin, cfg.backend)
+    if not is_main():
+        return Path(cfg.run.root) / broadcast_text(name)
     path = rd.create_run_dir(cfg.run.root, name)
+    broadcast_text(path.name)
     cfg = cfg.model_copy(update={"run": cfg.run.model_copy(update={"name": path.name})})
     (path / rd.CONFIG_FILE).write_text(dump_config(cfg))
     return path

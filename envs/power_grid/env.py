@@ -264,22 +264,35 @@ class PowerGrid(TwinEnv[GridState, GridParams]):
     def default_params(self) -> GridParams:
         return self.make_params()
 
-    def make_params(self, case: str = "case14", net: Any = None, **overrides: Any) -> GridParams:
+    def make_params(self, case: str = "case14", net: Any = None, check: bool = True,
+                    **overrides: Any) -> GridParams:
         """Params for a bundled ``case`` (``case14`` default, ``case30``, ``case118``, or any
         ``pandapower.networks`` function name) or any pandapower ``net``; ``overrides`` are
         :data:`~twingym.envs.power_grid.params.BUILD_OPTIONS` keys (renewable/battery layout,
-        rating rule) or GridParams fields."""
+        rating rule) or GridParams fields. With ``net`` and ``check``, one do-nothing episode of
+        the default scenario runs first and an ``ImportedNetWarning`` names what trips, overloads
+        or blacks out, with the fixes (``import_check``)."""
+        from twingym.envs.power_grid import import_check
+
         build = {k: v for k, v in overrides.items() if k in BUILD_OPTIONS}
         rest = {k: v for k, v in overrides.items() if k not in BUILD_OPTIONS}
-        if net is not None:
-            from twingym.envs.power_grid.network import from_pandapower
-            params = build_params(from_pandapower(net), case=str(getattr(net, "name", "") or "net"),
-                                  **build)
-        else:
+        what = f"{self.id or 'PowerGrid'} parameter"
+        if net is None:
             key = tuple(sorted((k, tuple(v) if isinstance(v, list | tuple | np.ndarray) else v)
                                for k, v in build.items()))
-            params = _cached_case_params(case, key)
-        return replace_fields(params, rest, what=f"{self.id or 'PowerGrid'} parameter")
+            params = replace_fields(_cached_case_params(case, key), rest, what=what)
+        else:
+            from twingym.envs.power_grid.network import from_pandapower
+            network = from_pandapower(net)
+            params = replace_fields(build_params(network, case=str(getattr(net, "name", "") or "net"),
+                                                 **build), rest, what=what)
+        if build.get("ratings") == "derived":
+            o = {**BUILD_OPTIONS, **build}
+            params = import_check.derive_ratings(self, params, o["rating_base_loading"],
+                                                 o["rating_floor_share"])
+        if net is not None and check:
+            import_check.warn_if_failing(self, params, network)
+        return params
 
     # ---- sizes ------------------------------------------------------------------------------------
     @staticmethod

@@ -8,10 +8,13 @@ Documented rules used when the case does not say:
 * Batteries: ``n_battery`` units on the renewable buses (or ``battery_buses``); power limit
   ``battery_power_share`` of total load each, energy ``battery_hours`` times the power limit,
   one-way efficiency ``battery_efficiency``.
-* Line ratings: the case's own (``max_i_ka`` at nominal voltage for lines, ``sn_mva`` for trafos)
-  where it is below 9000 MVA; otherwise ``|S| / rating_base_loading`` of the case's own base
-  operating point (a line carrying ``rating_base_loading`` of its rating at peak base load),
-  floored at ``rating_floor_share`` of the median of those values.
+* Line ratings (``ratings="case"``, default): the case's own (``max_i_ka`` at nominal voltage for
+  lines, ``sn_mva`` for trafos) where it is below 9000 MVA; otherwise ``|S| / rating_base_loading``
+  of the case's own base operating point (a line carrying ``rating_base_loading`` of its rating at
+  peak base load), floored at ``rating_floor_share`` of the median of those values.
+  ``ratings="derived"`` rates every branch from the twin's own do-nothing day instead
+  (``import_check.derive_ratings``, applied by ``PowerGrid.make_params``; the fix
+  ``make_params(net=...)`` suggests when an imported case fails under do-nothing).
 * Ramp limits: ``ramp_share`` of each generator's ``max_p_mw`` per step.
 * Costs: the case's ``poly_cost`` (linear and quadratic terms); 30 $/MWh linear if missing.
   Reference price ``price_ref``: the mean positive linear price of the generators and the
@@ -132,7 +135,10 @@ BUILD_OPTIONS = dict(
     n_wind=1, n_solar=1, n_battery=1, wind_buses=None, solar_buses=None, battery_buses=None,
     wind_share=0.25, solar_share=0.15, battery_power_share=0.05, battery_hours=4.0,
     battery_efficiency=0.95, rating_base_loading=0.7, rating_floor_share=0.3, ramp_share=0.1,
+    ratings="case",
 )
+#: values of the ``ratings`` build option
+RATING_RULES = ("case", "derived")
 
 
 def _masked_jacobian(y: np.ndarray, v: np.ndarray, active: np.ndarray) -> np.ndarray:
@@ -145,17 +151,33 @@ def _masked_jacobian(y: np.ndarray, v: np.ndarray, active: np.ndarray) -> np.nda
     return np.where(active[:, None], jac, np.eye(len(active)))
 
 
+def _shift_angles(network: Network) -> np.ndarray:
+    """Start angles (rad): the slack's angle carried through every phase-shifting transformer
+    (``va_to = va_from - shift``), so that a flat start is not 150 degrees off behind a Dyn5 unit."""
+    va = np.full(network.n_bus, np.nan)
+    va[network.slack_bus] = np.deg2rad(network.slack_va_deg)
+    shift = np.deg2rad(network.br_shift_deg)
+    adj: list[list[tuple[int, float]]] = [[] for _ in range(network.n_bus)]
+    for f, t, d, on in zip(network.br_from, network.br_to, shift, network.br_in_service, strict=True):
+        if on:
+            adj[f].append((t, -d))
+            adj[t].append((f, d))
+    stack = [network.slack_bus]
+    while stack:
+        b = stack.pop()
+        for nb, d in adj[b]:
+            if np.isnan(va[nb]):
+                va[nb] = va[b] + d
+                stack.append(nb)
+    return np.where(np.isnan(va), va[network.slack_bus], va)
+
+
 def _base_solution(network: Network) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Solve the case's own operating point on the host in float64 (Newton-Raphson, numpy: no
     compilation needed); returns ``(x = [va; vm], J(x)^-1, branch current magnitude pu,
     float32 mismatch floor pu)``."""
     n, sn = network.n_bus, network.sn_mva
-    on = network.br_in_service.astype(float)
-    ys = on / (network.br_r + 1j * network.br_x)
-    tap = network.br_tap * np.exp(1j * np.deg2rad(network.br_shift_deg))
-    yff = (ys + on * (network.br_g + 1j * network.br_b) / 2) / np.abs(tap) ** 2
-    yft, ytf = -ys / np.conj(tap), -ys / tap
-    ytt = ys + on * (network.br_g + network.br_g_asym + 1j * (network.br_b + network.br_b_asym)) / 2
+    yff, yft, ytf, ytt = network.two_port()
     f, t = network.br_from, network.br_to
     y = np.diag(network.shunt_y.astype(complex))
     for rows, cols, vals in ((f, f, yff), (f, t, yft), (t, f, ytf), (t, t, ytt)):
@@ -164,7 +186,7 @@ def _base_solution(network: Network) -> tuple[np.ndarray, np.ndarray, np.ndarray
     s_spec = (p + 1j * q) / sn
     kind = network.bus_type()
     active = np.concatenate([kind != 2, kind == 0])
-    va = np.full(n, np.deg2rad(network.slack_va_deg))
+    va = _shift_angles(network)
     vm = network.vm_setpoint()
     for _ in range(30):
         v = vm * np.exp(1j * va)
@@ -189,12 +211,12 @@ def _base_solution(network: Network) -> tuple[np.ndarray, np.ndarray, np.ndarray
 
 
 def _pick_buses(network: Network, ids, count: int, skip: set[int]) -> list[int]:
-    row = {int(b): i for i, b in enumerate(network.bus_ids)}
     if ids is not None:
-        missing = [b for b in ids if int(b) not in row]
+        known = set(network.net_bus_ids.tolist() or network.bus_ids.tolist())
+        missing = [b for b in ids if int(b) not in known]
         if missing:
             raise ValueError(f"bus {missing} not in the network")
-        return [row[int(b)] for b in ids]
+        return [network.row_of(int(b)) for b in ids]
     load = np.zeros(network.n_bus)
     np.add.at(load, network.load_bus, network.load_p_mw)
     order = [int(i) for i in np.argsort(-load, kind="stable")
@@ -248,6 +270,8 @@ def build_params(network: Network, case: str = "", **options: Any) -> GridParams
     if unknown:
         raise ValueError(f"unknown build option(s) {unknown}; valid: {sorted(BUILD_OPTIONS)}")
     o = {**BUILD_OPTIONS, **options}
+    if o["ratings"] not in RATING_RULES:
+        raise ValueError(f"ratings must be one of {RATING_RULES}, got {o['ratings']!r}")
     x_ref, jinv, current, mismatch_floor = _base_solution(network)
     sn = network.sn_mva
     n = network.n_bus

@@ -1,14 +1,17 @@
 """WindTurbine-v0: one turbine in turbulent wind; hold power and rotor speed, spare the structure.
 
-The NREL 5-MW turbine (ROSCO ``Cp_Ct_Cq`` surfaces and ``DISCON.IN``, hub height from the FLORIS
-turbine file; ``twingym.envs.turbines``) with a one-mass drivetrain, rate-limited generator torque
+One ROSCO turbine (``turbine=``: ``nrel_5MW_rosco``, the default, flown by the 2009 NREL 5-MW
+reference controller; ``iea_15MW_rosco`` by DISCON's ROSCO controller; a spec YAML or a
+``DISCON.IN`` path, ``resolve_turbine``; its ``Cp_Ct_Cq`` surfaces, DISCON settings and spec facts
+from ``twingym.envs.turbines``) with a one-mass drivetrain, rate-limited generator torque
 and a rate-limited first-order pitch actuator (``dynamics.py``), in Kaimal turbulence with optional
 gust and ramp (``wind.py``). One control step is ``dt = 0.2`` s (two 0.1 s physics substeps); one
 episode is ``max_steps = 600`` steps (2 minutes) at a mean wind drawn uniformly in
 ``[wind_mean_min, wind_mean_max]`` (5..20 m/s), starting at the steady operating point of the
 reference controller for the initial wind.
 
-Observation (float32, shape (8,)), noisy sensors (std x ``sensor_noise``):
+Observation (float32, shape (8,)), noisy sensors (std x ``sensor_noise``); ranges below are the
+NREL 5-MW's, other turbines get theirs from their rated figures (``observation_bounds``):
 
 ==  ======================  ======  ===========  ==================================================
  i  name                    unit    range        meaning
@@ -29,8 +32,8 @@ Action (float32, shape (2,), in [-1, 1], clipped), scaled to physical commands
 (``dynamics.action_to_physical``). Default ``action_mode = "rate"``: the action moves the two
 setpoints the twin holds,
 
-- ``a[0]``: generator torque command change of ``a * VS_MaxRat * dt`` (up to 8,000 N m per step,
-  HSS), the command kept in ``[VS_MinTq, VS_MaxTq]`` = 0 .. 47,403 N m;
+- ``a[0]``: generator torque command change of ``a * VS_MaxRat * dt`` (NREL 5-MW: up to 8,000 N m
+  per step, HSS), the command kept in ``[VS_MinTq, VS_MaxTq]`` = 0 .. 47,403 N m;
 - ``a[1]``: collective pitch command change of ``a * PC_MaxRat * dt`` (up to 2 deg per step), the
   command kept in ``[PC_MinPit, pitch_cmd_max]`` = 0 .. 30 deg;
 

@@ -165,6 +165,10 @@ def run_pipeline(config: str, overrides: list[str], out: Path, deploy_seconds: f
     if shadow:
         raise UserError(f"validation failed ({', '.join(outcome.failed_gates)}): the policy ran in shadow mode "
                         f"only. Report: {outcome.report_path}")
+    failure = summary.failure()
+    if failure:
+        console.print(f"[red]deploy {failure}[/]")
+        return 1
     return 0
 
 
