@@ -152,13 +152,15 @@ def runpp(net: Any, *, trafo_model: str = "t", max_iteration: int = 20,
           tolerance_mva: float = 1e-8) -> dict[str, Any]:
     """AC power flow (Newton-Raphson, DC-initialised angles) of a pandapower net or ``Network``.
 
-    ``tolerance_mva`` is the largest remaining bus power mismatch in MVA. Returns the mapping in
-    this module's docstring; results are NaN-free only when ``converged`` is True.
+    ``tolerance_mva`` is pandapower's convergence limit, applied as pandapower applies it: to
+    the largest entry of the per-unit mismatch vector (pandapower's Newton solver compares
+    ``max |F|`` in pu with ``tolerance_mva``, despite the name). Returns the mapping in this
+    module's docstring; results are NaN-free only when ``converged`` is True.
     """
     network = _as_network(net, trafo_model)
     with jax.enable_x64(True):
         a = problem_arrays(network, jnp.float64, pad=True)
-        res, sf, st = _ac(a, max_iteration, tolerance_mva / network.sn_mva)
+        res, sf, st = _ac(a, max_iteration, tolerance_mva)
         n, m = network.n_bus, network.n_branch
         vm, va = np.asarray(res.vm)[:n], np.asarray(res.va)[:n]
         sf, st = np.asarray(sf)[:m], np.asarray(st)[:m]
