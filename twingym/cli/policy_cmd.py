@@ -1,4 +1,4 @@
-"""CLI verbs ``export``, ``validate`` and ``inspect``: policy bundles (issue #7).
+"""CLI verbs ``export``, ``validate`` and ``inspect``: policy bundles.
 
 - ``twingym export RUN -o BUNDLE``: a training run directory (any backend) -> bundle dir or ``.zip``.
 - ``twingym validate BUNDLE [--suite FILE] [--gates FILE]``: scenario suite + gates; writes
