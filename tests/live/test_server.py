@@ -249,18 +249,21 @@ def test_slow_publication_does_not_hold_back_the_twin_clock(tmp_path, monkeypatc
     """Publishing (what many readers slow down) takes 1 s per step here; the clock still runs its 25
     steps, records each one, and the readers get the newest step, skipping the ones in between."""
     from live_helpers import start_thread
+    from twingym.live import free_port
     from twingym.live.server import LiveTwinServer
 
     publish = LiveTwinServer._publish
     published: list[int] = []
+    port = free_port()
 
     async def slow_publish(self, server, out):
         await publish(self, server, out)
-        published.append(out.step)
-        await asyncio.sleep(1.0)
+        if self.config.port == port:  # only this test's server (others may share the process)
+            published.append(out.step)
+            await asyncio.sleep(1.0)
 
     monkeypatch.setattr(LiveTwinServer, "_publish", slow_publish)
-    handle = start_thread(tmp_path, speed=25.0, steps=25)   # ToyTank dt 1 s: one step per 40 ms
+    handle = start_thread(tmp_path, port=port, speed=25.0, steps=25)   # ToyTank dt 1 s: a step per 40 ms
     handle._thread.join(120)
     summary = handle.stop()
     assert summary.steps == 25 and summary.stopped_by == "steps"
