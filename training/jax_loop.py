@@ -13,6 +13,7 @@ processes take part), and process 0 alone writes.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -71,12 +72,12 @@ class _SilentLogger:
         pass
 
 
-def _save_checkpoint(run_dir: Path, state: RunnerState, chunk: int, steps: int, keep: int) -> None:
+def _save_checkpoint(run_dir: Path, state: RunnerState, chunk: int, steps: int, keep: int) -> Path | None:
     state = to_host(state)  # every process takes part; process 0 writes
     if not is_main():
-        return
-    rd.save_checkpoint(run_dir, steps, lambda path: save_state(path / "state.npz", state),
-                       {"backend": "jax_ppo", "chunk": chunk, "env_steps": steps}, keep)
+        return None
+    return rd.save_checkpoint(run_dir, steps, lambda path: save_state(path / "state.npz", state),
+                              {"backend": "jax_ppo", "chunk": chunk, "env_steps": steps}, keep)
 
 
 def scenario_mixture(cfg: TrainConfig, env: Any) -> ParamMixture | None:
@@ -97,12 +98,17 @@ def build(cfg: TrainConfig) -> tuple[Any, Any, PPOTrain]:
                                    mixture=scenario_mixture(cfg, env))
 
 
-def run(cfg: TrainConfig, run_dir: Path, resume: bool = False, stop_after_chunks: int | None = None
-        ) -> dict[str, Any] | None:
+#: ``on_checkpoint(env_steps, latest logged metrics, checkpoint folder)``, called in process 0.
+CheckpointHook = Callable[[int, dict[str, float], Path], None]
+
+
+def run(cfg: TrainConfig, run_dir: Path, resume: bool = False, stop_after_chunks: int | None = None,
+        on_checkpoint: CheckpointHook | None = None) -> dict[str, Any] | None:
     """Train (or resume) into ``run_dir``; returns the summary (None when stopped early on purpose).
 
     ``stop_after_chunks`` ends the loop after that many chunks of this call, as an interruption
-    would (used by the resume test).
+    would (used by the resume test). ``on_checkpoint`` sees every checkpoint once it is written
+    (``twingym sweep`` reports it to Ray Tune's schedulers).
     """
     hp = cfg.agent
     env, params, tr = build(cfg)
@@ -115,8 +121,8 @@ def run(cfg: TrainConfig, run_dir: Path, resume: bool = False, stop_after_chunks
     else:
         state = tr.init(key)
     main = is_main()
-    logger: Any = (rd.RunLogger(run_dir, resume_step=start_chunk * steps_per_chunk if resume else None) if main
-                   else _SilentLogger())
+    logger: Any = (rd.RunLogger(run_dir, resume_step=start_chunk * steps_per_chunk if resume else None)
+                   if main else _SilentLogger())
     ckpt_every = cfg.checkpoint.every_steps or steps_per_chunk
     eval_every = cfg.eval.every_steps
     last_ckpt = last_eval = start_chunk * steps_per_chunk
@@ -152,7 +158,9 @@ def run(cfg: TrainConfig, run_dir: Path, resume: bool = False, stop_after_chunks
                 done_chunks += 1
                 stopping = stop_after_chunks is not None and done_chunks >= stop_after_chunks
                 if steps - last_ckpt >= ckpt_every or c == tr.num_chunks - 1 or stopping:
-                    _save_checkpoint(run_dir, state, c + 1, steps, cfg.checkpoint.keep)
+                    saved = _save_checkpoint(run_dir, state, c + 1, steps, cfg.checkpoint.keep)
+                    if saved is not None and on_checkpoint is not None:
+                        on_checkpoint(steps, dict(logger.last), saved)
                     last_ckpt = steps
                 if stopping and c < tr.num_chunks - 1:
                     return None

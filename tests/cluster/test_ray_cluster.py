@@ -9,8 +9,8 @@ import json
 from pathlib import Path
 
 import pytest
-from ray_cluster import two_node_cluster
 
+from twingym.bench.local_cluster import two_node_cluster
 from twingym.cli import app
 from twingym.cli.errors import run_guarded
 
@@ -87,3 +87,44 @@ def test_rllib_env_runners_run_on_both_nodes_and_checkpoint_to_storage(cluster, 
     assert metas and all(Path(m["algo_path"]).is_relative_to(storage) for m in metas)
     assert all(Path(m["algo_path"]).is_dir() for m in metas)
     assert (run / "final" / "module").is_dir()
+
+
+SWEEP_CFG = """\
+twin: ToyTank-v0
+env_params: {max_steps: 20}
+total_steps: 256
+agent: {backend: jax_ppo, num_envs: 4, rollout_steps: 16, num_minibatches: 2, num_epochs: 1,
+        updates_per_chunk: 1, hidden_sizes: [8]}
+eval: {episodes: 2}
+run: {root: ROOT}
+"""
+
+
+@pytest.mark.slow  # two PBT trials (one per node), restarted at each exploit: 150 s at load 13
+def test_pbt_sweep_runs_trials_on_both_nodes_and_writes_a_trainable_best_config(cluster, tmp_path, capsys):
+    from ray.util.state import list_actors
+    from twingym.training.config import load_config
+
+    cfg = tmp_path / "sweep.yaml"
+    cfg.write_text(SWEEP_CFG.replace("ROOT", str(tmp_path / "runs")))
+    code = run_guarded(app, ["sweep", str(cfg), "--samples", "2", "--scheduler", "pbt", "--perturbation-interval",
+                             "2", "--cpus-per-trial", "1", "--ray-address", cluster.address])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "sweep (best first)" in out
+    (sweep_dir,) = (tmp_path / "runs").iterdir()
+    rows = json.loads((sweep_dir / "results.json").read_text())
+    assert len(rows) == 2 and all(r["error"] is None and r["env_steps"] == 256 for r in rows)
+    # PBT exploited: a trial restarted from the other trial's checkpoint with perturbed values
+    logs = [Path(r["run_dir"]) / "pbt_restores.jsonl" for r in rows]
+    restores = [(log.parent.name, json.loads(line)) for log in logs if log.is_file()
+                for line in log.read_text().splitlines()]
+    assert any(own not in rec["checkpoint"] and rec["env_steps"] > 0 for own, rec in restores)
+    assert {"agent.learning_rate", "agent.ent_coef"} <= set(rows[0]["config"])
+    best = load_config(str(sweep_dir / "best.yaml"))  # what `twingym train best.yaml` loads
+    assert best.agent.learning_rate == pytest.approx(rows[0]["config"]["agent.learning_rate"])
+    assert best.agent.ent_coef == pytest.approx(rows[0]["config"]["agent.ent_coef"])
+    trial_nodes = {a.node_id for a in list_actors(address=cluster.dashboard_url, detail=True, limit=1000,
+                                                  raise_on_missing_output=False)
+                   if "ImplicitFunc" in a.class_name or "trainable" in a.class_name}
+    assert trial_nodes == {n["node_id"] for n in cluster.alive_nodes()}

@@ -59,15 +59,15 @@ def test_env_kit(twin, overrides, check):
 
 
 @pytest.mark.parametrize("mode", [AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP])
-def test_vector_env_equals_gymnasium_sync_vector_env(twin, mode):
-    assert_same_as_sync_vector_env(twin[0], mode, num_envs=3, max_steps=3, num_steps=8)
+def test_vector_env_equals_gymnasium_sync_vector_env(twin, overrides, mode):
+    assert_same_as_sync_vector_env(twin[0], mode, num_envs=3, max_steps=3, num_steps=8, **overrides)
 
 
-def test_vector_env_runs_under_gymnasium_vector_wrappers(twin):
+def test_vector_env_runs_under_gymnasium_vector_wrappers(twin, overrides):
     from gymnasium.wrappers import vector as vw
 
     episode = 4
-    vec = gymnasium.make_vec(f"twingym/{twin[0]}", num_envs=3, max_episode_steps=episode)
+    vec = gymnasium.make_vec(f"twingym/{twin[0]}", num_envs=3, max_episode_steps=episode, **overrides)
     if isinstance(vec.single_action_space, gymnasium.spaces.Box):
         vec = vw.ClipAction(vec)
     env = vw.NormalizeReward(vw.NormalizeObservation(vw.RecordEpisodeStatistics(vec)))
@@ -96,12 +96,12 @@ def test_registration_carries_episode_length_and_env_checker(twin):
     assert "PassiveEnvChecker" in wrappers and "TimeLimit" in wrappers
 
 
-def test_nonfinite_actions_take_the_safe_action_and_cost(twin):
+def test_nonfinite_actions_take_the_safe_action_and_cost(twin, overrides):
     twin_id, env, params = twin
     space = env.action_space(params)
     if not jnp.issubdtype(space.dtype, jnp.floating):
         with pytest.raises(ValueError, match="non-finite action"):
-            single = GymnasiumEnv(twin_id)
+            single = GymnasiumEnv(twin_id, **overrides)
             single.reset(seed=0)
             single.step(np.full(space.shape, np.nan))
         return
@@ -120,7 +120,7 @@ def test_nonfinite_actions_take_the_safe_action_and_cost(twin):
     assert np.all(np.isfinite(out_bad[0])) and np.isfinite(out_bad[2])
     assert int(out_bad[5]["nonfinite_action"]) == n_bad and int(out_ref[5]["nonfinite_action"]) == 0
     assert float(out_bad[5]["cost"]) == pytest.approx(float(out_ref[5]["cost"]) + n_bad)
-    single = GymnasiumEnv(twin_id)
+    single = GymnasiumEnv(twin_id, **overrides)
     single.reset(seed=0)
     obs, reward, *_, info = single.step(np.full(space.shape, np.nan, dtype=np.float32))
     assert single.observation_space.contains(obs) and np.isfinite(reward)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -48,13 +49,13 @@ def web_password(user: str | None, password_file: Path | None) -> str | None:
     return password or None
 
 
-def start_background(endpoint: str, port: int, *, opcua_user: str | None = None,
-                     opcua_password: str | None = None, events_log: str | None = None):
-    """A loopback, read-only dashboard of ``endpoint`` in a background thread (``.url``, ``.stop()``)."""
-    from twingym.dashboard import DashboardConfig, FeedConfig, start_dashboard_thread
-    from twingym.policies.deploy.link import ClientSecurity
+def start_background(endpoint: str, port: int, *, security: Any = None, events_log: str | None = None):
+    """A loopback, read-only dashboard of ``endpoint`` in a background thread (``.url``, ``.stop()``).
 
-    security = ClientSecurity(username=opcua_user, password=opcua_password) if opcua_user else None
+    ``security`` is the OPC UA :class:`ClientSecurity` to read the twin with (default: anonymous).
+    """
+    from twingym.dashboard import DashboardConfig, FeedConfig, start_dashboard_thread
+
     config = DashboardConfig(FeedConfig(endpoint, security=security, events_log=events_log), port=port)
     try:
         return start_dashboard_thread(config)
@@ -80,6 +81,8 @@ def register(app: typer.Typer) -> None:
         tls_key: Path | None = typer.Option(None, help="TLS private key (PEM)."),
         operator: bool = typer.Option(False, "--operator", help="Let authenticated users switch the twin "
                                       "between local and remote control (nothing else)."),
+        server_cert: Path | None = typer.Option(None, "--server-cert", help="OPC UA: the server's "
+                                                "certificate (pinned; for servers refusing unsecured channels)."),
         opcua: OpcuaSecurityOptions = None,  # type: ignore[assignment]  (the shared security options)
     ) -> None:
         """Serve a live web dashboard of any twingym live twin, read over OPC UA."""
@@ -99,7 +102,7 @@ def register(app: typer.Typer) -> None:
                                 certfile=str(tls_cert) if tls_cert else None,
                                 keyfile=str(tls_key) if tls_key else None, operator=operator)
         client = ClientSecurity(username=opcua.user, password=opcua.password(), mode=opcua.mode or "none",
-                                **opcua.files())
+                                server_cert=str(server_cert) if server_cert else None, **opcua.files())
         config = DashboardConfig(FeedConfig(endpoint, security=client, rate=rate,
                                             events_log=str(deploy_log) if deploy_log else None),
                                  host=host, port=port, security=web)

@@ -88,8 +88,10 @@ def register(app: typer.Typer) -> None:
 
         def on_ready(endpoint: str) -> None:
             if dashboard is not None:
-                page.append(start_background(endpoint, dashboard, opcua_user=sec.username,
-                                             opcua_password=sec.password))
+                from twingym.policies.deploy.link import ClientSecurity
+
+                reader = ClientSecurity(username=sec.username, password=sec.password) if sec.username else None
+                page.append(start_background(endpoint, dashboard, security=reader))
                 console.print(f"dashboard: {page[0].url}", markup=False)
 
         try:
@@ -144,8 +146,7 @@ def register(app: typer.Typer) -> None:
         page = None
         if dashboard is not None:
             config.log = str(config.log_path())
-            page = start_background(endpoint, dashboard, opcua_user=opcua.user, opcua_password=sec.password,
-                                    events_log=config.log)
+            page = start_background(endpoint, dashboard, security=sec, events_log=config.log)
             console.print(f"dashboard: {page.url}", markup=False)
         try:
             summary = deploy(config)

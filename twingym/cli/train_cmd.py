@@ -79,8 +79,14 @@ def register(app: typer.Typer) -> None:
         param: list[str] = typer.Option([], "--param", help="Search space entry key=SPEC, SPEC one of "
                                         "loguniform:LOW:HIGH, uniform:LOW:HIGH, randint:LOW:HIGH, choice:A,B,C; "
                                         "repeatable (default: a space per backend)."),
+        scheduler: str = typer.Option("fifo", "--scheduler", help="fifo (whole budgets), asha (early stopping) "
+                                      "or pbt (population-based training; jax_ppo)."),
+        cpus_per_trial: float = typer.Option(1.0, "--cpus-per-trial", min=0, help="CPUs reserved per trial."),
+        gpus_per_trial: float = typer.Option(0.0, "--gpus-per-trial", min=0, help="GPUs reserved per trial."),
+        perturbation_interval: int = typer.Option(2, "--perturbation-interval", min=1,
+                                                  help="pbt: checkpoints (chunks) between exploit/explore steps."),
     ) -> None:
-        """Hyperparameter search with Ray Tune; every trial is a run directory."""
+        """Hyperparameter search with Ray Tune; every trial is a run directory; best.yaml trains the best."""
         from twingym.training.config import load_config
         from twingym.training.sweep import results_table, run_sweep
 
@@ -92,9 +98,14 @@ def register(app: typer.Typer) -> None:
                 raise UserError(f"--param expects key=SPEC, got {item!r}")
             space[key.strip()] = spec.strip()
         sweep_dir, rows = run_sweep(cfg, samples, ray_address=ray_address, max_concurrent=max_concurrent,
-                                    params=space or None)
+                                    params=space or None, scheduler=scheduler,
+                                    resources_per_trial={"cpu": cpus_per_trial, "gpu": gpus_per_trial},
+                                    perturbation_interval=perturbation_interval)
         _console().print(results_table(rows))
         typer.echo(f"sweep directory: {sweep_dir}")
+        best = sweep_dir / "best.yaml"
+        if best.is_file():
+            typer.echo(f"best config: {best} (twingym train {best})")
 
 
 def _console():

@@ -1,7 +1,7 @@
-"""A real two-node Ray cluster on this machine for the tests, owned (and stopped) by the test.
+"""A real multi-node Ray cluster on this machine (tests, scale benchmark), owned and stopped by its caller.
 
-Both nodes are ``ray start --block`` subprocesses of the test (``python -m ray.scripts.scripts``, the
-same interpreter as the tests, so the nodes' workers import this worktree's twingym). Each has its own
+Every node is a ``ray start --block`` subprocess (``python -m ray.scripts.scripts``, the caller's
+interpreter, so the nodes' workers import the same twingym). Each has its own
 temp dir under one short folder in /tmp (unix socket paths must stay under 108 characters), its own
 free ports and one CPU; the second node carries the custom resource ``second_node``. Stopping sends
 SIGTERM to the two processes' groups (``--block`` stops its own raylet, GCS and workers), then
@@ -76,18 +76,21 @@ class TwoNodeCluster:
         return {"RAY_TMPDIR": str(self.root / "sys"), "RAY_AUTH_MODE": "token",
                 "RAY_AUTH_TOKEN_PATH": str(token)}
 
-    def start(self, timeout_s: float = 90.0) -> TwoNodeCluster:
+    def start(self, timeout_s: float = 90.0, nodes: int = 2, dashboard: bool = True) -> TwoNodeCluster:
         ports = free_ports(2 * len(_NODE_PORT_FLAGS) + len(_HEAD_PORT_FLAGS))
         head, node2, (port, dash, client) = ports[:6], ports[6:12], ports[12:]
         self.address = f"127.0.0.1:{port}"
         self.dashboard_url = f"http://127.0.0.1:{dash}"
-        self._start(["--head", "--port", str(port), "--include-dashboard", "true", "--dashboard-host",
+        self._start(["--head", "--port", str(port), "--include-dashboard", str(dashboard).lower(), "--dashboard-host",
                      "127.0.0.1", "--dashboard-port", str(dash), "--ray-client-server-port", str(client)],
                     head, self.head_temp_dir, "head.log")
         self._wait(lambda: (self.head_temp_dir / "ray_current_cluster").is_file(), timeout_s, "head")
-        self._start(["--address", self.address, "--resources", '{"second_node": 1}'], node2,
-                    self.root / "node2", "node2.log")
-        self._wait(lambda: len(self.alive_nodes()) == 2, timeout_s, "second node")
+        if nodes == 2:
+            self._start(["--address", self.address, "--resources", '{"second_node": 1}'], node2,
+                        self.root / "node2", "node2.log")
+            self._wait(lambda: (self.root / "node2" / "session_latest").exists(), timeout_s, "second node")
+        if dashboard:
+            self._wait(lambda: len(self.alive_nodes()) == nodes, timeout_s, "nodes")
         return self
 
     def _wait(self, ready, timeout_s: float, what: str) -> None:
@@ -135,8 +138,8 @@ class TwoNodeCluster:
 
 
 @contextlib.contextmanager
-def two_node_cluster():
-    """Start a :class:`TwoNodeCluster`; always stop it (also when starting or the test fails).
+def two_node_cluster(nodes: int = 2, dashboard: bool = True):
+    """Start a :class:`TwoNodeCluster` (``nodes`` 1 or 2); always stop it (also on failure).
 
     For the duration of the block this process has the cluster's :meth:`~TwoNodeCluster.client_env`
     (so the state API and drivers authenticate) and no ``RAY_ADDRESS``.
@@ -146,7 +149,7 @@ def two_node_cluster():
     os.environ.update(cluster.client_env())
     os.environ.pop("RAY_ADDRESS", None)
     try:
-        yield cluster.start()
+        yield cluster.start(nodes=nodes, dashboard=dashboard)
     finally:
         cluster.stop()
         for k, v in saved.items():
