@@ -68,11 +68,15 @@ class TwoNodeCluster:
         return proc
 
     def client_env(self) -> dict[str, str]:
-        """Environment of every process of this cluster and of its drivers: its own temp root and
-        its own authentication token (Ray's token mode, with a token file in :attr:`root`)."""
-        token = self.root / "auth_token"
+        """Environment of every process of this cluster and of its drivers: its own temp root, and
+        Ray's token authentication with the user's token (``~/.ray/auth_token``) when there is one,
+        else a token file in :attr:`root`. (Ray caches the token once per process, so every cluster
+        a process talks to must share it.)"""
+        token = Path.home() / ".ray" / "auth_token"
         if not token.is_file():
-            token.write_text(secrets.token_hex(32))
+            token = self.root / "auth_token"
+            if not token.is_file():
+                token.write_text(secrets.token_hex(32))
         return {"RAY_TMPDIR": str(self.root / "sys"), "RAY_AUTH_MODE": "token",
                 "RAY_AUTH_TOKEN_PATH": str(token)}
 
