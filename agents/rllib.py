@@ -109,12 +109,18 @@ def on_episode_end(*, episode: Any, metrics_logger: Any = None, **_: Any) -> Non
 
 
 def build_config(hp: RLlibPPOParams, twin_id: str, env_params: dict[str, Any], seed: int):
-    """An RLlib ``PPOConfig`` for the twin (new API stack)."""
+    """An RLlib ``PPOConfig`` for the twin (new API stack).
+
+    The env config carries the twin's :func:`~twingym.envs.registry.portable_spec`, so the env runner
+    processes register any twin registered here (built in or not) before building it.
+    """
     from ray.rllib.algorithms.ppo import PPOConfig
     from ray.rllib.connectors.env_to_module import MeanStdFilter
     from ray.rllib.core.rl_module.default_model_config import DefaultModelConfig
+    from twingym.envs.registry import portable_spec
 
-    env_config = {"twin_id": twin_id, "param_overrides": dict(env_params), "seed": seed}
+    env_config = {"twin_id": twin_id, "param_overrides": dict(env_params), "seed": seed,
+                  "twin": portable_spec(twin_id)}
     connector = (lambda env=None, spaces=None, device=None: MeanStdFilter()) if hp.normalize_obs else None
     config = (
         PPOConfig()

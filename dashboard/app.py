@@ -14,6 +14,7 @@ Content-Security-Policy lets the page load and connect to nothing but this serve
 
 from __future__ import annotations
 
+import asyncio
 import json
 from http.cookies import SimpleCookie
 from pathlib import Path
@@ -83,6 +84,15 @@ def _same_origin(headers: dict[str, str]) -> bool:
     return origin.split("://", 1)[-1].rstrip("/") == headers.get("host", "")
 
 
+async def _closed(ws: WebSocket) -> None:
+    """Return when the page closes its WebSocket (it sends nothing else that matters)."""
+    try:
+        while (await ws.receive())["type"] != "websocket.disconnect":
+            pass
+    except (WebSocketDisconnect, RuntimeError, OSError):
+        return
+
+
 def create_app(feed: TwinFeed, hub: Hub, security: DashboardSecurity) -> Any:
     """The ASGI application serving ``feed`` through ``hub`` under ``security``."""
 
@@ -115,15 +125,22 @@ def create_app(feed: TwinFeed, hub: Hub, security: DashboardSecurity) -> Any:
     async def stream(ws: WebSocket) -> None:
         await ws.accept()
         box = hub.add()
+        closed = asyncio.create_task(_closed(ws))     # notices a closed page even when nothing is sent
         try:
             for text in feed.hello(security.operator):
                 await ws.send_text(text)
-            while True:
-                for text in await box.take():
+            while not closed.done():
+                take = asyncio.create_task(box.take())
+                await asyncio.wait({take, closed}, return_when=asyncio.FIRST_COMPLETED)
+                if not take.done():
+                    take.cancel()
+                    break
+                for text in take.result():
                     await ws.send_text(text)
         except (WebSocketDisconnect, RuntimeError, OSError):
             pass
         finally:
+            closed.cancel()
             hub.remove(box)
 
     routes = [Route("/", index), Route("/api/state", state), Route("/api/control", control, methods=["POST"]),

@@ -11,7 +11,7 @@ A frame (``type: frame``)::
     mode (remote | local), faults (''), consistent,
     m: measurements (observation order), a: applied setpoints, b: baseline suggestion (action order)
 
-Events (``type: event``, ``{time, step, kind, text}``) are derived from consecutive snapshots
+Events (``type: event``, ``{time, step, kind, text, connected}``) are derived from consecutive snapshots
 (control mode switches, faults starting and clearing, episode ends, a restarted server, lost and
 regained connections) and, when ``events_log`` names a deploy decision log, from its ``fallback``,
 ``recovered``, ``connection_lost`` and ``handover`` lines. NaN becomes ``null`` in JSON.
@@ -163,10 +163,10 @@ class TwinFeed:
             return {}
 
     def _lost(self, error: str) -> None:
-        if self.connected or error != self.last_error:
-            self._event("link", f"connection to the twin lost: {error}" if self.connected
+        was_connected, self.connected = self.connected, False
+        if was_connected or error != self.last_error:
+            self._event("link", f"connection to the twin lost: {error}" if was_connected
                         else f"cannot reach the twin: {error}")
-        self.connected = False
         self.last_error = error
         self._last = None
 
@@ -182,7 +182,7 @@ class TwinFeed:
             text = json.dumps(frame_of(snap))
             self.history.append(text)
             self.frames += 1
-            self.hub.publish(text)
+            self.hub.publish(text, is_frame=True)
             deadline += period
             delay = deadline - time.monotonic()
             if delay < -period:            # fell behind: do not try to catch up
@@ -201,7 +201,8 @@ class TwinFeed:
 
     # ---- events -----------------------------------------------------------------------------------
     def _event(self, kind: str, text: str, step: int | None = None) -> None:
-        event = {"type": "event", "time": time.time(), "step": step, "kind": kind, "text": text}
+        event = {"type": "event", "time": time.time(), "step": step, "kind": kind, "text": text,
+                 "connected": self.connected}
         self.events.append(event)
         self.hub.publish(json.dumps(event))
 

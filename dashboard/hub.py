@@ -60,8 +60,7 @@ class Hub:
     def remove(self, box: Outbox) -> None:
         self.clients.discard(box)
 
-    def publish(self, text: str) -> None:
-        """Give ``text`` (one JSON message) to every client; frames are recognised by their type."""
-        is_frame = text.startswith('{"type": "frame"')
+    def publish(self, text: str, is_frame: bool = False) -> None:
+        """Give ``text`` (one JSON message) to every client; a frame replaces an unsent frame."""
         for box in self.clients:
             box.put(text, is_frame)

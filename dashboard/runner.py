@@ -78,8 +78,8 @@ class Dashboard:
         self.url = config.url(self.port)
         sec = config.security
         self._server = uvicorn.Server(uvicorn.Config(
-            create_app(self.feed, self.hub, sec), log_level="warning", access_log=False, lifespan="off",
-            ssl_certfile=sec.certfile, ssl_keyfile=sec.keyfile, ws="websockets-sansio", ws_ping_interval=20.0))
+            create_app(self.feed, self.hub, sec), log_level="warning", log_config=None, access_log=False,
+            lifespan="off", ssl_certfile=sec.certfile, ssl_keyfile=sec.keyfile, ws="websockets-sansio", ws_ping_interval=20.0))
 
     async def serve(self, on_ready: Callable[[str], None] | None = None) -> None:
         feed_task = asyncio.create_task(self.feed.run())

@@ -23,6 +23,7 @@ import numpy as np
 from gymnasium.vector import AutoresetMode
 from twingym.envs import _adapter_base as base
 from twingym.envs.core import TwinEnv
+from twingym.envs.registry import register_portable
 from twingym.envs.vector_env import JaxVectorEnv
 
 __all__ = ["GymnasiumEnv", "JaxVectorEnv", "SB3VecEnv", "make_gymnasium_env", "make_vector_env",
@@ -111,10 +112,14 @@ def make_vector_env(twin_id: str, num_envs: int = 1, render_mode: str | None = N
 def rllib_env_creator(env_config: dict[str, Any]) -> gymnasium.Env | gymnasium.vector.VectorEnv:
     """RLlib env creator: ``tune.register_env("twingym", rllib_env_creator)``.
 
-    ``env_config`` holds ``twin_id`` and optional ``param_overrides`` (dict) and ``seed``. When RLlib
-    asks for a vector env (``num_envs`` in the config) the batch is a :class:`JaxVectorEnv` in
-    next-step auto-reset mode, the mode RLlib's env runners expect; otherwise a :class:`GymnasiumEnv`.
+    ``env_config`` holds ``twin_id`` and optional ``param_overrides`` (dict), ``seed`` and ``twin`` (the
+    :func:`~twingym.envs.registry.portable_spec` of the twin, so an env runner process registers a twin
+    that is not built in, e.g. one from the user's own package). When RLlib asks for a vector env
+    (``num_envs`` in the config) the batch is a :class:`JaxVectorEnv` in next-step auto-reset mode, the
+    mode RLlib's env runners expect; otherwise a :class:`GymnasiumEnv`.
     """
+    if env_config.get("twin"):
+        register_portable(env_config["twin"])
     twin_id = env_config["twin_id"]
     overrides = dict(env_config.get("param_overrides") or {})
     if "num_envs" in env_config:

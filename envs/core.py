@@ -270,12 +270,3 @@ def replace_fields(params: Any, overrides: dict[str, Any], what: str = "paramete
         converted[name] = value
     return params.replace(**converted)
 
-
-def batch_reset(env: TwinEnv, keys: jax.Array, params: Any) -> tuple[Obs, Any]:
-    """``reset`` vmapped over a leading batch of keys (params shared)."""
-    return jax.vmap(env.reset, in_axes=(0, None))(keys, params)
-
-
-def batch_step(env: TwinEnv, keys: jax.Array, states: Any, actions: Action, params: Any) -> StepResult:
-    """``step`` vmapped over a leading batch of keys, states and actions (params shared)."""
-    return jax.vmap(env.step, in_axes=(0, 0, 0, None))(keys, states, actions, params)

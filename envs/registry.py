@@ -107,6 +107,33 @@ def make(id: str, **param_overrides: Any) -> tuple[TwinEnv, Any]:
     return env, params
 
 
+def portable_spec(id: str) -> dict[str, Any]:
+    """What another process (a Ray worker, an RLlib env runner) needs to register ``id`` as it is here:
+    the registry entry and this process's ``sys.path`` (where the entry point's module is found)."""
+    import sys
+
+    entry = spec(id)
+    return {"id": entry.id, "entry_point": entry.entry_point, "kwargs": dict(entry.kwargs),
+            "param_overrides": dict(entry.param_overrides), "description": entry.description,
+            "sys_path": list(sys.path)}
+
+
+def register_portable(data: dict[str, Any]) -> None:
+    """Register a twin described by :func:`portable_spec` in this process (nothing when it already is).
+
+    Missing ``sys_path`` entries are appended, so the entry point's module imports as it did there.
+    """
+    import sys
+
+    if data["id"] in _REGISTRY:
+        return
+    for path in data.get("sys_path", []):
+        if path not in sys.path:
+            sys.path.append(path)
+    register(data["id"], data["entry_point"], kwargs=data.get("kwargs"), param_overrides=data.get("param_overrides"),
+             description=data.get("description", ""))
+
+
 def _register_in_gymnasium(entry: TwinSpec) -> None:
     gym_id = f"{GYM_NAMESPACE}/{entry.id}"
     if gym_id in gymnasium.registry:

@@ -10,6 +10,14 @@ Address space (namespace :data:`contract.NAMESPACE_URI`, string node ids, see :m
         Baseline/<name>                  the reference baseline's suggestion for the next step
         Status, SetpointSource           ok | nan | frozen;  client | held | initial | local
 
+Every measurement, setpoint, applied value and baseline suggestion carries a Description, its
+``EngineeringUnits`` (UN/CEFACT Recommendation 20 code as ``UnitId``) and ``EURange`` (from the
+twin's spaces), and, for the wind twins, its IEC 61400-25-2 data object as an ``IEC61400_25``
+property (:mod:`information_model`). Client writes pass the :mod:`write_gate` (numeric types
+converted, ``BadOutOfRange`` for NaN and out-of-range values, ``BadNotWritable`` for read-only
+variables). Trips, limit violations, fallbacks and control-mode changes are OPC UA events
+(:mod:`events`) from the Server object and the twin's object.
+
 Every ``dt / speed`` wall seconds the server takes the setpoints clients wrote since the previous
 step, steps the twin once, appends the step to the crash-safe record, then publishes: first
 ``Publishing = k``, then every value, then ``Step = k``, so a reader that sees ``Publishing ==
@@ -36,9 +44,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from asyncua import Server, ua
 from asyncua.common.callback import CallbackType
 from twingym.live import contract
+from twingym.live.events import EventDetector, EventPublisher, TwinEvent
+from twingym.live.information_model import variable_info
 from twingym.live.record import StepRecorder
 from twingym.live.security import (
     LoginThrottle,
@@ -48,7 +59,8 @@ from twingym.live.security import (
     enforce_offered_channels,
     plan_security,
 )
-from twingym.live.twin_runtime import Fault, LiveTwin, StepOutcome
+from twingym.live.twin_runtime import CONTROL_MODES, Fault, LiveTwin, StepOutcome
+from twingym.live.write_gate import SetpointRule, WriteGate
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4840
@@ -181,6 +193,10 @@ class LiveTwinServer:
         self.overruns = 0
         self.skipped_publications = 0
         self.ready = False
+        self._detector = EventDetector([tuple(lb) for lb in self.twin.obs_labels])
+        self._events: list[TwinEvent] = []      # detected in the clock thread, published by the loop
+        self._notes: list[TwinEvent] = []       # raised by the server itself for the next step
+        self._publisher = EventPublisher()
 
     # ---- control ---------------------------------------------------------------------------------
     def stop(self, reason: str = "stop") -> None:
@@ -236,23 +252,26 @@ class LiveTwinServer:
             return groups[(asset, gname)]
 
         async def variable(asset: str, gname: str, node_id: str, name: str, value: float, unit: str,
-                           writable: bool):
+                           writable: bool, bounds: tuple[float, float]):
             parent = await group(asset, gname)
             node = await parent.add_variable(nid(node_id), ua.QualifiedName(name, idx),
                                              ua.Variant(float(value), ua.VariantType.Double))
-            await _add_unit(node, idx, unit)
+            await _add_information(node, idx, variable_info(twin.twin_id, asset, gname, name, unit, *bounds))
             if writable:
                 await node.set_writable()
             self._ids[node_id] = node.nodeid
 
-        for lb, node_id, value in zip(twin.obs_labels, obs_nodes, twin.obs, strict=True):
-            await variable(lb.asset, "Measurements", node_id, lb.name, value, lb.unit, False)
+        obs_low, obs_high = _flat_bounds(twin.obs_space)
+        for k, (lb, node_id, value) in enumerate(zip(twin.obs_labels, obs_nodes, twin.obs, strict=True)):
+            await variable(lb.asset, "Measurements", node_id, lb.name, value, lb.unit, False,
+                           (obs_low[k], obs_high[k]))
         for i, lb in enumerate(twin.act_labels):
             sp = float(twin.setpoints[i])
-            await variable(lb.asset, "Setpoints", set_nodes[i], lb.name, sp, lb.unit, True)
-            await variable(lb.asset, "Applied", applied[i], lb.name, sp, lb.unit, False)
+            bounds = (float(twin.action_low[i]), float(twin.action_high[i]))
+            await variable(lb.asset, "Setpoints", set_nodes[i], lb.name, sp, lb.unit, True, bounds)
+            await variable(lb.asset, "Applied", applied[i], lb.name, sp, lb.unit, False, bounds)
             await variable(lb.asset, "Baseline", baseline[i], lb.name, float(twin.baseline_action[i]),
-                           lb.unit, False)
+                           lb.unit, False, bounds)
         self._obs_ids = [self._ids[n] for n in obs_nodes]
         self._applied_ids = [self._ids[n] for n in applied]
         self._baseline_ids = [self._ids[n] for n in baseline]
@@ -260,6 +279,12 @@ class LiveTwinServer:
         self._obs_assets = [lb.asset for lb in twin.obs_labels]
         self._act_assets = [lb.asset for lb in twin.act_labels]
         self._assets = list(assets)
+        integer = twin.action_kind != "box"
+        self._gate = WriteGate(
+            {self._ids[n]: SetpointRule(float(twin.action_low[i]), float(twin.action_high[i]), integer)
+             for i, n in enumerate(set_nodes)},
+            {self._ids["ControlMode"]: CONTROL_MODES}, idx)
+        await self._publisher.setup(server, idx, root, {a: obj.nodeid for a, obj in assets.items()})
 
     def _on_write(self, event: Any, dispatcher: Any) -> None:
         """PostWrite hook: remember good client writes to setpoints and ControlMode."""
@@ -315,6 +340,12 @@ class LiveTwinServer:
             await self._write(server, self._ids[name], value, vtype)
         await self._write(server, self._ids["Step"], out.step, I)
 
+    async def _publish_events(self) -> None:
+        with self._inputs:
+            events, self._events = self._events, []
+        for event in events:
+            await self._publisher.publish(event)
+
     async def _make_server(self) -> tuple[Server, int]:
         sec = self.config.security
         user_manager = (PasswordUserManager(sec.username, sec.password, LoginThrottle(log=self.log))
@@ -340,6 +371,7 @@ class LiveTwinServer:
         cfg, twin = self.config, self.twin
         server, idx = await self._make_server()
         await self._build(server, idx)
+        self._gate.install(server)
         server.subscribe_server_callback(CallbackType.PostWrite, self._on_write)
         recorder = StepRecorder(self.record_path, fsync=cfg.fsync)
         recorder.write({"event": "start", "wall_time": time.time(), "server_id": self.server_id,
@@ -393,6 +425,7 @@ class LiveTwinServer:
                         wake.clear()
                         while latest:
                             await self._publish(server, latest.pop())
+                        await self._publish_events()
                 finally:
                     self._stop.set()
                     await asyncio.to_thread(thread.join)
@@ -426,6 +459,12 @@ class LiveTwinServer:
             if self._stop.wait(max(0.0, deadline - time.monotonic())):
                 return
             out = self._step_once()
+            with self._inputs:
+                notes, self._notes = self._notes, []
+            events = self._detector.detect(out, notes)
+            if events:
+                with self._inputs:
+                    self._events.extend(events)
             recorder.write(self.twin.record_line(out))
             publish(out)
             self.steps_done += 1
@@ -448,7 +487,10 @@ class LiveTwinServer:
             twin.set_mode("local")
             with self._inputs:
                 self._last_client_write = None
-            self.log(f"no setpoint written for {cfg.failsafe_after:g} s: switched to local control")
+            message = f"no setpoint written for {cfg.failsafe_after:g} s: switched to local control"
+            self.log(message)
+            with self._inputs:
+                self._notes.append(TwinEvent("Fallback", "", twin.step_count + 1, message))
         return twin.step(written)
 
 
@@ -457,13 +499,30 @@ async def _describe(node: Any, text: str) -> None:
                                ua.DataValue(ua.Variant(ua.LocalizedText(text), ua.VariantType.LocalizedText)))
 
 
-async def _add_unit(node: Any, idx: int, unit: str) -> None:
-    """Attach an OPC UA ``EngineeringUnits`` property (EUInformation with the unit as display name)."""
-    eu = ua.EUInformation(NamespaceUri="http://www.opcfoundation.org/UA/units/un/cefact", UnitId=-1,
-                          DisplayName=ua.LocalizedText(unit), Description=ua.LocalizedText(unit))
-    await node.add_property(ua.NodeId(f"{node.nodeid.Identifier}#EngineeringUnits", idx),
-                            ua.QualifiedName("EngineeringUnits", 0),
-                            ua.Variant(eu, ua.VariantType.ExtensionObject))
+async def _add_information(node: Any, idx: int, info: Any) -> None:
+    """Description attribute plus the ``EngineeringUnits``, ``EURange`` and ``IEC61400_25``
+    properties of one variable (an :class:`information_model.VariableInfo`)."""
+    await _describe(node, info.description)
+    base = node.nodeid.Identifier
+    await node.add_property(ua.NodeId(f"{base}#EngineeringUnits", idx), ua.QualifiedName("EngineeringUnits", 0),
+                            ua.Variant(info.units, ua.VariantType.ExtensionObject))
+    if info.range is not None:
+        await node.add_property(ua.NodeId(f"{base}#EURange", idx), ua.QualifiedName("EURange", 0),
+                                ua.Variant(info.range, ua.VariantType.ExtensionObject))
+    if info.iec_name:
+        await node.add_property(ua.NodeId(f"{base}#IEC61400_25", idx), ua.QualifiedName("IEC61400_25", idx),
+                                ua.Variant(info.iec_name, ua.VariantType.String))
+
+
+def _flat_bounds(space: Any) -> tuple[list[float], list[float]]:
+    """Flattened (low, high) of a twin space, ±inf where a bound is absent."""
+    n = int(np.prod(space.shape)) if space.shape else 1
+    low, high = getattr(space, "low", None), getattr(space, "high", None)
+    if low is None or high is None:
+        bounds = contract.space_bounds(contract.space_to_json(space))
+        return bounds.low.tolist(), bounds.high.tolist()
+    return (np.broadcast_to(np.asarray(low, float), space.shape).reshape(n).tolist(),
+            np.broadcast_to(np.asarray(high, float), space.shape).reshape(n).tolist())
 
 
 def serve(config: ServerConfig, log: Callable[[str], None] | None = print,

@@ -14,6 +14,9 @@ Files (format version :data:`~twingym.policies.manifest.FORMAT_VERSION`, see ``d
   and of ``manifest.json`` and carries its own digest.
 
 Digests detect corruption and edits; they are not signatures (anyone can recompute a sha256).
+``twingym validate --sign-key KEY`` adds an Ed25519 signature to ``validation.json``
+(:mod:`twingym.policies.signing`); ``require_validated(bundle, trusted)`` then accepts only records
+signed by a trusted key.
 
 API used by deployment::
 
@@ -31,7 +34,6 @@ import io
 import json
 import os
 import shutil
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from twingym.live import contract
+from twingym.policies import bundle_io
 from twingym.policies.manifest import (
     DIGEST_KEY,
     FORMAT_VERSION,
@@ -63,8 +66,8 @@ if TYPE_CHECKING:  # the deploy runtime loads bundles without JAX: spaces are im
 
 POLICY_FILE = "policy.onnx"
 SPEC_FILE = "reference_spec.npz"
-MANIFEST_FILE = "manifest.json"
-VALIDATION_FILE = "validation.json"
+MANIFEST_FILE = bundle_io.MANIFEST_FILE
+VALIDATION_FILE = bundle_io.VALIDATION_FILE
 REPORT_FILE = "report.html"
 
 
@@ -186,36 +189,21 @@ class Bundle:
         return ValidationRecord.from_json(raw, f"{VALIDATION_FILE} of bundle {self.path}")
 
 
-def _read_members(path: Path) -> dict[str, bytes]:
-    if path.is_dir():
-        return {p.name: p.read_bytes() for p in sorted(path.iterdir()) if p.is_file()}
-    if zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as zf:
-            names = [n for n in zf.namelist() if not n.endswith("/")]
-            roots = {n.split("/", 1)[0] for n in names}
-            strip = len(roots) == 1 and all("/" in n for n in names)
-            out = {}
-            for n in names:
-                rel = n.split("/", 1)[1] if strip else n
-                if "/" not in rel:
-                    try:
-                        out[rel] = zf.read(n)
-                    except zipfile.BadZipFile as exc:
-                        raise BundleError(f"bundle {path}: member {rel} is corrupted ({exc})") from None
-            return out
-    raise BundleError(f"bundle {path} is neither a directory nor a .zip archive")
-
-
-def load_bundle(path: str | os.PathLike) -> Bundle:
+def load_bundle(path: str | os.PathLike, limits: bundle_io.ReadLimits = bundle_io.DEFAULT_LIMITS) -> Bundle:
     """Load and verify a bundle directory or ``.zip``.
 
     Raises :class:`BundleError` when the path is missing, ``manifest.json`` or a file it lists is
-    missing, the manifest was edited (any byte), or a listed file's sha256 differs from the manifest.
+    missing, the manifest was edited (any byte), or a listed file's sha256 differs from the manifest;
+    and, before any of that, when a member is unlisted (zip), too large, a compression bomb or a
+    link leaving the bundle (see :mod:`twingym.policies.bundle_io` and ``limits``).
     """
     path = Path(path)
     if not path.exists():
         raise BundleError(f"bundle {path} does not exist")
-    files = _read_members(path)
+    try:
+        files = bundle_io.read_members(path, limits)
+    except bundle_io.MemberError as exc:
+        raise BundleError(str(exc)) from None
     if MANIFEST_FILE not in files:
         raise BundleError(f"bundle {path} has no {MANIFEST_FILE}: not a twingym policy bundle")
     raw = _check_sealed(files[MANIFEST_FILE], DIGEST_KEY, f"{MANIFEST_FILE} of bundle {path}")
@@ -233,14 +221,35 @@ def load_bundle(path: str | os.PathLike) -> Bundle:
     return Bundle(path=path, manifest=manifest, files=files)
 
 
-def validation_problem(bundle: Bundle) -> str | None:
-    """Why ``bundle`` may not be deployed (one line), or None when it is validated and passed."""
+def signature_status(bundle: Bundle, trusted: dict | None = None) -> tuple[bool, str]:
+    """``(acceptable, one line)`` for the signature of ``bundle``'s validation record.
+
+    ``trusted``: ``{key_id: TrustedKey}`` from :func:`twingym.policies.signing.load_trusted_keys`;
+    with it only a valid signature by one of those keys is acceptable, without it an unsigned
+    record is acceptable too (see :mod:`twingym.policies.signing`).
+    """
+    from twingym.policies import signing
+
+    if VALIDATION_FILE not in bundle.files:
+        return False, "not validated"
+    # the file's own mapping is what was signed (the typed record would drop keys it does not know)
+    raw = _check_sealed(bundle.files[VALIDATION_FILE], VALIDATION_DIGEST_KEY, VALIDATION_FILE)
+    body = {k: v for k, v in raw.items() if k not in (VALIDATION_DIGEST_KEY, signing.SIGNATURE_KEY)}
+    return signing.signature_status(raw, body, canonical_json, trusted)
+
+
+def validation_problem(bundle: Bundle, trusted: dict | None = None) -> str | None:
+    """Why ``bundle`` may not be deployed (one line), or None when it is validated and passed (and,
+    with ``trusted`` keys, signed by one of them)."""
     try:
         record = bundle.validation()
     except BundleError as exc:
         return str(exc)
     if record is None:
         return f"bundle {bundle.path} has not been validated: run `twingym validate {bundle.path}` first"
+    acceptable, signature = signature_status(bundle, trusted)
+    if not acceptable:
+        return f"bundle {bundle.path}: {signature}"
     if record.binding.policy_onnx_sha256 != sha256_bytes(bundle.policy_bytes):
         return (f"{VALIDATION_FILE} of bundle {bundle.path} was made for a different {POLICY_FILE}; "
                 "re-run `twingym validate`")
@@ -258,36 +267,17 @@ def validation_problem(bundle: Bundle) -> str | None:
     return None
 
 
-def require_validated(bundle: Bundle) -> ValidationRecord:
+def require_validated(bundle: Bundle, trusted: dict | None = None) -> ValidationRecord:
     """The validation record of ``bundle``; raises :class:`BundleError` unless it binds the exact
-    ``policy.onnx`` and ``manifest.json`` of this bundle and every gate passed."""
-    problem = validation_problem(bundle)
+    ``policy.onnx`` and ``manifest.json`` of this bundle, every gate passed and, with ``trusted``
+    keys, one of them signed it."""
+    problem = validation_problem(bundle, trusted)
     if problem:
         raise BundleError(problem)
     return bundle.validation()
 
 
 # ---- writing -------------------------------------------------------------------------------------------
-def _write_dir(directory: Path, files: dict[str, bytes]) -> None:
-    directory.mkdir(parents=True, exist_ok=True)
-    for name, data in files.items():
-        tmp = directory / f".{name}.tmp"
-        tmp.write_bytes(data)
-        os.replace(tmp, directory / name)
-
-
-def _write_zip(path: Path, files: dict[str, bytes]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".bundle", suffix=".zip", dir=path.parent)
-    os.close(fd)
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for name, data in sorted(files.items()):
-            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            zf.writestr(info, data)
-    os.replace(tmp, path)
-
-
 def write_bundle(path: str | os.PathLike, files: dict[str, bytes], manifest: Manifest, *,
                  overwrite: bool = False) -> Path:
     """Write ``files`` + ``manifest.json`` as a directory, or a ``.zip`` when ``path`` ends in .zip.
@@ -306,27 +296,34 @@ def write_bundle(path: str | os.PathLike, files: dict[str, bytes], manifest: Man
             path.unlink()
     members = {**files, MANIFEST_FILE: canonical_json(manifest.to_json())}
     if path.suffix.lower() == ".zip":
-        _write_zip(path, members)
+        bundle_io.write_zip(path, members)
     else:
-        _write_dir(path, members)
+        bundle_io.write_members(path, members)
     return path
 
 
-def write_validation(bundle: Bundle, record: ValidationRecord,
-                     extra_files: dict[str, bytes]) -> ValidationRecord:
-    """Bind ``record`` to ``bundle``, seal it, and store it with ``extra_files`` (the report).
+def write_validation(bundle: Bundle, record: ValidationRecord, extra_files: dict[str, bytes],
+                     sign_key: Any = None) -> ValidationRecord:
+    """Bind ``record`` to ``bundle``, sign it with ``sign_key`` (an Ed25519 private key, optional),
+    seal it, and store it with ``extra_files`` (the report).
 
     Returns the record as written (bound, with its digest). The bundle's ``files`` are updated in place.
     """
+    from twingym.policies import signing
+
     binding = Binding(policy_onnx_sha256=sha256_bytes(bundle.policy_bytes),
                       manifest_sha256=bundle.manifest_digest)
-    bound = dataclasses.replace(record, binding=binding, files=file_digests(extra_files))
+    bound = dataclasses.replace(record, binding=binding, files=file_digests(extra_files), signature=None)
+    if sign_key is not None:
+        body = {k: v for k, v in bound.to_json().items() if k != VALIDATION_DIGEST_KEY}
+        signed = signing.sign_record(body, sign_key, canonical_json)
+        bound = dataclasses.replace(bound, signature=signed[signing.SIGNATURE_KEY])
     sealed = bound.to_json()
     new = {**extra_files, VALIDATION_FILE: canonical_json(sealed)}
     if bundle.is_zip:
-        _write_zip(bundle.path, {**bundle.files, **new})
+        bundle_io.write_zip(bundle.path, {**bundle.files, **new})
     else:
-        _write_dir(bundle.path, new)
+        bundle_io.write_members(bundle.path, new)
     bundle.files.update(new)
     return dataclasses.replace(bound, digest=sealed[VALIDATION_DIGEST_KEY])
 

@@ -147,10 +147,16 @@ class ValidationRecord:
         failed_gates: names of the gates that did not pass.
         twin, params_hash: the twin validated on. suite, gates_config: what was run and demanded.
         scenarios: per scenario ``kind``, ``description``, ``horizon`` and per-controller statistics.
+        kpis: the twin's KPIs in physical units (key, name, unit, direction; per-controller figures are
+            in each scenario's ``controllers[...]["kpis"]``), see :mod:`twingym.policies.kpis`.
+        step_seconds: simulated seconds per twin step (time axis of the report's episode plots).
         equivalence, fuzz, latency: the other evidence. fallback_baseline, reference_baseline: the
             twin's baselines used for fallback and as the performance reference.
         created, twingym_version, elapsed_s: when, by which twingym, in how many seconds.
         binding, files: the bundle members this record is bound to (set by ``write_validation``).
+        signature: Ed25519 signature over the rest of the record (``algorithm``, ``key_id``,
+            ``public_key``, ``value``; :mod:`twingym.policies.signing`), ``None`` when unsigned (and
+            then left out of the file).
         digest: the record's own seal (``validation_sha256``), ``""`` before it is written.
     """
 
@@ -164,6 +170,8 @@ class ValidationRecord:
     fallback_baseline: str | None = None
     reference_baseline: str | None = None
     scenarios: dict[str, Any] = field(default_factory=dict)
+    kpis: list[dict[str, Any]] = field(default_factory=list)
+    step_seconds: float = 1.0
     equivalence: list[dict[str, Any]] = field(default_factory=list)
     fuzz: dict[str, Any] = field(default_factory=dict)
     latency: dict[str, Any] = field(default_factory=dict)
@@ -173,6 +181,7 @@ class ValidationRecord:
     binding: Binding = field(default_factory=Binding)
     files: dict[str, str] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
+    signature: dict[str, Any] | None = None
     digest: str = ""
 
     def gates_not_passed(self) -> list[str]:
@@ -181,7 +190,8 @@ class ValidationRecord:
 
     def to_json(self) -> dict[str, Any]:
         """The sealed mapping written as ``validation.json``."""
-        body = {k: v for k, v in dataclasses.asdict(self).items() if k != "digest"}
+        body = {k: v for k, v in dataclasses.asdict(self).items()
+                if k != "digest" and not (k == "signature" and v is None)}
         return seal(body, VALIDATION_DIGEST_KEY)
 
     @classmethod

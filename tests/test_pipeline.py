@@ -29,6 +29,8 @@ def test_pipeline_runs_every_stage_and_keeps_its_artefacts(tmp_path, capsys):
     deploy_log = [json.loads(line) for line in (out / "deploy" / "deploy.jsonl").read_text().splitlines()]
     assert deploy_log[0]["shadow"] is (not record["passed"])
     assert (out / "live" / "record.jsonl").stat().st_size > 0
+    assert "dashboard: http://127.0.0.1:" in text.out                  # served during the deploy stage
+    assert "final_eval." not in text.out and "parts shipped per 8-h shift" in text.out   # human rows
     if not record["passed"]:
         last = text.err.strip().splitlines()[-1]   # the progress bar also writes to stderr
         assert last.startswith("twingym: error: validation failed") and "shadow mode only" in last

@@ -293,6 +293,3 @@ def write_summary(run_dir: Path, summary: dict[str, Any]) -> None:
     (Path(run_dir) / SUMMARY_FILE).write_text(json.dumps(json_safe(summary), indent=2))
 
 
-def read_summary(run_dir: Path) -> dict[str, Any]:
-    return json.loads((Path(run_dir) / SUMMARY_FILE).read_text())
-

@@ -122,12 +122,19 @@ def _restore_donor(run_dir: Path, cfg: TrainConfig, donor: Path, sampled: dict[s
         f.write(json.dumps({"env_steps": steps, "checkpoint": str(donor), "values": sampled}, default=str) + "\n")
 
 
-def _trainable(base: dict[str, Any], root: str, reports: bool):
-    """The Tune function trainable: one run directory per trial, reports at each checkpoint."""
+def _trainable(base: dict[str, Any], root: str, reports: bool, twins: list[dict[str, Any]]):
+    """The Tune function trainable: one run directory per trial, reports at each checkpoint.
+
+    ``twins`` are the portable specs of the twins registered in the calling process, registered
+    again in each trial worker."""
 
     def trainable(sampled: dict[str, Any]) -> None:
         from ray import tune
+        from twingym.envs.registry import register_portable
         from twingym.training import driver
+
+        for twin in twins:
+            register_portable(twin)
 
         name = tune.get_context().get_trial_name()
         cfg = trial_config(base, sampled, root, name)
@@ -182,9 +189,12 @@ def run_sweep(cfg: TrainConfig, samples: int, ray_address: str | None = None, ma
     if scheduler != "fifo":
         base["checkpoint"] = {**base.get("checkpoint", {}), "every_steps": 0}  # a report per chunk
     root = str(sweep_dir.resolve())
+    from twingym.envs.registry import portable_spec, registered
+
+    twins = [portable_spec(twin_id) for twin_id in registered()]
     with ray_session(ray_address, num_cpus=int(getattr(cfg.agent, "num_cpus", 2))):
         tuner = tune.Tuner(
-            tune.with_resources(_trainable(base, root, reports=scheduler != "fifo"), resources),
+            tune.with_resources(_trainable(base, root, scheduler != "fifo", twins), resources),
             param_space=space,
             tune_config=tune.TuneConfig(num_samples=samples, max_concurrent_trials=max_concurrent or None,
                                         scheduler=_scheduler(scheduler, specs, grace_period, perturbation_interval),

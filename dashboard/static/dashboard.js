@@ -531,7 +531,7 @@ function handle(msg) {
       break;
     case "event":
       addEvent(msg);
-      if (msg.kind === "link" && msg.text.startsWith("c") && !msg.text.startsWith("connected")) setLink(false, "twin unreachable");
+      if (msg.kind === "link") setLink(msg.connected, msg.connected ? "live" : "twin unreachable");
       break;
     default:
       break;

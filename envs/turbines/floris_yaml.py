@@ -123,7 +123,8 @@ def _resolve(name_or_path: str | Path) -> Path:
     if bundled.exists():
         return bundled
     raise TurbineFileError(f"unknown turbine {str(name_or_path)!r}: not a file and not one of the "
-                           f"bundled turbines ({', '.join(available_turbines())})")
+                           f"bundled turbines ({', '.join(available_turbines())}); another of FLORIS's "
+                           f"library turbines loads by the path of its YAML")
 
 
 def _require(table: dict, key: str, where: str):

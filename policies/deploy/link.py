@@ -45,6 +45,8 @@ class ClientSecurity:
         mode: ``none``, ``sign`` or ``sign_encrypt`` (Basic256Sha256 for the last two).
         cert, key: client certificate (DER/PEM) and private key (PEM) for sign modes.
         generate_certs: folder where a self-signed client certificate is created when missing.
+        server_cert: the server's certificate (DER/PEM) for sign modes: pinned, instead of fetched
+            from the server over an unsecured channel (which a strict server refuses).
     """
 
     username: str | None = None
@@ -53,6 +55,13 @@ class ClientSecurity:
     cert: str | None = None
     key: str | None = None
     generate_certs: str | None = None
+    server_cert: str | None = None
+
+
+def refused_channel(exc: BaseException) -> bool:
+    """Whether a connect failure is the server closing the connection as the secure channel opened
+    (it refuses that security), rather than the endpoint being unreachable (refused, reset, timed out)."""
+    return type(exc) is ConnectionError and "connection lost" in str(exc)
 
 
 class TwinLink:
@@ -96,20 +105,30 @@ class TwinLink:
             mode = (ua.MessageSecurityMode.Sign if sec.mode == "sign"
                     else ua.MessageSecurityMode.SignAndEncrypt)
             client.application_uri = "urn:twingym:deploy:client"
-            await client.set_security(SecurityPolicyBasic256Sha256, cert, key, mode=mode)
+            await client.set_security(SecurityPolicyBasic256Sha256, cert, key, mode=mode,
+                                      server_certificate=sec.server_cert)
 
     async def connect(self) -> TwinDescription:
         """Open a session and read the twin's description. Raises a connection error or LinkError."""
         await self.close()
         client = Client(self.endpoint, timeout=self.timeout)
         client.session_timeout = 30_000
-        await self._configure(client)
         try:
+            await self._configure(client)
             await client.connect()
         except ua.uaerrors.BadUserAccessDenied as exc:
             raise LinkError(f"{self.endpoint} refused the login (user access denied): {exc}") from None
         except (ua.uaerrors.BadIdentityTokenRejected, ua.uaerrors.BadIdentityTokenInvalid) as exc:
             raise LinkError(f"{self.endpoint} refused this kind of login: {exc}") from None
+        except ua.UaError as exc:
+            if "No matching endpoints" in str(exc):
+                raise LinkError(f"security mismatch: {self.endpoint} offers no endpoint for --security "
+                                f"{self.security.mode} ({exc})") from None
+            raise
+        except ConnectionError as exc:
+            if refused_channel(exc):
+                raise LinkError(self._refused_channel_message()) from None
+            raise
         self.client = client
         try:
             self._idx = await client.get_namespace_index(NAMESPACE_URI)
@@ -122,6 +141,16 @@ class TwinLink:
         self._setpoint_nodes = [self._node(n) for n in desc.setpoint_nodes]
         self._mode_node = self._node(twin_node("ControlMode"))
         return desc
+
+    def _refused_channel_message(self) -> str:
+        sec = self.security
+        if sec.mode == "none":
+            return (f"security mismatch: {self.endpoint} refused a security-None channel (it requires "
+                    "Basic256Sha256): use --security sign_encrypt (or sign) with --generate-certs DIR")
+        if not sec.server_cert:
+            return (f"security mismatch: {self.endpoint} refuses unsecured channels, so its certificate "
+                    "cannot be fetched from it: give --server-cert (the server's certificate file)")
+        return f"security mismatch: {self.endpoint} refused a {sec.mode} channel"
 
     async def close(self) -> None:
         client, self.client = self.client, None

@@ -179,3 +179,23 @@ def test_episode_length_is_the_registered_one_with_make_and_make_vec():
     assert vec.unwrapped.params.max_steps == 5
     vec = gymnasium.make_vec("twingym/ToyTank-v0", num_envs=2, max_steps=7)
     assert vec.unwrapped.params.max_steps == 7, "the twin's own max_steps wins over the registered length"
+
+
+def test_rllib_env_creator_registers_a_twin_that_is_not_built_in_in_a_fresh_process():
+    """An RLlib env runner is another process: the env config's portable spec registers the twin there."""
+    import json
+    import subprocess
+    import sys
+
+    from twingym.envs.registry import portable_spec
+
+    code = ("import json, sys; from twingym.envs.adapters import rllib_env_creator; "
+            "import twingym.envs as e; cfg = json.loads(sys.argv[1]); before = cfg['twin_id'] in e.registered(); "
+            "env = rllib_env_creator(cfg); obs, _ = env.reset(seed=0); "
+            "print(json.dumps([before, list(obs.shape), type(env).__name__]))")
+    cfg = {"twin_id": "ToyTank-v0", "param_overrides": {"noise_std": 0.0}, "seed": 1,
+           "num_envs": 2, "twin": portable_spec("ToyTank-v0")}
+    out = subprocess.run([sys.executable, "-c", code, json.dumps(cfg)], capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == [False, [2, 3], "JaxVectorEnv"]

@@ -32,13 +32,14 @@ def assert_same_value(ours: Any, theirs: Any, where: str) -> None:
 
 
 def assert_same_as_sync_vector_env(twin_id: str, mode: AutoresetMode, num_envs: int, max_steps: int,
-                                   num_steps: int) -> None:
+                                   num_steps: int, **overrides: Any) -> None:
     """Step ``make_vec`` (twingym's vector entry point) and ``make_vec(vectorization_mode="sync")``
     on the same per-copy seeds and actions; every output must agree, infos key by key."""
     gym_id = f"twingym/{twin_id}"
-    ours = gymnasium.make_vec(gym_id, num_envs=num_envs, autoreset_mode=mode, max_steps=max_steps)
+    ours = gymnasium.make_vec(gym_id, num_envs=num_envs, autoreset_mode=mode, max_steps=max_steps,
+                              **overrides)
     theirs = gymnasium.make_vec(gym_id, num_envs=num_envs, vectorization_mode="sync",
-                                vector_kwargs={"autoreset_mode": mode}, max_steps=max_steps)
+                                vector_kwargs={"autoreset_mode": mode}, max_steps=max_steps, **overrides)
     assert type(ours).__name__ == "JaxVectorEnv" and ours.metadata["autoreset_mode"] == mode
     seeds = [11 + 7 * i for i in range(num_envs)]
     for a, b, name in zip(ours.reset(seed=seeds), theirs.reset(seed=seeds), ("obs", "info"), strict=True):

@@ -276,3 +276,37 @@ def test_failed_or_non_finite_inference_asks_for_fallback(tank_bundle):
     assert bad["problem"] == "inference_failed" and bad["safe_action"] is None
     dep.policy.policy = Nan()
     assert dep._decide(snap)["problem"] == "inference_non_finite"
+
+
+def test_deploy_loop_steps_count_episodes_and_server_segments_without_a_network(tank_bundle):
+    """The loop's named steps on hand-made snapshots: a server restart closes the reward segment, an
+    episode counts only when it started under the deployment, a step-0 server waits."""
+    from twingym.policies.deploy import DeployConfig, Deployment
+    from twingym.policies.deploy.link import Snapshot
+    from twingym.policies.deploy.loop import LoopState
+
+    class Log:
+        def __init__(self):
+            self.events = []
+
+        def write(self, event, **fields):
+            self.events.append((event, fields))
+
+    def snap(step, episode, total, server="a", last_return=float("nan")):
+        return Snapshot(step=step, consistent=True, sim_time=float(step), episode=episode, episode_step=0,
+                        last_reward=0.0, last_cost=0.0, episode_return=0.0, last_episode_return=last_return,
+                        total_reward=total, mode="remote", server_id=server, faults="")
+
+    dep = Deployment(DeployConfig(str(tank_bundle), "opc.tcp://127.0.0.1:1/twingym/"))
+    st, log = LoopState(), Log()
+    assert dep._new_server(snap(0, 0, 0.0), st, log) is True and st.last_step == 0   # nothing to act on yet
+    assert dep._new_server(snap(5, 1, 2.0, server="b"), st, log) is False
+    assert log.events[0][0] == "server_restarted" and st.total_at == 2.0 and st.last_step is None
+    for step, episode, ret in ((5, 1, None), (9, 2, 3.0), (14, 3, 4.5)):
+        st.total_last = 2.0 + step
+        dep._count_episode(snap(step, episode, st.total_last, "b", float("nan") if ret is None else ret), st)
+    assert dep.summary.episode_returns == [4.5]   # episode 1 began before the deployment: not counted
+    assert st.segment_reward() == 14.0
+    dep.summary.steps = 3
+    dep.config.steps = 3
+    assert dep._steps_done() and dep._stop_reason == "steps"

@@ -173,3 +173,24 @@ def test_zip_bundle_validation_written_into_archive(tmp_path):
     assert B.require_validated(B.load_bundle(zpath)).passed is True
     with zipfile.ZipFile(zpath) as zf:
         assert {B.VALIDATION_FILE, "report.html", B.POLICY_FILE} <= set(zf.namelist())
+
+
+def test_run_directory_is_read_by_the_training_schema(tmp_path):
+    from twingym.policies.export import run_info
+
+    run = tmp_path / "ToyTank-v0_jax_ppo_x"
+    run.mkdir()
+    (run / "config.yaml").write_text("twin: ToyTank-v0\nenv_params: {noise_std: 0.02}\ntotal_steps: 64\n"
+                                     "agent: {backend: jax_ppo}\n")
+    info = run_info(run)
+    assert info.config.twin == "ToyTank-v0" and info.config.env_params == {"noise_std": 0.02}
+    assert info.config.backend == "jax_ppo" and info.run_id == run.name and info.raw["total_steps"] == 64
+    (run / "config.yaml").write_text("env: ToyTank-v0\ntotal_steps: 64\nagent: {backend: jax_ppo}\n")
+    with pytest.raises(ExportFailed) as err:
+        run_info(run)
+    assert "missing config key 'twin'" in str(err.value) and "\n" not in str(err.value)
+    (run / "config.yaml").write_text("twin: [unclosed\n")
+    with pytest.raises(ExportFailed, match="not valid YAML"):
+        run_info(run)
+    with pytest.raises(ExportFailed, match="not a training run directory"):
+        run_info(tmp_path)

@@ -251,3 +251,18 @@ def test_nominal_check_uses_the_reference_baseline_unless_told_otherwise(tmp_pat
     strict.write_text("performance: {nominal_beat_all_baselines: 1}\n")
     perf = next(g for g in G.evaluate(ev, G.load_gates(strict)) if g["name"] == "performance")
     assert not perf["passed"] and perf["figure"] == pytest.approx(-0.5) and "fancy" in perf["detail"]
+
+
+def test_validation_steps_alone_resolve_the_suite_and_refuse_unknown_baselines(good_bundle):
+    from twingym.policies.validate import open_for_validation, resolve_suite, suite_baselines
+
+    bundle, env, params, digest = open_for_validation(good_bundle)
+    assert digest == bundle.manifest.twin.params_hash
+    suite = resolve_suite(None, env, params, "ToyTank-v0", episodes=3, max_horizon=7)
+    assert suite.episodes == 3 and suite.max_horizon == 7 and suite.scenarios[0].name == "nominal"
+    with pytest.raises(B.BundleError, match="suite is for twin ToyTank-v0, the bundle's policy acts on Other-v0"):
+        resolve_suite(suite, env, params, "Other-v0")
+    assert set(suite_baselines(env, suite, "ToyTank-v0")) == set(env.baselines())
+    suite.baselines = ["nope"]
+    with pytest.raises(B.BundleError, match="suite names unknown baseline 'nope'"):
+        suite_baselines(env, suite, "ToyTank-v0")

@@ -12,8 +12,7 @@ from twingym.policies.export import export_spec
 from twingym.policies.scenarios import default_suite
 from twingym.policies.validate import validate_bundle
 
-pytestmark = [pytest.mark.slow, pytest.mark.skipif("WindFarm-v0" not in twin_envs.registered(),
-                                               reason="WindFarm-v0 is not registered yet (issue 3)")]
+pytestmark = pytest.mark.slow
 
 
 def test_degraded_wind_farm_policy_fails_with_gates_named(tmp_path):

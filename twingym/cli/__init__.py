@@ -10,7 +10,16 @@ import sys
 
 import typer
 
-from twingym.cli import bench_cmd, dashboard_cmd, envs_cmd, live_cmd, pipeline_cmd, policy_cmd, train_cmd
+from twingym.cli import (
+    bench_cmd,
+    dashboard_cmd,
+    envs_cmd,
+    keys_cmd,
+    live_cmd,
+    pipeline_cmd,
+    policy_cmd,
+    train_cmd,
+)
 from twingym.cli.errors import UserError, run_guarded
 
 app = typer.Typer(
@@ -28,6 +37,7 @@ live_cmd.register(app)
 dashboard_cmd.register(app)
 bench_cmd.register(app)
 pipeline_cmd.register(app)
+keys_cmd.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

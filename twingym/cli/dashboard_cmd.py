@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import typer
 
 from twingym.cli.errors import UserError
+from twingym.cli.opcua_options import OpcuaSecurityOptions, opcua_security_options
 
 #: options taking an optional value: name -> value used when none follows
 OPTIONAL_VALUE_OPTIONS = {"--dashboard": "8765"}
@@ -47,13 +49,13 @@ def web_password(user: str | None, password_file: Path | None) -> str | None:
     return password or None
 
 
-def start_background(endpoint: str, port: int, *, opcua_user: str | None = None,
-                     opcua_password: str | None = None, events_log: str | None = None):
-    """A loopback, read-only dashboard of ``endpoint`` in a background thread (``.url``, ``.stop()``)."""
-    from twingym.dashboard import DashboardConfig, FeedConfig, start_dashboard_thread
-    from twingym.policies.deploy.link import ClientSecurity
+def start_background(endpoint: str, port: int, *, security: Any = None, events_log: str | None = None):
+    """A loopback, read-only dashboard of ``endpoint`` in a background thread (``.url``, ``.stop()``).
 
-    security = ClientSecurity(username=opcua_user, password=opcua_password) if opcua_user else None
+    ``security`` is the OPC UA :class:`ClientSecurity` to read the twin with (default: anonymous).
+    """
+    from twingym.dashboard import DashboardConfig, FeedConfig, start_dashboard_thread
+
     config = DashboardConfig(FeedConfig(endpoint, security=security, events_log=events_log), port=port)
     try:
         return start_dashboard_thread(config)
@@ -63,6 +65,7 @@ def start_background(endpoint: str, port: int, *, opcua_user: str | None = None,
 
 def register(app: typer.Typer) -> None:
     @app.command("dashboard")
+    @opcua_security_options("client", prefix="OPC UA: ")
     def dashboard_cmd(
         endpoint: str = typer.Option("opc.tcp://127.0.0.1:4840/twingym/", help="Live twin endpoint to read."),
         host: str = typer.Option("127.0.0.1", help="Web address to listen on (non-loopback needs "
@@ -78,17 +81,11 @@ def register(app: typer.Typer) -> None:
         tls_key: Path | None = typer.Option(None, help="TLS private key (PEM)."),
         operator: bool = typer.Option(False, "--operator", help="Let authenticated users switch the twin "
                                       "between local and remote control (nothing else)."),
-        user: str | None = typer.Option(None, help="OPC UA user name (password from "
-                                        "TWINGYM_OPCUA_PASSWORD or --password-file)."),
-        password_file: Path | None = typer.Option(None, help="File holding the OPC UA password."),
-        security: str = typer.Option("none", help="OPC UA: none | sign | sign_encrypt (Basic256Sha256)."),
-        cert: Path | None = typer.Option(None, help="OPC UA client certificate (DER or PEM)."),
-        key: Path | None = typer.Option(None, help="OPC UA client private key (PEM)."),
-        generate_certs: Path | None = typer.Option(None, help="Create a self-signed OPC UA client "
-                                                   "certificate here when missing."),
+        server_cert: Path | None = typer.Option(None, "--server-cert", help="OPC UA: the server's "
+                                                "certificate (pinned; for servers refusing unsecured channels)."),
+        opcua: OpcuaSecurityOptions = None,  # type: ignore[assignment]  (the shared security options)
     ) -> None:
         """Serve a live web dashboard of any twingym live twin, read over OPC UA."""
-        from twingym.cli.live_cmd import read_password
         from twingym.dashboard import (
             DashboardConfig,
             DashboardSecurity,
@@ -104,9 +101,8 @@ def register(app: typer.Typer) -> None:
         web = DashboardSecurity(username=web_user, password=web_password(web_user, web_password_file),
                                 certfile=str(tls_cert) if tls_cert else None,
                                 keyfile=str(tls_key) if tls_key else None, operator=operator)
-        client = ClientSecurity(username=user, password=read_password(user, password_file), mode=security,
-                                cert=str(cert) if cert else None, key=str(key) if key else None,
-                                generate_certs=str(generate_certs) if generate_certs else None)
+        client = ClientSecurity(username=opcua.user, password=opcua.password(), mode=opcua.mode or "none",
+                                server_cert=str(server_cert) if server_cert else None, **opcua.files())
         config = DashboardConfig(FeedConfig(endpoint, security=client, rate=rate,
                                             events_log=str(deploy_log) if deploy_log else None),
                                  host=host, port=port, security=web)

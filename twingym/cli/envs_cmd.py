@@ -1,4 +1,6 @@
-"""CLI verb ``twingym envs``: list the registered twins; ``twingym envs info ID``: one twin in full."""
+"""CLI verb ``twingym envs``: list the registered twins; ``twingym envs info ID``: one twin in full;
+``twingym envs check ID_OR_MODULE:CLASS``: run the env kit on a twin (registered or not;
+``MODULE`` is imported from the current folder or the installed packages)."""
 
 from __future__ import annotations
 
@@ -91,5 +93,50 @@ def register(app: typer.Typer) -> None:
         import sys
 
         show_info(twin, Console() if sys.stdout.isatty() else Console(width=160))
+
+    @envs_app.command("check")
+    def check(
+        twin: str = typer.Argument(..., help="Registered twin id (WindFarm-v0) or an importable "
+                                   "MODULE:CLASS of a TwinEnv (checked with its default params)."),
+        steps: int = typer.Option(1000, min=1, help="Length of the single-copy random rollouts."),
+        only: list[str] | None = typer.Option(None, "--only", help="Run only this check (repeatable)."),
+    ) -> None:
+        """Run the env kit on a twin: gymnasium and SB3 checkers, determinism, bounds, batching,
+        compilation, adapters, render, baselines, labels and scenarios. Exit 1 when a check fails."""
+        from twingym.cli.errors import UserError
+        from twingym.envs import check_twin, registered
+        from twingym.envs.registry import load_class
+
+        if ":" in twin:
+            import os
+            import sys
+
+            if os.getcwd() not in sys.path:  # MODULE:CLASS resolves from here, as with ``python -m``
+                sys.path.insert(0, os.getcwd())
+            try:
+                env = load_class(twin)()
+            except (ImportError, AttributeError) as exc:
+                raise UserError(f"cannot import {twin}: {exc}") from None
+            target = env
+        elif twin in registered():
+            target = twin
+        else:
+            raise UserError(f"unknown twin {twin!r}: give a registered id ({', '.join(sorted(registered()))}) "
+                            "or MODULE:CLASS")
+        try:
+            results = check_twin(target, checks=only or None, rollout_steps=steps, raise_on_failure=False)
+        except ValueError as exc:  # an unknown --only name
+            raise UserError(str(exc)) from None
+        table = Table(title=f"env kit on {twin}")
+        for column in ("check", "verdict", "detail"):
+            table.add_column(column, no_wrap=column != "detail")
+        style = {"passed": "[green]pass[/]", "failed": "[red]FAIL[/]", "skipped": "[yellow]skip[/]"}
+        for r in results:
+            table.add_row(r.name, style[r.status], escape(r.detail))
+        Console().print(table)
+        failed = [r.name for r in results if r.status == "failed"]
+        if failed:
+            Console(stderr=True).print(f"{twin}: {len(failed)} check(s) failed: {', '.join(failed)}", markup=False)
+            raise typer.Exit(1)
 
     app.add_typer(envs_app, name="envs")

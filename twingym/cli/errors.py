@@ -58,8 +58,3 @@ def os_error_line(exc: OSError) -> str:
         text = f"{text}: {exc.filename}"
     return (text.strip().splitlines() or [type(exc).__name__])[0]
 
-
-def waits_for(feature: str, issue: int) -> None:
-    """Placeholder body of a verb that is not built yet: one line and exit code 3."""
-    print(f"twingym: '{feature}' is not available yet: it waits for issue #{issue}", file=sys.stderr)
-    raise typer.Exit(3)

@@ -25,7 +25,6 @@ import math
 import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -33,9 +32,6 @@ from rich.table import Table
 
 from twingym.cli.dashboard_cmd import start_background
 from twingym.cli.errors import UserError
-
-if TYPE_CHECKING:
-    from twingym.policies.manifest import ValidationRecord
 
 console = Console()
 
@@ -169,6 +165,10 @@ def run_pipeline(config: str, overrides: list[str], out: Path, deploy_seconds: f
     if shadow:
         raise UserError(f"validation failed ({', '.join(outcome.failed_gates)}): the policy ran in shadow mode "
                         f"only. Report: {outcome.report_path}")
+    failure = summary.failure()
+    if failure:
+        console.print(f"[red]deploy {failure}[/]")
+        return 1
     return 0
 
 
@@ -179,61 +179,16 @@ def _deploy_dict(summary) -> dict:
             "episode_returns": summary.episode_returns, "log": summary.log_path}
 
 
-def _flatten(tree: dict, prefix: str = "") -> dict:
-    """Scalar leaves of a nested dict as ``a.b`` keys (lists and long strings left out)."""
-    flat: dict = {}
-    for key, value in tree.items():
-        if isinstance(value, dict):
-            flat.update(_flatten(value, f"{prefix}{key}."))
-        elif isinstance(value, bool | int | float) or (isinstance(value, str) and len(value) < 60):
-            flat[f"{prefix}{key}"] = value
-    return flat
-
-
-def _nominal(record: ValidationRecord) -> dict:
-    """The nominal scenario's entry of a validation record (``{}`` when the suite has none)."""
-    return record.scenarios.get("nominal", {})
-
-
 def _summary(train_summary: dict, outcome, deploy_summary, artefacts: dict[str, str], t_all: float) -> None:
+    from twingym.cli.pipeline_summary import summary_rows, summary_table
+
     console.rule("[bold]summary")
-    table = Table(title="twingym pipeline")
-    table.add_column("what")
-    table.add_column("figure")
-    wanted = ("return_mean", "difference.mean", "difference.ci_low", "difference.ci_high", "reference",
-              "total_env_steps", "wall", "steps_per_s")
-    for key, value in _flatten(train_summary).items():
-        if any(w in key for w in wanted) and not key.endswith("run_dir"):
-            table.add_row(f"training: {key}", f"{value:.4g}" if isinstance(value, float) else str(value))
-    controllers = _nominal(outcome.record).get("controllers", {})
-    for name, stats in sorted(controllers.items(), key=lambda kv: -kv[1].get("mean_return", -math.inf)):
-        table.add_row(f"validation nominal: {name} return",
-                      f"{stats.get('mean_return', math.nan):.4g} +- {stats.get('ci95_return', math.nan):.2g} "
-                      f"(cost rate {stats.get('cost_rate', math.nan):.3g})")
-    table.add_row("validation", "passed" if outcome.passed else "FAILED: " + ", ".join(outcome.failed_gates))
-    if deploy_summary is not None:
-        mean = deploy_summary.mean_episode_return
-        table.add_row("deploy: mode", "shadow (validation failed; nothing written)" if deploy_summary.shadow
-                      else "control")
-        table.add_row("deploy: steps (policy / fallback / missed)",
-                      f"{deploy_summary.steps} ({deploy_summary.policy_steps} / "
-                      f"{deploy_summary.fallback_steps} / {deploy_summary.missed_steps})")
-        table.add_row("deploy: fallbacks", str(deploy_summary.fallbacks))
-        table.add_row("deploy: reward sum", f"{deploy_summary.reward_sum:.3f}")
-        per_step = {name: stats["mean_return"] / stats["mean_length"] for name, stats in controllers.items()
-                    if stats.get("mean_length")}
-        if deploy_summary.steps and per_step:
-            offline = ", ".join(f"{name} {value:.4g}" for name, value in
-                                sorted(per_step.items(), key=lambda kv: -kv[1]))
-            table.add_row("deploy: mean reward per step (live wind; offline nominal for comparison)",
-                          f"{deploy_summary.reward_sum / deploy_summary.steps:.4g} (offline: {offline})")
-        table.add_row("deploy: complete episodes, mean return",
-                      f"{len(deploy_summary.episode_returns)}, "
-                      f"{'n/a' if math.isnan(mean) else f'{mean:.3f}'}")
+    rows = summary_rows(train_summary, outcome.record, outcome.passed, outcome.failed_gates, deploy_summary,
+                        time.perf_counter() - t_all)
+    console.print(summary_table(rows))
+    console.print("[bold]where everything is[/]")
     for what, where in artefacts.items():
-        table.add_row(what, where)
-    table.add_row("total wall time", f"{time.perf_counter() - t_all:.0f} s")
-    console.print(table)
+        console.print(f"  {what}: {where}", markup=False, highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

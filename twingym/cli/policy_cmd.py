@@ -1,4 +1,4 @@
-"""CLI verbs ``export``, ``validate`` and ``inspect``: policy bundles (issue #7).
+"""CLI verbs ``export``, ``validate`` and ``inspect``: policy bundles.
 
 - ``twingym export RUN -o BUNDLE``: a training run directory (any backend) -> bundle dir or ``.zip``.
 - ``twingym validate BUNDLE [--suite FILE] [--gates FILE]``: scenario suite + gates; writes
@@ -75,15 +75,20 @@ def register(app: typer.Typer) -> None:
         episodes: int = typer.Option(None, "--episodes", min=2, help="Episodes per scenario (overrides the suite)."),
         max_horizon: int = typer.Option(None, "--max-horizon", min=1, help="Longest episode, steps."),
         save_suite: Path = typer.Option(None, "--save-suite", help="Also write the suite used to this YAML file."),
+        sign_key: Path = typer.Option(None, "--sign-key", help="Sign the validation record with this Ed25519 "
+                                      "private key (twingym keys new); deploy --trust then accepts it."),
     ) -> None:
         """Validate a bundle on its twin's scenario suite; exit 0 only when every gate passes."""
+        from twingym.policies.signing import SigningError, load_private_key
         from twingym.policies.validate import validate_bundle
 
         console = Console()
         try:
+            key = load_private_key(sign_key) if sign_key is not None else None
             outcome = validate_bundle(bundle, suite=suite, gates_file=gates, episodes=episodes,
-                                      max_horizon=max_horizon, progress=lambda m: console.print(f"  {m}"))
-        except _user_errors() as exc:
+                                      max_horizon=max_horizon, progress=lambda m: console.print(f"  {m}"),
+                                      sign_key=key)
+        except (*_user_errors(), SigningError) as exc:
             raise UserError(str(exc)) from None
         record = outcome.record
         if save_suite is not None:
@@ -99,6 +104,9 @@ def register(app: typer.Typer) -> None:
                           thr, escape(g["detail"]))
         console.print(table)
         console.print(f"report: {outcome.report_path}")
+        signature = record.signature
+        console.print(f"validation record signed by key {signature['key_id']}" if signature else
+                      "validation record unsigned (local experiments; sign with --sign-key for deploy --trust)")
         if outcome.passed:
             console.print("[green]validation PASSED[/]: every gate passed")
             return
@@ -109,13 +117,17 @@ def register(app: typer.Typer) -> None:
     def inspect(
         bundle: Path = typer.Argument(..., help="Policy bundle (directory or .zip)."),
         as_json: bool = typer.Option(False, "--json", help="Print the manifest as JSON."),
+        trust: Path = typer.Option(None, "--trust", help="Public key or trust file: also say whether a "
+                                   "trusted key signed the validation (as deploy --trust would)."),
     ) -> None:
         """Show a bundle's manifest, spaces and validation status (refuses a tampered bundle)."""
-        from twingym.policies.bundle import BundleError, load_bundle, validation_problem
+        from twingym.policies.bundle import BundleError, load_bundle, signature_status, validation_problem
+        from twingym.policies.signing import SigningError, load_trusted_keys
 
         try:
+            trusted = load_trusted_keys(trust) if trust is not None else None
             b = load_bundle(bundle)
-        except BundleError as exc:
+        except (BundleError, SigningError) as exc:
             raise UserError(str(exc)) from None
         m = b.manifest
         if as_json:
@@ -145,7 +157,7 @@ def register(app: typer.Typer) -> None:
             rows.append(("export check", f"{check['metric']} {check['value']:.2e} vs backend over {check['n']} obs"))
         for name, digest in sorted(m.files.items()):
             rows.append((name, f"sha256 {digest}"))
-        problem = validation_problem(b)
+        problem = validation_problem(b, trusted)
         if problem is None:
             rec = b.validation()
             status = f"[green]VALIDATED[/]: all {len(rec.gates)} gates passed ({rec.created})"
@@ -153,8 +165,12 @@ def register(app: typer.Typer) -> None:
             status = f"[red]FAILED[/]: {escape(problem)}"
         else:
             status = f"[yellow]NOT VALIDATED[/]: {escape(problem)}"
-        rows.append(("validation", status))
-        for k, v in rows[:-1]:
+        try:
+            signature = signature_status(b, trusted)[1] if b.validation() is not None else "-"
+        except BundleError:  # an unreadable validation.json: the status above says why
+            signature = "-"
+        for k, v in rows:
             table.add_row(k, escape(v))
-        table.add_row(*rows[-1])
+        table.add_row("validation", status)
+        table.add_row("signature", escape(signature))
         console.print(table)

@@ -1,4 +1,5 @@
-"""CLI verbs ``train``, ``evaluate`` and ``sweep`` (issue #6)."""
+"""CLI verbs ``train`` (a config into a run directory, or ``--resume RUN``), ``evaluate`` (a run or a
+baseline on common scenario seeds) and ``sweep`` (a Ray Tune search, one run directory per trial)."""
 
 from __future__ import annotations
 
