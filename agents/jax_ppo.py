@@ -41,6 +41,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from twingym.agents.networks import MLPParams, init_mlp, mlp_apply, mlp_to_dense_layers
 from twingym.agents.normalization import CLIP, EPSILON, RunningStats
 from twingym.agents.policy_spec import PolicySpec
+from twingym.agents.sharding import batch_mesh, batch_sharding, replicated
 from twingym.envs import spaces
 from twingym.envs.core import TwinEnv
 from twingym.envs.param_mixture import ParamMixture
@@ -443,13 +444,11 @@ def make_train(hp: JaxPPOParams, env: TwinEnv, env_params: Any, total_steps: int
         return jax.vmap(whole)(init(key))
 
     sharding = None
-    ndev = jax.local_device_count()
+    mesh = batch_mesh(n)
     if shard is None:
-        shard = ndev > 1
-    if shard and ndev > 1:
-        if n % ndev:
-            raise ValueError(f"agent.num_envs ({n}) must be divisible by the {ndev} local devices")
-        sharding = _state_sharding(jax.eval_shape(init, jax.random.PRNGKey(0)))
+        shard = mesh.size > 1
+    if shard and mesh.size > 1:
+        sharding = _state_sharding(jax.eval_shape(init, jax.random.PRNGKey(0)), mesh)
         init_jit = jax.jit(init, out_shardings=sharding)
         chunk_jit = jax.jit(jax.vmap(chunk_one), in_shardings=(sharding,), out_shardings=(sharding, None),
                             donate_argnums=0)
@@ -460,14 +459,10 @@ def make_train(hp: JaxPPOParams, env: TwinEnv, env_params: Any, total_steps: int
                     num_chunks=num_chunks, updates_per_chunk=upc, steps_per_update=batch, sharding=sharding)
 
 
-def _state_sharding(abstract: RunnerState) -> RunnerState:
+def _state_sharding(abstract: RunnerState, mesh) -> RunnerState:
     """Shardings: env-batch fields split along axis 1 (after the seed axis), the rest replicated."""
-    from jax.sharding import Mesh, NamedSharding, PartitionSpec
-
-    mesh = Mesh(np.asarray(jax.local_devices()), ("env",))
-    replicated = NamedSharding(mesh, PartitionSpec())
-    split = NamedSharding(mesh, PartitionSpec(None, "env"))
-    tree = jax.tree.map(lambda _: replicated, abstract)
+    tree = jax.tree.map(lambda _: replicated(mesh), abstract)
+    split = batch_sharding(mesh, axis=1)
     return tree.replace(**{f: jax.tree.map(lambda _: split, getattr(abstract, f)) for f in ENV_BATCH_FIELDS})
 
 

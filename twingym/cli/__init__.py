@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import sys
 
-import typer
+from twingym.cli.host_devices import use_every_core
 
-from twingym.cli import bench_cmd, envs_cmd, live_cmd, pipeline_cmd, policy_cmd, train_cmd
-from twingym.cli.errors import UserError, run_guarded
+use_every_core()  # before anything starts JAX's CPU backend
+
+import typer  # noqa: E402
+
+from twingym.cli import bench_cmd, envs_cmd, live_cmd, pipeline_cmd, policy_cmd, train_cmd  # noqa: E402
+from twingym.cli.errors import UserError, run_guarded  # noqa: E402
 
 app = typer.Typer(
     name="twingym",
