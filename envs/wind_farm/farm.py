@@ -95,6 +95,9 @@ class Solution(struct.PyTreeNode):
 #: farms up to this size compile the sweep as straight-line code visiting only the turbines
 #: downstream of each source; larger farms loop (``lax.scan``) over every turbine per visit.
 UNROLL_MAX_TURBINES = 16
+#: larger batches of conditions are solved in tiles of this many (the sweep's working set, about
+#: 3 KiB per condition for 9 turbines, then stays in the caches).
+BATCH_TILE = 2048
 
 
 def _sum_points(a: jax.Array) -> jax.Array:
@@ -210,11 +213,36 @@ def solve_conditions(model: FarmModel, x: jax.Array, y: jax.Array, wind_directio
     Returns:
         :class:`Solution` with a leading batch axis on every field.
     """
+    wake_yaw = yaw if wake_yaw is None else wake_yaw
+    wake_yaw = wake_yaw[:, :, None] if wake_yaw.ndim == 2 else wake_yaw
+    conditions = (wind_direction, wind_speed, turbulence_intensity, yaw, wake_yaw)
+    size = wind_direction.shape[0]
+    if size <= BATCH_TILE or size % BATCH_TILE:
+        return _solve_batch_first(model, x, y, *conditions)
+    # Tiles of BATCH_TILE conditions one after another keep the sweep's working set in cache.
+    # Condition c goes to tile c % tiles, so a batch split over devices in contiguous blocks
+    # gives every device a share of every tile.
+    tiles = size // BATCH_TILE
+    to_tiles = lambda a: jnp.swapaxes(a.reshape(BATCH_TILE, tiles, *a.shape[1:]), 0, 1)  # noqa: E731
+    layout = {"x": x, "y": y}
+    shared = {k: v for k, v in layout.items() if v.ndim == 1}
+
+    def one_tile(tile):
+        lay = {**shared, **tile["layout"]}
+        return _solve_batch_first(model, lay["x"], lay["y"], *tile["conditions"])
+
+    sol = jax.lax.map(one_tile, {"layout": {k: to_tiles(v) for k, v in layout.items() if v.ndim == 2},
+                                 "conditions": tuple(map(to_tiles, conditions))})
+    return jax.tree.map(lambda a: jnp.swapaxes(a, 0, 1).reshape(size, *a.shape[2:]), sol)
+
+
+def _solve_batch_first(model: FarmModel, x, y, wind_direction, wind_speed, turbulence_intensity,
+                       yaw, wake_yaw) -> Solution:
+    """:func:`_sweep` on batch-first arrays (``wake_yaw`` (B, n_source, 1 or n_target))."""
     last = lambda a: jnp.moveaxis(a, 0, -1)  # noqa: E731
     x, y = (a[:, None] if a.ndim == 1 else last(a) for a in (x, y))
-    wake_yaw = yaw if wake_yaw is None else wake_yaw
-    wake_yaw = last(wake_yaw[:, :, None] if wake_yaw.ndim == 2 else wake_yaw)
-    sol = _sweep(model, x, y, wind_direction, wind_speed, turbulence_intensity, last(yaw), wake_yaw)
+    sol = _sweep(model, x, y, wind_direction, wind_speed, turbulence_intensity, last(yaw),
+                 last(wake_yaw))
     return jax.tree.map(lambda a: jnp.moveaxis(a, -1, 0), sol)
 
 

@@ -107,7 +107,8 @@ def machine_info() -> dict[str, Any]:
     return {"machine": f"{platform.node()} {platform.processor() or platform.machine()}",
             "cpu_count": os.cpu_count(), "python": platform.python_version(),
             "jax": jax.__version__, "jax_backend": jax.default_backend(),
-            "devices": [str(d) for d in jax.devices()]}
+            "devices": [str(d) for d in jax.devices()],
+            "device": f"{jax.device_count()} x {jax.devices()[0].device_kind}"}
 
 
 def env_throughput_records(twin_id: str, env, params, batches=(1, 64, 1024, 16384), steps: int = 100,
@@ -128,7 +129,7 @@ def print_records(records: list[Record], title: str) -> None:
     for col in ("metric", "batch", "ours", "peer", "peer value", "ratio", "notes"):
         table.add_column(col, justify="right" if col not in ("metric", "peer", "notes") else "left")
     base = {"metric", "unit", "ours", "peer_name", "peer", "ratio", "batch", "section", "machine",
-            "jax_backend"}
+            "jax_backend", "device"}
     for r in records:
         notes = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
                           for k, v in r.items() if k not in base)
