@@ -1,7 +1,7 @@
 """Package layout for twingym.
 
 The repository keeps the top-level folders named in DESIGN.md (``envs/``, ``agents/``, ``training/``,
-``policies/``, ``configs/``); they install as ``twingym.envs`` and so on. The mapping is computed here
+``policies/``, ``live/``, ``configs/``); they install as ``twingym.envs`` and so on. The mapping is computed here
 so a new subpackage (a new twin folder) is picked up without editing a list.
 """
 
@@ -15,7 +15,9 @@ FOLDERS = {
     "twingym.agents": "agents",
     "twingym.training": "training",
     "twingym.policies": "policies",
+    "twingym.live": "live",
     "twingym.configs": "configs",
+    "twingym.dashboard": "dashboard",
 }
 
 packages: list[str] = []
@@ -32,5 +34,6 @@ for name, folder in FOLDERS.items():
 setup(
     packages=packages,
     package_dir=package_dir,
-    package_data={"": ["*.yaml", "*.yml", "*.txt", "*.json", "*.csv", "*.IN", "LICENSE*", "*.md"]},
+    package_data={"": ["*.yaml", "*.yml", "*.txt", "*.json", "*.csv", "*.IN", "LICENSE*", "*.md", "*.html", "*.js",
+                      "*.css"]},
 )

@@ -4,6 +4,7 @@
 - :mod:`twingym.agents.sb3`: stable-baselines3 PPO and SAC on the batched SB3 VecEnv.
 - :mod:`twingym.agents.rllib`: Ray RLlib PPO on the current API stack.
 - :mod:`twingym.agents.policy_spec`: :class:`PolicySpec`, the backend-neutral deterministic policy.
+- :mod:`twingym.agents.backends`: the registry of backends (:data:`BACKENDS`), by ``agent.backend``.
 
 For a finished run directory (see ``twingym.training.run_dir``):
 
@@ -20,9 +21,8 @@ from pathlib import Path
 
 import numpy as np
 import yaml
+from twingym.agents.backends import BACKENDS, Backend, UnknownBackendError, backend
 from twingym.agents.policy_spec import DenseLayer, PolicySpec
-
-BACKENDS = ("jax_ppo", "sb3_ppo", "sb3_sac", "rllib_ppo")
 
 
 def run_backend(run_dir: str | Path) -> str:
@@ -30,10 +30,11 @@ def run_backend(run_dir: str | Path) -> str:
     path = Path(run_dir) / "config.yaml"
     if not path.is_file():
         raise FileNotFoundError(f"{str(run_dir)!r} is not a run directory (no config.yaml)")
-    backend = (yaml.safe_load(path.read_text()) or {}).get("agent", {}).get("backend")
-    if backend not in BACKENDS:
-        raise ValueError(f"{path}: unknown agent.backend {backend!r}; expected one of {', '.join(BACKENDS)}")
-    return backend
+    name = (yaml.safe_load(path.read_text()) or {}).get("agent", {}).get("backend")
+    try:
+        return backend(name).name
+    except UnknownBackendError as exc:
+        raise UnknownBackendError(f"{path}: {exc}") from None
 
 
 def final_dir(run_dir: str | Path) -> Path:
@@ -45,21 +46,14 @@ def final_dir(run_dir: str | Path) -> Path:
     return path
 
 
+def _run_policy(run_dir: str | Path) -> tuple[Backend, Path]:
+    return backend(run_backend(run_dir)), final_dir(run_dir)
+
+
 def policy_spec_from_run(run_dir: str | Path) -> PolicySpec:
     """:class:`PolicySpec` of the final policy of a run (any backend)."""
-    backend = run_backend(run_dir)
-    final = final_dir(run_dir)
-    if backend == "jax_ppo":
-        from twingym.agents.jax_ppo import JaxPolicy
-
-        return JaxPolicy.load(final).policy_spec()
-    if backend in ("sb3_ppo", "sb3_sac"):
-        from twingym.agents import sb3
-
-        return sb3.policy_spec(final)
-    from twingym.agents import rllib
-
-    return rllib.policy_spec(final)
+    b, final = _run_policy(run_dir)
+    return b.policy_module().policy_spec(final)
 
 
 def load_actor(run_dir: str | Path):
@@ -68,38 +62,15 @@ def load_actor(run_dir: str | Path):
     ``jittable`` is True for JAX policies (``act`` traces under ``jit``/``vmap``); torch policies act
     on numpy arrays on the host.
     """
-    backend = run_backend(run_dir)
-    final = final_dir(run_dir)
-    if backend == "jax_ppo":
-        from twingym.agents.jax_ppo import JaxPolicy
-
-        return JaxPolicy.load(final).act, True
-    if backend in ("sb3_ppo", "sb3_sac"):
-        from twingym.agents import sb3
-
-        return sb3.load_actor(final), False
-    from twingym.agents import rllib
-
-    return rllib.load_actor(final), False
+    b, final = _run_policy(run_dir)
+    return b.policy_module().load_actor(final), b.jittable_actor
 
 
 def deterministic_actions(run_dir: str | Path, obs: np.ndarray) -> np.ndarray:
     """The backend's own deterministic actions for raw observations ``(B, *obs_shape)``."""
-    backend = run_backend(run_dir)
-    final = final_dir(run_dir)
-    if backend == "jax_ppo":
-        import jax.numpy as jnp
-        from twingym.agents.jax_ppo import JaxPolicy
-
-        return np.asarray(JaxPolicy.load(final).act(jnp.asarray(obs, jnp.float32)))
-    if backend in ("sb3_ppo", "sb3_sac"):
-        from twingym.agents import sb3
-
-        return sb3.deterministic_actions(final, obs)
-    from twingym.agents import rllib
-
-    return rllib.deterministic_actions(final, obs)
+    b, final = _run_policy(run_dir)
+    return np.asarray(b.policy_module().deterministic_actions(final, obs))
 
 
-__all__ = ["BACKENDS", "DenseLayer", "PolicySpec", "deterministic_actions", "final_dir", "load_actor",
-           "policy_spec_from_run", "run_backend"]
+__all__ = ["BACKENDS", "Backend", "DenseLayer", "PolicySpec", "UnknownBackendError", "backend",
+           "deterministic_actions", "final_dir", "load_actor", "policy_spec_from_run", "run_backend"]

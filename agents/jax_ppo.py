@@ -73,6 +73,19 @@ class JaxPPOParams(BaseModel):
     num_seeds: int = Field(1, gt=0, description="independent seeds trained in one vmapped call")
     updates_per_chunk: int = Field(10, gt=0, description="PPO updates per compiled chunk")
 
+    def batch_sizes(self) -> tuple[tuple[int, str], tuple[int, str]]:
+        """(twin copies stepped at once, samples held for one update), each with its config expression."""
+        return ((self.num_envs * self.num_seeds, "agent.num_envs * agent.num_seeds"),
+                (self.num_envs * self.rollout_steps * self.num_seeds,
+                 "agent.num_envs * agent.rollout_steps * agent.num_seeds"))
+
+    def batch_problem(self) -> str | None:
+        """Why the rollout cannot be cut into ``num_minibatches`` equal minibatches, or None."""
+        if (self.num_envs * self.rollout_steps) % self.num_minibatches:
+            return (f"config key 'agent.num_minibatches': agent.num_envs * agent.rollout_steps "
+                    f"({self.num_envs * self.rollout_steps}) must be divisible by it ({self.num_minibatches})")
+        return None
+
 
 # ---------------------------------------------------------------------------------------------
 # Action heads
@@ -444,13 +457,17 @@ def make_train(hp: JaxPPOParams, env: TwinEnv, env_params: Any, total_steps: int
         return jax.vmap(whole)(init(key))
 
     sharding = None
+    ndev = jax.device_count()  # every process's devices (jax.distributed), the local ones otherwise
+    if jax.process_count() > 1 and n % ndev:
+        raise ValueError(f"agent.num_envs ({n}) must be divisible by the {ndev} devices")
     mesh = batch_mesh(n)
     if shard is None:
         shard = mesh.size > 1
     if shard and mesh.size > 1:
         sharding = _state_sharding(jax.eval_shape(init, jax.random.PRNGKey(0)), mesh)
+        replicated_sharding = replicated(mesh)
         init_jit = jax.jit(init, out_shardings=sharding)
-        chunk_jit = jax.jit(jax.vmap(chunk_one), in_shardings=(sharding,), out_shardings=(sharding, None),
+        chunk_jit = jax.jit(jax.vmap(chunk_one), in_shardings=(sharding,), out_shardings=(sharding, replicated_sharding),
                             donate_argnums=0)
     else:
         init_jit = jax.jit(init)
@@ -472,7 +489,10 @@ def _state_sharding(abstract: RunnerState, mesh) -> RunnerState:
 
 
 def save_state(path: str | Path, state: RunnerState) -> None:
-    """Save the full train state pytree (all leaves, RNG key included) to ``path`` (.npz)."""
+    """Save the full train state pytree (all leaves, RNG key included) to ``path`` (.npz).
+
+    ``state`` may already be on the host (numpy leaves, e.g. gathered from every process).
+    """
     leaves = jax.tree.leaves(jax.device_get(state))
     np.savez(path, **{f"leaf_{i:05d}": np.asarray(x) for i, x in enumerate(leaves)})
 
@@ -490,7 +510,10 @@ def load_state(path: str | Path, template: RunnerState, sharding: Any = None) ->
             raise ValueError(f"checkpoint {path} does not match this config (array {got.shape} {got.dtype}, "
                              f"expected {want.shape} {want.dtype})")
     state = jax.tree.unflatten(treedef, leaves)
-    return jax.device_put(state, sharding) if sharding is not None else jax.device_put(state)
+    if sharding is None:
+        return jax.device_put(state)
+    # each process places its own shards of the whole arrays (works with one or many processes)
+    return jax.tree.map(lambda x, s: jax.make_array_from_callback(x.shape, s, lambda idx: x[idx]), state, sharding)
 
 
 @dataclass
@@ -558,3 +581,19 @@ class JaxPolicy:
                           nvec=h.nvec if h.kind != "gaussian" else None,
                           obs_epsilon=eps, obs_clip=clip, backend="jax_ppo",
                           extra={"action_shape": list(h.action_shape)})
+
+
+# ---- the final policy of a run directory (the backend's policy interface, see ``agents.backends``) -----------
+def policy_spec(directory: str | Path) -> PolicySpec:
+    """:class:`PolicySpec` of the policy saved in ``directory`` (a run's ``final/``)."""
+    return JaxPolicy.load(directory).policy_spec()
+
+
+def load_actor(directory: str | Path):
+    """A jittable function ``obs (B, *obs_shape) -> actions`` of the policy saved in ``directory``."""
+    return JaxPolicy.load(directory).act
+
+
+def deterministic_actions(directory: str | Path, obs: np.ndarray) -> np.ndarray:
+    """The policy's own deterministic actions on raw observations ``(B, *obs_shape)`` (host arrays)."""
+    return np.asarray(load_actor(directory)(jnp.asarray(obs, jnp.float32)))

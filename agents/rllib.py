@@ -7,6 +7,11 @@
   (``vf_share_layers=False``); observations pass RLlib's ``MeanStdFilter`` connector (stats kept in
   the env runners' connector state, merged across runners by RLlib).
 - Failed env runners are restarted (``fault_tolerance(restart_failed_env_runners=True)``).
+- On a cluster the Algorithm lives in an :class:`AlgorithmHost` actor placed, with its env runners
+  and learners, in one placement group (``placement_strategy``, SPREAD by default: env runners go to
+  distinct nodes where there are several); learners take ``num_gpus_per_learner`` GPUs each
+  (``auto``: one where the cluster has GPUs). The driver talks to the host only: it receives results
+  and policy archives as values, and checkpoints go to a path every node can reach.
 
 A saved policy directory (``final/``) holds ``module/`` (the RLModule checkpoint, loaded with
 ``RLModule.from_checkpoint``), ``obs_stats.npz`` (``mean``, ``std``, ``clip``: RLlib normalises as
@@ -50,26 +55,27 @@ class RLlibPPOParams(BaseModel):
     activation: Literal["tanh", "relu"] = "tanh"
     normalize_obs: bool = True
     num_cpus: int = Field(2, gt=0, description="CPUs of the local Ray started when no cluster is given")
+    num_cpus_per_env_runner: float = Field(1, gt=0, description="CPUs reserved per env runner actor")
+    num_cpus_for_main_process: float = Field(1, ge=0, description="CPUs reserved for the algorithm's own process")
+    num_cpus_per_learner: float = Field(1, ge=0, description="CPUs reserved per learner (the algorithm's own "
+                                        "process when num_learners is 0)")
+    num_learners: int = Field(0, ge=0, description="remote learner actors (0: learn in the algorithm's process)")
+    num_gpus_per_learner: float | Literal["auto"] = Field(
+        "auto", description="GPUs per learner (the local one when num_learners is 0); auto: 1 when the "
+                            "cluster has a GPU for every learner, else 0")
+    placement_strategy: Literal["SPREAD", "PACK", "STRICT_SPREAD", "STRICT_PACK"] = Field(
+        "SPREAD", description="placement group strategy of the algorithm, env runners and learners")
 
     @property
     def train_batch_size(self) -> int:
         return max(1, self.num_env_runners) * self.num_envs_per_env_runner * self.rollout_fragment_length
 
-
-def init_ray(address: str | None, num_cpus: int) -> None:
-    """Join ``address`` (or ``RAY_ADDRESS``) or start a small local Ray without dashboard."""
-    import os
-
-    import ray
-
-    if ray.is_initialized():
-        return
-    address = address or os.environ.get("RAY_ADDRESS")
-    if address:
-        ray.init(address=address, log_to_driver=False, ignore_reinit_error=True)
-    else:
-        ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True,
-                 configure_logging=False)
+    def batch_sizes(self) -> tuple[tuple[int, str], tuple[int, str]]:
+        """(twin copies stepped at once, samples held for one update), each with its config expression."""
+        return ((max(self.num_env_runners, 1) * self.num_envs_per_env_runner,
+                 "agent.num_env_runners * agent.num_envs_per_env_runner"),
+                (self.train_batch_size,
+                 "agent.num_env_runners * agent.num_envs_per_env_runner * agent.rollout_fragment_length"))
 
 
 def register_env() -> None:
@@ -79,14 +85,42 @@ def register_env() -> None:
     _register(ENV_NAME, rllib_env_creator)
 
 
-def build_config(hp: RLlibPPOParams, twin_id: str, env_params: dict[str, Any], seed: int,
-                 extra_pythonpath: list[str] | None = None):
-    """An RLlib ``PPOConfig`` for the twin (new API stack)."""
+def gpus_per_learner(hp: RLlibPPOParams, cluster_gpus: float) -> float:
+    """``num_gpus_per_learner`` with ``auto`` resolved against the cluster's GPU count."""
+    if hp.num_gpus_per_learner != "auto":
+        return float(hp.num_gpus_per_learner)
+    return 1.0 if cluster_gpus >= max(1, hp.num_learners) else 0.0
+
+
+def resolve_resources(hp: RLlibPPOParams, cluster_gpus: float) -> RLlibPPOParams:
+    """``hp`` with ``num_gpus_per_learner`` fixed to a number for this cluster."""
+    return hp.model_copy(update={"num_gpus_per_learner": gpus_per_learner(hp, cluster_gpus)})
+
+
+def on_episode_end(*, episode: Any, metrics_logger: Any = None, **_: Any) -> None:
+    """RLlib callback: log the episode's summed ``info["cost"]`` as ``episode_cost``."""
+    if metrics_logger is None:
+        return
+    cost = 0.0
+    for info in episode.get_infos():
+        if isinstance(info, dict) and "cost" in info:
+            cost += float(np.asarray(info["cost"]))
+    metrics_logger.log_value("episode_cost", cost, reduce="mean", window=20)
+
+
+def build_config(hp: RLlibPPOParams, twin_id: str, env_params: dict[str, Any], seed: int):
+    """An RLlib ``PPOConfig`` for the twin (new API stack).
+
+    The env config carries the twin's :func:`~twingym.envs.registry.portable_spec`, so the env runner
+    processes register any twin registered here (built in or not) before building it.
+    """
     from ray.rllib.algorithms.ppo import PPOConfig
     from ray.rllib.connectors.env_to_module import MeanStdFilter
     from ray.rllib.core.rl_module.default_model_config import DefaultModelConfig
+    from twingym.envs.registry import portable_spec
 
-    env_config = {"twin_id": twin_id, "param_overrides": dict(env_params), "seed": seed}
+    env_config = {"twin_id": twin_id, "param_overrides": dict(env_params), "seed": seed,
+                  "twin": portable_spec(twin_id)}
     connector = (lambda env=None, spaces=None, device=None: MeanStdFilter()) if hp.normalize_obs else None
     config = (
         PPOConfig()
@@ -96,8 +130,10 @@ def build_config(hp: RLlibPPOParams, twin_id: str, env_params: dict[str, Any], s
         .env_runners(num_env_runners=hp.num_env_runners, num_envs_per_env_runner=hp.num_envs_per_env_runner,
                      rollout_fragment_length=hp.rollout_fragment_length,
                      gym_env_vectorize_mode="vector_entry_point", env_to_module_connector=connector,
-                     num_cpus_per_env_runner=1)
-        .learners(num_learners=0)
+                     num_cpus_per_env_runner=hp.num_cpus_per_env_runner)
+        .learners(num_learners=hp.num_learners, num_gpus_per_learner=gpus_per_learner(hp, 0.0),
+                  num_cpus_per_learner=hp.num_cpus_per_learner)
+        .resources(placement_strategy=hp.placement_strategy, num_cpus_for_main_process=hp.num_cpus_for_main_process)
         .training(lr=hp.learning_rate, gamma=hp.gamma, lambda_=hp.gae_lambda, clip_param=hp.clip_param,
                   entropy_coeff=hp.entropy_coeff, vf_loss_coeff=hp.vf_loss_coeff,
                   vf_clip_param=hp.vf_clip_param, grad_clip=hp.grad_clip,
@@ -110,6 +146,115 @@ def build_config(hp: RLlibPPOParams, twin_id: str, env_params: dict[str, Any], s
         .reporting(metrics_num_episodes_for_smoothing=20)
     )
     return config
+
+
+class AlgorithmHost:
+    """One RLlib PPO Algorithm, owned by a Ray actor in the run's placement group.
+
+    Methods return plain values (result dicts, archive bytes), so the driver may run on any node.
+    """
+
+    def __init__(self, hp: RLlibPPOParams, twin_id: str, env_params: dict[str, Any], seed: int) -> None:
+        register_env()
+        config = build_config(hp, twin_id, env_params, seed).callbacks(on_episode_end=on_episode_end)
+        self.algo = config.build_algo()
+
+    def train(self) -> dict[str, Any]:
+        return self.algo.train()
+
+    def save(self, path: str) -> None:
+        """An Algorithm checkpoint at ``path`` (a directory every node can reach)."""
+        self.algo.save_to_path(path)
+
+    def restore(self, path: str) -> None:
+        self.algo.restore_from_path(path)
+
+    def policy_archive(self, obs_space_shape: tuple[int, ...]) -> bytes:
+        """The current policy as :func:`save_policy` writes it, packed as a ``.tar`` archive."""
+        import io
+        import tarfile
+        import tempfile
+
+        sync_obs_filters(self.algo)
+        with tempfile.TemporaryDirectory() as tmp:
+            save_policy(self.algo, tmp, obs_space_shape)
+            buf = io.BytesIO()
+            with tarfile.open(fileobj=buf, mode="w") as tar:
+                tar.add(tmp, arcname=".")
+        return buf.getvalue()
+
+    def env_runner_nodes(self) -> list[str]:
+        """Ray node id of every remote env runner."""
+        import ray
+
+        return list(self.algo.env_runner_group.foreach_env_runner(
+            lambda _runner: ray.get_runtime_context().get_node_id(), local_env_runner=False))
+
+    def stop(self) -> None:
+        self.algo.stop()
+
+
+def unpack_policy(archive: bytes, directory: str | Path) -> Path:
+    """Extract a :meth:`AlgorithmHost.policy_archive` into ``directory`` (replacing its content)."""
+    import io
+    import shutil
+    import tarfile
+
+    directory = Path(directory)
+    if directory.exists():
+        shutil.rmtree(directory)
+    directory.mkdir(parents=True)
+    with tarfile.open(fileobj=io.BytesIO(archive), mode="r") as tar:
+        tar.extractall(directory, filter="data")
+    return directory
+
+
+def _summed(bundles: list[dict[str, float]]) -> dict[str, float]:
+    total: dict[str, float] = {}
+    for bundle in bundles:
+        for k, v in bundle.items():
+            total[k] = total.get(k, 0.0) + v
+    return total
+
+
+def start_host(hp: RLlibPPOParams, twin_id: str, env_params: dict[str, Any], seed: int,
+               timeout_s: float = 120.0):
+    """Reserve the run's placement group and start its :class:`AlgorithmHost`; returns ``(host, pg)``.
+
+    ``hp.num_gpus_per_learner`` must be resolved (:func:`resolve_resources`). Raises ``ValueError``
+    naming the bundles when the cluster cannot place them within ``timeout_s``.
+    """
+    import ray
+    from ray.rllib.algorithms.ppo import PPO
+    from ray.util.placement_group import placement_group, remove_placement_group
+    from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
+
+    register_env()
+    factory = PPO.default_resource_request(build_config(hp, twin_id, env_params, seed))
+    # bundle 0 hosts the algorithm (env runner i takes bundle i); a head reserving nothing keeps a
+    # token CPU share so that it stays in the group (RLlib's factory drops an empty head bundle)
+    bundles = ([{"CPU": 0.01}] if factory.head_bundle_is_empty else []) + factory.bundles
+    have = ray.cluster_resources()
+    short = {k: v for k, v in _summed(bundles).items() if v > have.get(k, 0.0) + 1e-9}
+    if short:
+        raise ValueError(f"the Ray cluster has too few resources for the run: it needs {short} in all "
+                         f"(bundles {bundles}), the cluster has {have}: lower agent.num_env_runners / "
+                         f"num_cpus_per_env_runner / num_learners / num_gpus_per_learner")
+    pg = placement_group(bundles, strategy=factory.strategy)
+    try:
+        ray.get(pg.ready(), timeout=timeout_s)
+    except ray.exceptions.GetTimeoutError:
+        remove_placement_group(pg)
+        raise ValueError(f"the Ray cluster could not place the run's bundles {bundles} (strategy "
+                         f"{factory.strategy}) within {timeout_s:.0f} s: it is busy, or no node fits one "
+                         f"bundle") from None
+    main = bundles[0]
+    host = ray.remote(AlgorithmHost).options(
+        num_cpus=main.get("CPU", 0), num_gpus=main.get("GPU", 0), max_restarts=0,
+        scheduling_strategy=PlacementGroupSchedulingStrategy(pg, placement_group_bundle_index=0,
+                                                             placement_group_capture_child_tasks=True),
+    ).remote(hp, twin_id, env_params, seed)
+    return host, pg
 
 
 def obs_filter_state(algo: Any) -> dict[str, np.ndarray] | None:

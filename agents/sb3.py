@@ -46,6 +46,10 @@ class SB3PPOParams(BaseModel):
     normalize_rewards: bool = True
     torch_threads: int = Field(1, gt=0, description="torch CPU threads (small MLPs run best on one)")
 
+    def batch_sizes(self) -> tuple[tuple[int, str], tuple[int, str]]:
+        """(twin copies stepped at once, samples held for one update), each with its config expression."""
+        return (self.num_envs, "agent.num_envs"), (self.num_envs * self.n_steps, "agent.num_envs * agent.n_steps")
+
 
 class SB3SACParams(BaseModel):
     """Hyperparameters of stable-baselines3 SAC (``backend: sb3_sac``)."""
@@ -66,6 +70,10 @@ class SB3SACParams(BaseModel):
     activation: Literal["relu", "tanh"] = "relu"
     normalize_obs: bool = True
     torch_threads: int = Field(1, gt=0, description="torch CPU threads (small MLPs run best on one)")
+
+    def batch_sizes(self) -> tuple[tuple[int, str], tuple[int, str]]:
+        """(twin copies stepped at once, samples held for one update), each with its config expression."""
+        return (self.num_envs, "agent.num_envs"), (self.buffer_size, "agent.buffer_size")
 
 
 SB3Params = SB3PPOParams | SB3SACParams

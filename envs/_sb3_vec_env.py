@@ -10,15 +10,7 @@ from typing import Any
 import jax
 import numpy as np
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv
-from twingym.envs.adapters import (
-    _SEED_LIMIT,
-    _batch_reset,
-    _batch_step,
-    _cast_action,
-    _fresh_seed,
-    _resolve,
-    _to_host,
-)
+from twingym.envs import _adapter_base as base
 from twingym.envs.core import TwinEnv
 
 
@@ -27,12 +19,12 @@ class JaxSB3VecEnv(VecEnv):
 
     def __init__(self, twin: str | TwinEnv, num_envs: int, params: Any = None, seed: int | None = None,
                  **param_overrides: Any) -> None:
-        self.twin, self.params = _resolve(twin, params, param_overrides)
+        self.twin, self.params = base.resolve(twin, params, param_overrides)
         observation_space = self.twin.observation_space(self.params).to_gymnasium()
         action_space = self.twin.action_space(self.params).to_gymnasium()
         self.render_mode = "rgb_array"
         super().__init__(int(num_envs), observation_space, action_space)
-        self._key = jax.random.key(_fresh_seed() if seed is None else int(seed) % _SEED_LIMIT)
+        self._key = base.key_from_seed(seed)
         self._state: Any = None
         self._actions: jax.Array | None = None
 
@@ -42,22 +34,22 @@ class JaxSB3VecEnv(VecEnv):
 
     def reset(self) -> np.ndarray:
         if self._seeds[0] is not None:
-            self._key = jax.random.key(int(self._seeds[0]) % _SEED_LIMIT)
+            self._key = base.key_from_seed(self._seeds[0])
         self._reset_seeds()
-        obs, self._state = _batch_reset(self.twin, self._next_key(), self.params, self.num_envs)
+        obs, self._state = base.batch_reset(self.twin, self._next_key(), self.params, self.num_envs)
         return np.asarray(obs)
 
     def step_async(self, actions: np.ndarray) -> None:
-        self._actions = _cast_action(self.action_space, actions, self.num_envs)
+        self._actions = base.cast_action(self.action_space, actions, self.num_envs)
 
     def step_wait(self):
         if self._state is None:
             raise RuntimeError("call reset() before step()")
-        obs, self._state, reward, terminated, truncated, info = _batch_step(
+        obs, self._state, reward, terminated, truncated, info = base.batch_step(
             self.twin, self._next_key(), self._state, self._actions, self.params)
         obs, reward = np.asarray(obs), np.asarray(reward, dtype=np.float32)
         terminated, truncated = np.asarray(terminated), np.asarray(truncated)
-        host = _to_host(info)
+        host = base.to_host(info)
         final_obs = host.pop("final_observation")
         dones = terminated | truncated
         infos: list[dict[str, Any]] = [{k: v[i] for k, v in host.items()} for i in range(self.num_envs)]

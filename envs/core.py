@@ -10,6 +10,14 @@ Auto-reset happens here, in :meth:`TwinEnv.step`, and nowhere else: when ``step_
 step key, the last observation of the finished one in ``info["final_observation"]``, and the two
 flags unchanged.
 
+Non-finite actions: every NaN or infinite component of a float action is replaced, in
+:meth:`TwinEnv.step`, by the same component of the twin's :meth:`TwinEnv.safe_action` (zero, or
+"hold the current setpoints", whichever the twin declares), and the step reports it:
+``info["nonfinite_action"]`` (int32) counts the replaced components and each one adds 1 to
+``info["cost"]``. So a NaN never reaches the dynamics, in a jitted batch or behind any adapter, and a
+safe-RL learner or a validation gate sees it as a violation. Integer action spaces cannot hold a
+non-finite value; the Gymnasium adapters refuse a non-finite value sent for one.
+
 State and params are immutable pytrees (``flax.struct.dataclass``). Everything physical lives in
 params, so ``jax.vmap`` over params is domain randomisation and over keys is batching.
 """
@@ -34,8 +42,11 @@ Action = jax.Array
 Info = dict[str, jax.Array]
 StepResult = tuple[Obs, Any, jax.Array, jax.Array, jax.Array, Info]
 
-#: keys every twin's ``step_env`` must put in ``info`` (``final_observation`` is added by ``step``).
+#: keys every twin's ``step_env`` must put in ``info`` (``final_observation`` and ``nonfinite_action``
+#: are added by ``step``).
 REQUIRED_INFO_KEYS = ("cost",)
+#: ``info["cost"]`` added per non-finite action component replaced by the safe action.
+NONFINITE_ACTION_COST = 1.0
 
 
 @struct.dataclass
@@ -139,6 +150,26 @@ class TwinEnv(Generic[StateT, ParamsT]):
         """Host-side picture of one (unbatched) state: ``(H, W, 3)`` uint8."""
         raise NotImplementedError(f"{type(self).__name__} has no render()")
 
+    def schematic(self, params: ParamsT) -> dict[str, Any]:
+        """Static geometry a viewer needs to draw this twin (JSON-able, host side; default ``{}``).
+
+        ``kind`` names the drawing (``wind_farm``, ``power_grid``, ``assembly_cell``,
+        ``wind_turbine``); the other keys are plain lists and numbers in SI-style units (m, MW).
+        The live twin publishes it once (``twingym/Schematic``) so a dashboard can draw the live
+        measurements onto it without importing the twin.
+        """
+        return {}
+
+    def safe_action(self, state: StateT, action: Action, params: ParamsT) -> Action:
+        """The action whose components replace non-finite components of ``action``.
+
+        ``action`` is the action received (for its shape and dtype). Default: zeros (no
+        redispatch, no yaw offset, hold the setpoints). A twin whose zero action is not safe or not
+        inside its action space overrides this; it may depend on the state (e.g. "hold the current
+        setpoints" in an absolute-command mode). Traced inside ``step``: jnp only.
+        """
+        return jnp.zeros_like(action)
+
     def baselines(self) -> dict[str, Baseline]:
         """Classical controllers of this twin, by name."""
         return {}
@@ -168,11 +199,14 @@ class TwinEnv(Generic[StateT, ParamsT]):
         """Advance one step; auto-resets into a fresh episode when this one ends.
 
         Returns ``(obs, state, reward, terminated, truncated, info)`` with ``reward`` float32,
-        flags bool, ``info["cost"]`` float32 >= 0 and ``info["final_observation"]`` the
-        observation reached by this step before any reset.
+        flags bool, ``info["cost"]`` float32 >= 0, ``info["nonfinite_action"]`` int32 (action
+        components that were NaN or infinite and were replaced by :meth:`safe_action`; each adds
+        1 to the cost) and ``info["final_observation"]`` the observation reached by this step
+        before any reset.
         """
         params = self.default_params() if params is None else params
         key_step, key_reset = jax.random.split(key)
+        action, nonfinite = self._finite_action(state, action, params)
         obs_st, state_st, reward, terminated, truncated, info = self.step_env(
             key_step, state, action, params)
         missing = [k for k in REQUIRED_INFO_KEYS if k not in info]
@@ -183,9 +217,21 @@ class TwinEnv(Generic[StateT, ParamsT]):
         done = terminated | truncated
         obs, state = _reset_where_done(self, key_reset, params, done, obs_st, state_st)
         info = dict(info)
-        info["cost"] = jnp.asarray(info["cost"], dtype=jnp.float32)
+        info["cost"] = (jnp.asarray(info["cost"], dtype=jnp.float32)
+                        + NONFINITE_ACTION_COST * nonfinite.astype(jnp.float32))
+        info["nonfinite_action"] = nonfinite
         info["final_observation"] = obs_st
         return obs, state, jnp.asarray(reward, dtype=jnp.float32), terminated, truncated, info
+
+    def _finite_action(self, state: StateT, action: Action, params: ParamsT) -> tuple[Action, jax.Array]:
+        """``action`` with non-finite components replaced by :meth:`safe_action`, and their count."""
+        action = jnp.asarray(action)
+        if not jnp.issubdtype(action.dtype, jnp.inexact):
+            return action, jnp.int32(0)
+        bad = ~jnp.isfinite(action)
+        safe = jnp.broadcast_to(jnp.asarray(self.safe_action(state, action, params), action.dtype),
+                                action.shape)
+        return jnp.where(bad, safe, action), jnp.sum(bad, dtype=jnp.int32)
 
     def make_params(self, **overrides: Any) -> ParamsT:
         """Default params with ``overrides`` applied. Twins whose options change array shapes
@@ -259,12 +305,3 @@ def replace_fields(params: Any, overrides: dict[str, Any], what: str = "paramete
         converted[name] = value
     return params.replace(**converted)
 
-
-def batch_reset(env: TwinEnv, keys: jax.Array, params: Any) -> tuple[Obs, Any]:
-    """``reset`` vmapped over a leading batch of keys (params shared)."""
-    return jax.vmap(env.reset, in_axes=(0, None))(keys, params)
-
-
-def batch_step(env: TwinEnv, keys: jax.Array, states: Any, actions: Action, params: Any) -> StepResult:
-    """``step`` vmapped over a leading batch of keys, states and actions (params shared)."""
-    return jax.vmap(env.step, in_axes=(0, 0, 0, None))(keys, states, actions, params)

@@ -3,7 +3,10 @@
 Ids are versioned, ``Name-vN``. Entry points are ``"module:Class"`` strings imported on first
 ``make`` (so listing twins never imports JAX-heavy twin modules). Every twin is also registered in
 gymnasium's registry as ``twingym/<Id>`` with an ``entry_point`` (single env) and a
-``vector_entry_point`` (the batched env that steps all copies in one jitted call).
+``vector_entry_point`` (the batched env that steps all copies in one jitted call), the episode
+length as ``max_episode_steps`` (the twin's default ``max_steps``; ``gymnasium.make`` then adds its
+``TimeLimit`` at the same step the twin truncates, and ``make_vec`` passes it on as ``max_steps``),
+and gymnasium's passive env checker enabled.
 """
 
 from __future__ import annotations
@@ -23,13 +26,15 @@ GYM_NAMESPACE = "twingym"
 @dataclass(frozen=True)
 class TwinSpec:
     """Registry entry: ``id`` (``Name-vN``), ``entry_point`` (``"module:Class"``), constructor
-    kwargs, default param overrides, and a one-line description."""
+    kwargs, default param overrides, a one-line description, and the episode length in steps
+    (``max_episode_steps``, the default params' ``max_steps``; None when the twin has none)."""
 
     id: str
     entry_point: str
     kwargs: dict[str, Any] = field(default_factory=dict)
     param_overrides: dict[str, Any] = field(default_factory=dict)
     description: str = ""
+    max_episode_steps: int | None = None
 
 
 _REGISTRY: dict[str, TwinSpec] = {}
@@ -44,8 +49,13 @@ class UnknownTwinError(KeyError):
 
 def register(id: str, entry_point: str, *, kwargs: dict[str, Any] | None = None,
              param_overrides: dict[str, Any] | None = None, description: str = "",
-             gymnasium_register: bool = True) -> TwinSpec:
-    """Register a twin under ``id``; raises ``ValueError`` on a malformed or duplicate id."""
+             max_episode_steps: int | None = None, gymnasium_register: bool = True) -> TwinSpec:
+    """Register a twin under ``id``; raises ``ValueError`` on a malformed or duplicate id.
+
+    ``max_episode_steps`` is the twin's default episode length (its params' ``max_steps``), given
+    here so that registering and listing twins never imports the twin module; the env test kit
+    checks that the two agree.
+    """
     if not ID_PATTERN.match(id):
         raise ValueError(f"twin id {id!r} must look like 'Name-vN' (e.g. 'WindFarm-v0')")
     if id in _REGISTRY:
@@ -53,7 +63,10 @@ def register(id: str, entry_point: str, *, kwargs: dict[str, Any] | None = None,
                          f"{_REGISTRY[id].entry_point}); bump the version instead of overwriting")
     if ":" not in entry_point:
         raise ValueError(f"entry point {entry_point!r} must be 'module:Class'")
-    spec = TwinSpec(id, entry_point, dict(kwargs or {}), dict(param_overrides or {}), description)
+    if max_episode_steps is not None and int(max_episode_steps) < 1:
+        raise ValueError(f"max_episode_steps of {id!r} must be >= 1, got {max_episode_steps}")
+    spec = TwinSpec(id, entry_point, dict(kwargs or {}), dict(param_overrides or {}), description,
+                    None if max_episode_steps is None else int(max_episode_steps))
     _REGISTRY[id] = spec
     if gymnasium_register:
         _register_in_gymnasium(spec)
@@ -94,6 +107,33 @@ def make(id: str, **param_overrides: Any) -> tuple[TwinEnv, Any]:
     return env, params
 
 
+def portable_spec(id: str) -> dict[str, Any]:
+    """What another process (a Ray worker, an RLlib env runner) needs to register ``id`` as it is here:
+    the registry entry and this process's ``sys.path`` (where the entry point's module is found)."""
+    import sys
+
+    entry = spec(id)
+    return {"id": entry.id, "entry_point": entry.entry_point, "kwargs": dict(entry.kwargs),
+            "param_overrides": dict(entry.param_overrides), "description": entry.description,
+            "sys_path": list(sys.path)}
+
+
+def register_portable(data: dict[str, Any]) -> None:
+    """Register a twin described by :func:`portable_spec` in this process (nothing when it already is).
+
+    Missing ``sys_path`` entries are appended, so the entry point's module imports as it did there.
+    """
+    import sys
+
+    if data["id"] in _REGISTRY:
+        return
+    for path in data.get("sys_path", []):
+        if path not in sys.path:
+            sys.path.append(path)
+    register(data["id"], data["entry_point"], kwargs=data.get("kwargs"), param_overrides=data.get("param_overrides"),
+             description=data.get("description", ""))
+
+
 def _register_in_gymnasium(entry: TwinSpec) -> None:
     gym_id = f"{GYM_NAMESPACE}/{entry.id}"
     if gym_id in gymnasium.registry:
@@ -103,5 +143,6 @@ def _register_in_gymnasium(entry: TwinSpec) -> None:
         entry_point="twingym.envs.adapters:make_gymnasium_env",
         vector_entry_point="twingym.envs.adapters:make_vector_env",
         kwargs={"twin_id": entry.id},
-        disable_env_checker=True,
+        max_episode_steps=entry.max_episode_steps,
+        disable_env_checker=False,
     )

@@ -1,20 +1,24 @@
 """The policy bundle: a directory (or ``.zip`` of one) that carries a policy from training to a plant.
 
-Files (format version :data:`FORMAT_VERSION`, see ``docs/bundle-format.md``):
+Files (format version :data:`~twingym.policies.manifest.FORMAT_VERSION`, see ``docs/bundle-format.md``):
 
 - ``policy.onnx``: raw observation in, action in the twin's units out (see ``onnx_export``).
 - ``reference_spec.npz``: the exported :class:`PolicySpec` (numpy reference of the same policy),
   used by validation's equivalence gate.
-- ``manifest.json``: format version, twin id and params hash, spaces and labels, backend, run id,
-  training config, and the sha256 of every other file it lists; its own sha256 over its canonical
-  form is stored in it as ``manifest_sha256``. The file must be byte-identical to that canonical
-  form, so *any* changed byte is detected.
-- ``validation.json`` + ``report.html``: written by ``twingym validate``; ``validation.json`` binds
-  itself to the sha256 of ``policy.onnx`` and of ``manifest.json`` and carries its own digest.
+- ``manifest.json``: a :class:`~twingym.policies.manifest.Manifest`: format version, twin id and
+  params hash, spaces and labels, backend, run id, training config, and the sha256 of every other
+  file it lists; its own sha256 over its canonical form is stored in it as ``manifest_sha256``. The
+  file must be byte-identical to that canonical form, so *any* changed byte is detected.
+- ``validation.json`` + ``report.html``: written by ``twingym validate``; ``validation.json`` (a
+  :class:`~twingym.policies.manifest.ValidationRecord`) binds itself to the sha256 of ``policy.onnx``
+  and of ``manifest.json`` and carries its own digest.
 
 Digests detect corruption and edits; they are not signatures (anyone can recompute a sha256).
+``twingym validate --sign-key KEY`` adds an Ed25519 signature to ``validation.json``
+(:mod:`twingym.policies.signing`); ``require_validated(bundle, trusted)`` then accepts only records
+signed by a trusted key.
 
-API used by deployment (issue 8)::
+API used by deployment::
 
     bundle = load_bundle(path)        # BundleError (one line) on missing files, bad digests, tampering
     record = require_validated(bundle)  # BundleError unless validation.json binds this exact policy
@@ -30,69 +34,47 @@ import io
 import json
 import os
 import shutil
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from twingym.live import contract
+from twingym.policies import bundle_io
+from twingym.policies.manifest import (
+    DIGEST_KEY,
+    FORMAT_VERSION,
+    VALIDATION_DIGEST_KEY,
+    Binding,
+    BundleError,
+    Manifest,
+    ValidationRecord,
+    canonical_json,
+    seal,
+    sha256_bytes,
+)
+
+__all__ = ["DIGEST_KEY", "FORMAT_VERSION", "MANIFEST_FILE", "POLICY_FILE", "REPORT_FILE", "SPEC_FILE",
+           "VALIDATION_DIGEST_KEY", "VALIDATION_FILE", "Bundle", "BundleError", "Manifest", "ValidationRecord",
+           "canonical_json", "file_digests", "load_bundle", "params_hash", "require_validated", "seal",
+           "sha256_bytes", "space_from_json", "space_to_json", "validation_problem", "write_bundle",
+           "write_validation", "zip_bytes"]
 
 if TYPE_CHECKING:  # the deploy runtime loads bundles without JAX: spaces are imported where used
     from twingym.envs import spaces
 
-FORMAT_VERSION = 1
 POLICY_FILE = "policy.onnx"
 SPEC_FILE = "reference_spec.npz"
-MANIFEST_FILE = "manifest.json"
-VALIDATION_FILE = "validation.json"
+MANIFEST_FILE = bundle_io.MANIFEST_FILE
+VALIDATION_FILE = bundle_io.VALIDATION_FILE
 REPORT_FILE = "report.html"
-DIGEST_KEY = "manifest_sha256"
-VALIDATION_DIGEST_KEY = "validation_sha256"
 
 
-class BundleError(ValueError):
-    """A bundle that cannot be used: missing, corrupted, tampered, or not validated. One-line message."""
-
-
-# ---- digests and canonical JSON -----------------------------------------------------------------------
-def sha256_bytes(data: bytes) -> str:
-    """Hex sha256 of ``data``."""
-    return hashlib.sha256(data).hexdigest()
-
-
-def _jsonable(obj: Any) -> Any:
-    """``obj`` with numpy/JAX values and non-finite floats turned into strict-JSON values."""
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, bool | str) or obj is None:
-        return obj
-    if isinstance(obj, int | np.integer):
-        return int(obj)
-    if isinstance(obj, float | np.floating):
-        f = float(obj)
-        if np.isnan(f):
-            return "nan"
-        if np.isinf(f):
-            return "inf" if f > 0 else "-inf"
-        return f
-    if hasattr(obj, "__array__"):
-        return _jsonable(np.asarray(obj).tolist())
-    return str(obj)
-
-
-def canonical_json(obj: Any) -> bytes:
-    """The one serialisation of bundle JSON files: sorted keys, indent 2, strict JSON, final newline."""
-    return (json.dumps(_jsonable(obj), sort_keys=True, indent=2, allow_nan=False, ensure_ascii=True)
-            + "\n").encode("ascii")
-
-
-def seal(record: dict, key: str) -> dict:
-    """``record`` plus ``{key: sha256(canonical_json(record without key))}``."""
-    body = {k: v for k, v in _jsonable(record).items() if k != key}
-    return {**body, key: sha256_bytes(canonical_json(body))}
+# ---- digests -------------------------------------------------------------------------------------------
+def file_digests(files: dict[str, bytes]) -> dict[str, str]:
+    """sha256 of each member, sorted by name (the ``files`` of a manifest or validation record)."""
+    return {name: sha256_bytes(data) for name, data in sorted(files.items())}
 
 
 def _check_sealed(raw: bytes, key: str, what: str) -> dict:
@@ -143,38 +125,19 @@ def params_hash(params: Any) -> str:
 
 
 def space_to_json(space: spaces.Space) -> dict:
-    """JSON description of a twingym space (non-finite bounds as the strings "inf"/"-inf")."""
-    from twingym.envs import spaces
-
-    if isinstance(space, spaces.Box):
-        return {"type": "Box", "shape": list(space.shape), "dtype": np.dtype(space.dtype).name,
-                "low": _jsonable(space.low_array.ravel().tolist()),
-                "high": _jsonable(space.high_array.ravel().tolist())}
-    if isinstance(space, spaces.Discrete):
-        return {"type": "Discrete", "n": int(space.n), "dtype": np.dtype(space.dtype).name}
-    if isinstance(space, spaces.MultiDiscrete):
-        return {"type": "MultiDiscrete", "nvec": list(space.nvec), "dtype": np.dtype(space.dtype).name}
-    raise BundleError(f"unsupported space type {type(space).__name__}")
-
-
-def _floats(values: list) -> np.ndarray:
-    return np.asarray([float(v) for v in values], dtype=np.float32)
+    """JSON description of a twingym space (the live twin's protocol form, :mod:`twingym.live.contract`)."""
+    try:
+        return contract.space_to_json(space)
+    except ValueError as exc:
+        raise BundleError(str(exc)) from None
 
 
 def space_from_json(data: dict) -> spaces.Space:
     """Inverse of :func:`space_to_json`."""
-    from twingym.envs import spaces
-
-    kind = data.get("type")
-    if kind == "Box":
-        shape = tuple(data["shape"])
-        return spaces.Box(_floats(data["low"]).reshape(shape), _floats(data["high"]).reshape(shape),
-                          shape=shape, dtype=np.dtype(data.get("dtype", "float32")))
-    if kind == "Discrete":
-        return spaces.Discrete(int(data["n"]))
-    if kind == "MultiDiscrete":
-        return spaces.MultiDiscrete(tuple(data["nvec"]))
-    raise BundleError(f"manifest describes an unknown space type {kind!r}")
+    try:
+        return contract.space_from_json(data)
+    except ValueError as exc:
+        raise BundleError(f"manifest describes an {exc}") from None
 
 
 # ---- the bundle ------------------------------------------------------------------------------------------
@@ -183,7 +146,7 @@ class Bundle:
     """A loaded, digest-checked bundle. ``files`` maps member names to their bytes."""
 
     path: Path
-    manifest: dict
+    manifest: Manifest
     files: dict[str, bytes] = field(repr=False)
 
     @property
@@ -205,64 +168,47 @@ class Bundle:
 
     @property
     def twin_id(self) -> str:
-        return self.manifest["twin"]["id"]
+        return self.manifest.twin.id
 
     def observation_space(self) -> spaces.Space:
-        return space_from_json(self.manifest["observation_space"])
+        return space_from_json(self.manifest.observation_space)
 
     def action_space(self) -> spaces.Space:
-        return space_from_json(self.manifest["action_space"])
+        return space_from_json(self.manifest.action_space)
 
     def reference_spec(self):
         """The exported PolicySpec (numpy reference), or None when the bundle has none."""
         from twingym.policies.onnx_export import load_spec
         return load_spec(self.files[SPEC_FILE]) if SPEC_FILE in self.files else None
 
-    def validation(self) -> dict | None:
+    def validation(self) -> ValidationRecord | None:
         """The parsed ``validation.json`` (digest-checked), or None when not validated yet."""
         if VALIDATION_FILE not in self.files:
             return None
-        return _check_sealed(self.files[VALIDATION_FILE], VALIDATION_DIGEST_KEY, VALIDATION_FILE)
+        raw = _check_sealed(self.files[VALIDATION_FILE], VALIDATION_DIGEST_KEY, VALIDATION_FILE)
+        return ValidationRecord.from_json(raw, f"{VALIDATION_FILE} of bundle {self.path}")
 
 
-def _read_members(path: Path) -> dict[str, bytes]:
-    if path.is_dir():
-        return {p.name: p.read_bytes() for p in sorted(path.iterdir()) if p.is_file()}
-    if zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as zf:
-            names = [n for n in zf.namelist() if not n.endswith("/")]
-            roots = {n.split("/", 1)[0] for n in names}
-            strip = len(roots) == 1 and all("/" in n for n in names)
-            out = {}
-            for n in names:
-                rel = n.split("/", 1)[1] if strip else n
-                if "/" not in rel:
-                    try:
-                        out[rel] = zf.read(n)
-                    except zipfile.BadZipFile as exc:
-                        raise BundleError(f"bundle {path}: member {rel} is corrupted ({exc})") from None
-            return out
-    raise BundleError(f"bundle {path} is neither a directory nor a .zip archive")
-
-
-def load_bundle(path: str | os.PathLike) -> Bundle:
+def load_bundle(path: str | os.PathLike, limits: bundle_io.ReadLimits = bundle_io.DEFAULT_LIMITS) -> Bundle:
     """Load and verify a bundle directory or ``.zip``.
 
     Raises :class:`BundleError` when the path is missing, ``manifest.json`` or a file it lists is
-    missing, the manifest was edited (any byte), or a listed file's sha256 differs from the manifest.
+    missing, the manifest was edited (any byte), or a listed file's sha256 differs from the manifest;
+    and, before any of that, when a member is unlisted (zip), too large, a compression bomb or a
+    link leaving the bundle (see :mod:`twingym.policies.bundle_io` and ``limits``).
     """
     path = Path(path)
     if not path.exists():
         raise BundleError(f"bundle {path} does not exist")
-    files = _read_members(path)
+    try:
+        files = bundle_io.read_members(path, limits)
+    except bundle_io.MemberError as exc:
+        raise BundleError(str(exc)) from None
     if MANIFEST_FILE not in files:
         raise BundleError(f"bundle {path} has no {MANIFEST_FILE}: not a twingym policy bundle")
-    manifest = _check_sealed(files[MANIFEST_FILE], DIGEST_KEY, f"{MANIFEST_FILE} of bundle {path}")
-    version = manifest.get("format_version")
-    if version != FORMAT_VERSION:
-        raise BundleError(f"bundle {path} has format version {version!r}; this twingym reads "
-                          f"version {FORMAT_VERSION}")
-    listed = manifest.get("files", {})
+    raw = _check_sealed(files[MANIFEST_FILE], DIGEST_KEY, f"{MANIFEST_FILE} of bundle {path}")
+    manifest = Manifest.from_json(raw, f"bundle {path}")
+    listed = manifest.files
     if POLICY_FILE not in listed:
         raise BundleError(f"{MANIFEST_FILE} of bundle {path} lists no {POLICY_FILE}")
     for name, digest in sorted(listed.items()):
@@ -275,94 +221,71 @@ def load_bundle(path: str | os.PathLike) -> Bundle:
     return Bundle(path=path, manifest=manifest, files=files)
 
 
-def failed_gates(record: dict) -> list[str]:
-    """Names of the gates in a validation record that did not pass (recomputed, not trusted)."""
-    gates = record.get("gates") or []
-    return [g.get("name", "?") for g in gates if g.get("passed") is not True]
+def signature_status(bundle: Bundle, trusted: dict | None = None) -> tuple[bool, str]:
+    """``(acceptable, one line)`` for the signature of ``bundle``'s validation record.
+
+    ``trusted``: ``{key_id: TrustedKey}`` from :func:`twingym.policies.signing.load_trusted_keys`;
+    with it only a valid signature by one of those keys is acceptable, without it an unsigned
+    record is acceptable too (see :mod:`twingym.policies.signing`).
+    """
+    from twingym.policies import signing
+
+    if VALIDATION_FILE not in bundle.files:
+        return False, "not validated"
+    # the file's own mapping is what was signed (the typed record would drop keys it does not know)
+    raw = _check_sealed(bundle.files[VALIDATION_FILE], VALIDATION_DIGEST_KEY, VALIDATION_FILE)
+    body = {k: v for k, v in raw.items() if k not in (VALIDATION_DIGEST_KEY, signing.SIGNATURE_KEY)}
+    return signing.signature_status(raw, body, canonical_json, trusted)
 
 
-def validation_problem(bundle: Bundle) -> str | None:
-    """Why ``bundle`` may not be deployed (one line), or None when it is validated and passed."""
+def validation_problem(bundle: Bundle, trusted: dict | None = None) -> str | None:
+    """Why ``bundle`` may not be deployed (one line), or None when it is validated and passed (and,
+    with ``trusted`` keys, signed by one of them)."""
     try:
         record = bundle.validation()
     except BundleError as exc:
         return str(exc)
     if record is None:
         return f"bundle {bundle.path} has not been validated: run `twingym validate {bundle.path}` first"
-    binding = record.get("binding", {})
-    if binding.get("policy_onnx_sha256") != sha256_bytes(bundle.policy_bytes):
+    acceptable, signature = signature_status(bundle, trusted)
+    if not acceptable:
+        return f"bundle {bundle.path}: {signature}"
+    if record.binding.policy_onnx_sha256 != sha256_bytes(bundle.policy_bytes):
         return (f"{VALIDATION_FILE} of bundle {bundle.path} was made for a different {POLICY_FILE}; "
                 "re-run `twingym validate`")
-    if binding.get("manifest_sha256") != bundle.manifest_digest:
+    if record.binding.manifest_sha256 != bundle.manifest_digest:
         return (f"{VALIDATION_FILE} of bundle {bundle.path} was made for a different {MANIFEST_FILE}; "
                 "re-run `twingym validate`")
-    for name, digest in sorted((record.get("files") or {}).items()):
+    for name, digest in sorted(record.files.items()):
         if sha256_bytes(bundle.files.get(name, b"")) != digest:
             return f"{name} of bundle {bundle.path} does not match {VALIDATION_FILE}; re-run `twingym validate`"
-    if not record.get("gates"):
+    if not record.gates:
         return f"{VALIDATION_FILE} of bundle {bundle.path} holds no gates"
-    failed = failed_gates(record)
+    failed = record.gates_not_passed()
     if failed:
         return f"bundle {bundle.path} failed validation gates: {', '.join(failed)}"
     return None
 
 
-def require_validated(bundle: Bundle) -> dict:
+def require_validated(bundle: Bundle, trusted: dict | None = None) -> ValidationRecord:
     """The validation record of ``bundle``; raises :class:`BundleError` unless it binds the exact
-    ``policy.onnx`` and ``manifest.json`` of this bundle and every gate passed."""
-    problem = validation_problem(bundle)
+    ``policy.onnx`` and ``manifest.json`` of this bundle, every gate passed and, with ``trusted``
+    keys, one of them signed it."""
+    problem = validation_problem(bundle, trusted)
     if problem:
         raise BundleError(problem)
     return bundle.validation()
 
 
 # ---- writing -------------------------------------------------------------------------------------------
-def build_manifest(*, twin_id: str, params_digest: str, param_overrides: dict, observation_space: dict,
-                   action_space: dict, observation_labels: list, action_labels: list, backend: str,
-                   run_id: str, training_config: dict, files: dict[str, bytes], policy: dict,
-                   export_check: dict | None = None, twingym_version: str = "") -> dict:
-    """A sealed manifest (see the module docstring and ``docs/bundle-format.md``)."""
-    manifest = {
-        "format_version": FORMAT_VERSION,
-        "twingym_version": twingym_version,
-        "twin": {"id": twin_id, "params_hash": params_digest, "param_overrides": param_overrides},
-        "observation_space": observation_space,
-        "action_space": action_space,
-        "observation_labels": observation_labels,
-        "action_labels": action_labels,
-        "policy": policy,
-        "backend": backend,
-        "run_id": run_id,
-        "training_config": training_config,
-        "export_check": export_check,
-        "files": {name: sha256_bytes(data) for name, data in sorted(files.items())},
-    }
-    return seal(manifest, DIGEST_KEY)
-
-
-def _write_dir(directory: Path, files: dict[str, bytes]) -> None:
-    directory.mkdir(parents=True, exist_ok=True)
-    for name, data in files.items():
-        tmp = directory / f".{name}.tmp"
-        tmp.write_bytes(data)
-        os.replace(tmp, directory / name)
-
-
-def _write_zip(path: Path, files: dict[str, bytes]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".bundle", suffix=".zip", dir=path.parent)
-    os.close(fd)
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for name, data in sorted(files.items()):
-            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            zf.writestr(info, data)
-    os.replace(tmp, path)
-
-
-def write_bundle(path: str | os.PathLike, files: dict[str, bytes], manifest: dict, *,
+def write_bundle(path: str | os.PathLike, files: dict[str, bytes], manifest: Manifest, *,
                  overwrite: bool = False) -> Path:
-    """Write ``files`` + ``manifest.json`` as a directory, or a ``.zip`` when ``path`` ends in .zip."""
+    """Write ``files`` + ``manifest.json`` as a directory, or a ``.zip`` when ``path`` ends in .zip.
+
+    ``manifest.files`` must list the sha256 of every member of ``files`` (see :func:`file_digests`).
+    """
+    if manifest.files != file_digests(files):
+        raise BundleError("the manifest's file digests do not match the files being written")
     path = Path(path)
     if path.exists():
         if not overwrite:
@@ -371,31 +294,38 @@ def write_bundle(path: str | os.PathLike, files: dict[str, bytes], manifest: dic
             shutil.rmtree(path)
         else:
             path.unlink()
-    members = {**files, MANIFEST_FILE: canonical_json(manifest)}
+    members = {**files, MANIFEST_FILE: canonical_json(manifest.to_json())}
     if path.suffix.lower() == ".zip":
-        _write_zip(path, members)
+        bundle_io.write_zip(path, members)
     else:
-        _write_dir(path, members)
+        bundle_io.write_members(path, members)
     return path
 
 
-def write_validation(bundle: Bundle, record: dict, extra_files: dict[str, bytes]) -> dict:
-    """Bind ``record`` to ``bundle``, seal it, and store it with ``extra_files`` (the report).
+def write_validation(bundle: Bundle, record: ValidationRecord, extra_files: dict[str, bytes],
+                     sign_key: Any = None) -> ValidationRecord:
+    """Bind ``record`` to ``bundle``, sign it with ``sign_key`` (an Ed25519 private key, optional),
+    seal it, and store it with ``extra_files`` (the report).
 
-    Returns the sealed record as written. The bundle's ``files`` are updated in place.
+    Returns the record as written (bound, with its digest). The bundle's ``files`` are updated in place.
     """
-    record = dict(record)
-    record["binding"] = {"policy_onnx_sha256": sha256_bytes(bundle.policy_bytes),
-                         "manifest_sha256": bundle.manifest_digest}
-    record["files"] = {name: sha256_bytes(data) for name, data in sorted(extra_files.items())}
-    sealed = seal(record, VALIDATION_DIGEST_KEY)
+    from twingym.policies import signing
+
+    binding = Binding(policy_onnx_sha256=sha256_bytes(bundle.policy_bytes),
+                      manifest_sha256=bundle.manifest_digest)
+    bound = dataclasses.replace(record, binding=binding, files=file_digests(extra_files), signature=None)
+    if sign_key is not None:
+        body = {k: v for k, v in bound.to_json().items() if k != VALIDATION_DIGEST_KEY}
+        signed = signing.sign_record(body, sign_key, canonical_json)
+        bound = dataclasses.replace(bound, signature=signed[signing.SIGNATURE_KEY])
+    sealed = bound.to_json()
     new = {**extra_files, VALIDATION_FILE: canonical_json(sealed)}
     if bundle.is_zip:
-        _write_zip(bundle.path, {**bundle.files, **new})
+        bundle_io.write_zip(bundle.path, {**bundle.files, **new})
     else:
-        _write_dir(bundle.path, new)
+        bundle_io.write_members(bundle.path, new)
     bundle.files.update(new)
-    return sealed
+    return dataclasses.replace(bound, digest=sealed[VALIDATION_DIGEST_KEY])
 
 
 def zip_bytes(files: dict[str, bytes]) -> bytes:

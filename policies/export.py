@@ -8,21 +8,25 @@ measures equivalence with the backend's own deterministic policy
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-import yaml
 from twingym.agents.policy_spec import PolicySpec
 from twingym.envs import spaces
 from twingym.policies import bundle as bundle_mod
+from twingym.policies.manifest import Manifest, TwinRef
 from twingym.policies.onnx_export import CONTINUOUS, action_dim, export_bytes, save_spec
 from twingym.policies.runtime import OnnxPolicy
 
 import twingym
 from twingym import envs as twin_envs
+
+if TYPE_CHECKING:
+    from twingym.training.config import TrainConfig
 
 #: equivalence tolerance of export against the backend: max |onnx - backend| / action range.
 EQUIVALENCE_TOL = 1e-4
@@ -120,14 +124,14 @@ def export_spec(spec: PolicySpec, out: str | Path, *, twin_id: str, param_overri
         export_check = {"reference": "backend deterministic_actions", **err, "threshold": threshold,
                         "passed": bool(err["value"] <= threshold)}
     files = {bundle_mod.POLICY_FILE: onnx_bytes, bundle_mod.SPEC_FILE: save_spec(spec)}
-    manifest = bundle_mod.build_manifest(
-        twin_id=twin_id, params_digest=bundle_mod.params_hash(params), param_overrides=overrides,
+    manifest = Manifest(
+        twin=TwinRef(id=twin_id, params_hash=bundle_mod.params_hash(params), param_overrides=overrides),
         observation_space=bundle_mod.space_to_json(obs_space),
         action_space=bundle_mod.space_to_json(act_space),
         observation_labels=[list(lb) for lb in env.observation_labels(params)],
         action_labels=[list(lb) for lb in env.action_labels(params)],
         backend=backend or spec.backend, run_id=run_id, training_config=training_config or {},
-        files=files, export_check=export_check, twingym_version=twingym.__version__,
+        files=bundle_mod.file_digests(files), export_check=export_check, twingym_version=twingym.__version__,
         policy={"obs_dim": spec.obs_dim, "action_transform": spec.action_transform,
                 "layers": [[int(x) for x in layer.weight.shape] + [layer.activation] for layer in spec.layers],
                 "obs_clip": spec.obs_clip, "input": "observation", "output": "action"})
@@ -135,41 +139,32 @@ def export_spec(spec: PolicySpec, out: str | Path, *, twin_id: str, param_overri
 
 
 # ---- run directories --------------------------------------------------------------------------------------
-def _first(config: dict, paths: list[str]) -> Any:
-    for path in paths:
-        node: Any = config
-        for part in path.split("."):
-            if not isinstance(node, dict) or part not in node:
-                node = None
-                break
-            node = node[part]
-        if node is not None:
-            return node
-    return None
+@dataclass(frozen=True)
+class RunInfo:
+    """What export needs from a training run directory: its typed config and the raw mapping it came from.
+
+    ``run_id`` is the run directory's name; ``raw`` is ``config.yaml`` as written (the manifest's
+    ``training_config``).
+    """
+
+    config: TrainConfig
+    raw: dict[str, Any]
+    run_id: str
 
 
-def run_info(run_dir: Path) -> dict:
-    """Twin id, param overrides, backend, run id and resolved config of a training run directory."""
+def run_info(run_dir: Path) -> RunInfo:
+    """The run directory's ``config.yaml`` parsed by the training schema (one-line :class:`ExportFailed`)."""
+    from twingym.training.config import ConfigError, load_yaml, parse_config
+
     config_path = run_dir / "config.yaml"
     if not config_path.is_file():
         raise ExportFailed(f"{run_dir} is not a training run directory (no config.yaml)")
     try:
-        config = yaml.safe_load(config_path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ExportFailed(f"{config_path} is not valid YAML: {str(exc).splitlines()[0]}") from None
-    twin = _first(config, ["twin.id", "twin_id", "env.id", "env_id", "twin", "env"])
-    if not isinstance(twin, str):
-        raise ExportFailed(f"{config_path} names no twin id (expected a 'twin' key)")
-    overrides = _first(config, ["env_params", "twin.params", "twin.overrides", "twin_params", "params", "param_overrides",
-                                "env.params", "env.overrides"]) or {}
-    backend = _first(config, ["backend", "agent.backend", "agent.name", "algo"]) or ""
-    summary = {}
-    if (run_dir / "summary.json").is_file():
-        import json
-        summary = json.loads((run_dir / "summary.json").read_text())
-    run_id = summary.get("run_id") or config.get("run_id") or run_dir.name
-    return {"twin_id": twin, "param_overrides": dict(overrides), "backend": str(backend),
-            "run_id": str(run_id), "config": config}
+        raw = load_yaml(config_path)
+        cfg = parse_config(raw)
+    except ConfigError as exc:
+        raise ExportFailed(f"{config_path}: {exc}" if str(config_path) not in str(exc) else str(exc)) from None
+    return RunInfo(config=cfg, raw=raw, run_id=run_dir.name)
 
 
 def export_run(run_dir: str | Path, out: str | Path, *, overwrite: bool = False, check: bool = True,
@@ -178,15 +173,12 @@ def export_run(run_dir: str | Path, out: str | Path, *, overwrite: bool = False,
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise ExportFailed(f"run directory {run_dir} does not exist")
+    from twingym.agents import deterministic_actions, policy_spec_from_run
+
     info = run_info(run_dir)
-    try:
-        from twingym.agents import deterministic_actions, policy_spec_from_run
-    except ImportError:
-        raise ExportFailed("this twingym has no twingym.agents.policy_spec_from_run yet (agents package "
-                           "incomplete); cannot export runs") from None
     spec = policy_spec_from_run(run_dir)
     backend_actions = (lambda obs: deterministic_actions(run_dir, obs)) if check else None
-    return export_spec(spec, out, twin_id=info["twin_id"], param_overrides=info["param_overrides"],
-                       backend=spec.backend or info["backend"], run_id=info["run_id"],
-                       training_config=info["config"], backend_actions=backend_actions,
+    return export_spec(spec, out, twin_id=info.config.twin, param_overrides=info.config.env_params,
+                       backend=spec.backend or info.config.backend, run_id=info.run_id,
+                       training_config=info.raw, backend_actions=backend_actions,
                        n_check=n_check, overwrite=overwrite)

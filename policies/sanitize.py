@@ -24,7 +24,7 @@ Stale (frozen but finite) readings cannot be recognised from values alone; deplo
 from timestamps and treats them like bad readings (set ``force_bad``), validation feeds them to the
 policy as they are to measure robustness.
 
-API for deployment (issue 8)::
+API used by deployment::
 
     clean, bad = sanitize_observation(obs, last_good, low, high)
     guard = ObservationGuard(low, high)              # one per control loop, batch of rows or one row

@@ -36,6 +36,10 @@ from twingym.envs.core import Baseline
 from twingym.policies import bundle as bundle_mod
 from twingym.policies import gates as gates_mod
 from twingym.policies.export import action_error
+from twingym.policies.kpis import Kpi, episode_figures, kpis_for, step_seconds
+from twingym.policies.kpis import definitions as kpi_definitions
+from twingym.policies.latency import measure_latency
+from twingym.policies.manifest import ValidationRecord
 from twingym.policies.runtime import OnnxPolicy
 from twingym.policies.sanitize import ObservationGuard, sanitize_observation
 from twingym.policies.scenarios import Corruption, Scenario, Suite, default_suite, load_suite, scenario_params
@@ -94,6 +98,10 @@ class ControllerRun:
     lengths: np.ndarray
     fallback_frac: float | None = None
     trajectory: dict[str, np.ndarray] = field(default_factory=dict)  # episode 0: obs, action, reward, cost
+    #: per-episode KPI figures (E,) by KPI key (see twingym.policies.kpis)
+    kpis: dict[str, np.ndarray] = field(default_factory=dict)
+    #: every episode's per-step series (T, E[, A]): reward, action and each KPI's per-step quantity
+    series: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def cost_rate(self) -> float:
@@ -116,8 +124,10 @@ def _broadcast(tree: Any, n: int) -> Any:
 class Engine:
     """Batched rollouts of the policy and the baselines of one twin (compiled once per params structure)."""
 
-    def __init__(self, env: Any, params: Any, policy: OnnxPolicy, baselines: dict[str, Baseline]):
+    def __init__(self, env: Any, params: Any, policy: OnnxPolicy, baselines: dict[str, Baseline],
+                 kpis: tuple[Kpi, ...] = ()):
         self.env = env
+        self.kpis = tuple(kpis)
         self.policy = policy
         self.baselines = baselines
         self.jit_names = [n for n, b in baselines.items() if b.jittable]
@@ -159,8 +169,9 @@ class Engine:
         flat_actions = all_actions.reshape((c * e, *self.act_shape))
         obs, states, reward, term, trunc, info = jax.vmap(self.env.step, in_axes=(0, 0, 0, None))(
             keys, states, flat_actions, params)
+        kpi_steps = tuple(jnp.asarray(k.step(info, params), jnp.float32).reshape(c, e) for k in self.kpis)
         return (states, obs, reward.reshape(c, e), (term | trunc).reshape(c, e), info["cost"].reshape(c, e),
-                tuple(new_carries), shadow, all_actions[:, 0])
+                tuple(new_carries), shadow, all_actions, kpi_steps)
 
     def run(self, params: Any, *, episodes: int, horizon: int, seed: int, corruption: Corruption,
             collect: int = 0) -> tuple[dict[str, ControllerRun], np.ndarray]:
@@ -180,7 +191,7 @@ class Engine:
         host_carries = {n: [self.baselines[n].init(params) for _ in range(e)] for n in self.host_names}
         guard = ObservationGuard(self.low, self.high)
         corruptor = Corruptor(corruption, seed + 7919, e, self.low, self.high) if corruption.active else None
-        rewards, dones, costs, fallbacks, traj_obs, traj_act = [], [], [], [], [], []
+        rewards, dones, costs, fallbacks, traj_obs, traj_act, kpi_steps = [], [], [], [], [], [], []
         seen_obs: list[np.ndarray] = []
         prev_pa = None
         for t in range(horizon):
@@ -200,7 +211,7 @@ class Engine:
                     host[i, j] = np.asarray(a).reshape(self.act_shape)
             if collect and sum(len(s) for s in seen_obs) < collect:
                 seen_obs.append(clean.reshape(c * e, d))
-            states, obs, r, done, cost, carries, shadow, act0 = self._step(
+            states, obs, r, done, cost, carries, shadow, acts, kpi_t = self._step(
                 states, jnp.asarray(clean), jnp.asarray(pa), jnp.asarray(fb[0]), carries, shadow,
                 jnp.asarray(host), ep_keys, t, params)
             prev_pa = pa
@@ -209,7 +220,8 @@ class Engine:
             costs.append(np.asarray(cost))
             fallbacks.append(fb[0])
             traj_obs.append(raw[:, 0])
-            traj_act.append(np.asarray(act0).reshape(c, -1))
+            traj_act.append(np.asarray(acts).reshape(c, e, -1))
+            kpi_steps.append(np.stack([np.asarray(k) for k in kpi_t]) if kpi_t else np.zeros((0, c, e)))
             alive_next = ~np.logical_or.accumulate(np.stack(dones), axis=0)[-1]
             if not alive_next.any():
                 break
@@ -220,6 +232,7 @@ class Engine:
         total_cost = (c_arr * alive).sum(0)
         lengths = alive.sum(0)
         fb_arr = np.stack(fallbacks)
+        act_arr, kpi_arr = np.stack(traj_act), np.stack(kpi_steps)   # (T, C, E, A), (T, K, C, E)
         out = {}
         for i, name in enumerate(self.names):
             n0 = int(lengths[i, 0])
@@ -227,9 +240,13 @@ class Engine:
                 returns=returns[i].astype(np.float64), total_cost=total_cost[i].astype(np.float64),
                 lengths=lengths[i],
                 fallback_frac=float((fb_arr * alive[:, 0]).sum() / max(alive[:, 0].sum(), 1)) if name == POLICY else None,
-                trajectory={"obs": np.stack(traj_obs)[:n0, i], "action": np.stack(traj_act)[:n0, i],
+                trajectory={"obs": np.stack(traj_obs)[:n0, i], "action": act_arr[:n0, i, 0],
                             "reward": r_arr[:n0, i, 0], "cost": c_arr[:n0, i, 0],
-                            "fallback": fb_arr[:n0, 0] if name == POLICY else np.zeros(n0, bool)})
+                            "fallback": fb_arr[:n0, 0] if name == POLICY else np.zeros(n0, bool)},
+                kpis={k.key: episode_figures(k, kpi_arr[:, j, i], lengths[i], params)
+                      for j, k in enumerate(self.kpis)},
+                series={"reward": r_arr[:, i] * alive[:, i], "action": act_arr[:, i],
+                        **{k.key: kpi_arr[:, j, i] * alive[:, i] for j, k in enumerate(self.kpis)}})
         collected = np.concatenate(seen_obs)[:collect] if seen_obs else np.zeros((0, d), np.float32)
         return out, collected
 
@@ -286,24 +303,14 @@ def fuzz_check(policy: OnnxPolicy, act_space: spaces.Space, low: np.ndarray, hig
             "sanitized_failures": int((~ok_sanitized).sum()), "raw_finite_failures": int((~ok_raw).sum())}
 
 
-def measure_latency(onnx_bytes: bytes, sample: np.ndarray, n: int = 2000, warmup: int = 200) -> dict:
-    """Single-observation onnxruntime latency (1 intra-op thread), milliseconds."""
-    policy = OnnxPolicy(onnx_bytes, threads=1)
-    rows = np.ascontiguousarray(sample.astype(np.float32))
-    times = np.empty(n)
-    for i in range(warmup):
-        policy.act(rows[i % len(rows)])
-    for i in range(n):
-        x = rows[i % len(rows)]
-        t0 = time.perf_counter()
-        policy.act(x)
-        times[i] = time.perf_counter() - t0
-    ms = times * 1e3
-    return {"n": n, "p50_ms": float(np.percentile(ms, 50)), "p99_ms": float(np.percentile(ms, 99)),
-            "max_ms": float(ms.max())}
-
-
 # ---- orchestration ---------------------------------------------------------------------------------------
+def _figure_stats(values: np.ndarray) -> dict:
+    """Mean, 95 % half-width and the per-episode values of one KPI of one controller."""
+    n = len(values)
+    return {"mean": float(values.mean()), "ci95": float(1.96 * values.std(ddof=1) / np.sqrt(n)) if n > 1 else 0.0,
+            "values": [float(x) for x in values]}
+
+
 def _stats(run: ControllerRun) -> dict:
     r = run.returns
     n = len(r)
@@ -311,6 +318,8 @@ def _stats(run: ControllerRun) -> dict:
            "ci95_return": float(1.96 * r.std(ddof=1) / np.sqrt(n)) if n > 1 else 0.0,
            "cost_rate": run.cost_rate, "mean_length": float(run.lengths.mean()),
            "returns": [float(x) for x in r]}
+    if run.kpis:
+        out["kpis"] = {key: _figure_stats(values) for key, values in run.kpis.items()}
     if run.fallback_frac is not None:
         out["fallback_frac"] = run.fallback_frac
     return out
@@ -320,34 +329,33 @@ def _stats(run: ControllerRun) -> dict:
 class Outcome:
     """What ``validate_bundle`` produced: the sealed record, the report path, and the raw runs."""
 
-    record: dict
+    record: ValidationRecord
     passed: bool
     report_path: Path | None
     runs: dict[str, dict[str, ControllerRun]]
 
     @property
     def failed_gates(self) -> list[str]:
-        return bundle_mod.failed_gates(self.record)
+        return self.record.gates_not_passed()
 
 
-def validate_bundle(path: str | Path, *, suite: Suite | str | Path | None = None,
-                    gates_file: str | Path | None = None, episodes: int | None = None,
-                    max_horizon: int | None = None, write: bool = True,
-                    progress: Callable[[str], None] | None = None) -> Outcome:
-    """Validate the bundle at ``path`` (see the module docstring); writes ``validation.json`` and
-    ``report.html`` into it unless ``write`` is False."""
-    say = progress or (lambda msg: None)
-    t_start = time.perf_counter()
+def open_for_validation(path: str | Path) -> tuple[bundle_mod.Bundle, Any, Any, str]:
+    """``(bundle, env, params, params_hash)``: the bundle and its twin rebuilt from the manifest's
+    overrides; :class:`BundleError` when the twin no longer hashes as it did at export."""
     bundle = bundle_mod.load_bundle(path)
-    manifest = bundle.manifest
-    twin_id = bundle.twin_id
-    overrides = manifest["twin"].get("param_overrides") or {}
-    env, params = twin_envs.make(twin_id, **overrides)
+    twin = bundle.manifest.twin
+    env, params = twin_envs.make(twin.id, **(twin.param_overrides or {}))
     digest = bundle_mod.params_hash(params)
-    if digest != manifest["twin"]["params_hash"]:
+    if digest != twin.params_hash:
         raise bundle_mod.BundleError(
-            f"twin {twin_id} built from the manifest's overrides has params hash {digest[7:19]}..., the "
-            f"policy was exported for {manifest['twin']['params_hash'][7:19]}...: the twin changed since export")
+            f"twin {twin.id} built from the manifest's overrides has params hash {digest[7:19]}..., the "
+            f"policy was exported for {twin.params_hash[7:19]}...: the twin changed since export")
+    return bundle, env, params, digest
+
+
+def resolve_suite(suite: Suite | str | Path | None, env: Any, params: Any, twin_id: str,
+                  episodes: int | None = None, max_horizon: int | None = None) -> Suite:
+    """The suite to run: the twin's default, a loaded file or the given one, with the overrides."""
     if suite is None:
         suite = default_suite(env, params, twin_id)
     elif not isinstance(suite, Suite):
@@ -358,22 +366,36 @@ def validate_bundle(path: str | Path, *, suite: Suite | str | Path | None = None
         suite.episodes = episodes
     if max_horizon is not None:
         suite.max_horizon = max_horizon
-    gates = gates_mod.load_gates(gates_file, twin_id)
-    act_space = bundle.action_space()
-    policy = OnnxPolicy(bundle.policy_bytes, action_shape=tuple(act_space.shape))
-    all_baselines = env.baselines() or {}
-    if suite.baselines is not None:
-        unknown = sorted(set(suite.baselines) - set(all_baselines))
-        if unknown:
-            raise bundle_mod.BundleError(f"suite names unknown baseline {unknown[0]!r}; {twin_id} has "
-                                         f"{', '.join(all_baselines) or 'none'}")
-        all_baselines = {n: all_baselines[n] for n in suite.baselines}
-    engine = Engine(env, params, policy, all_baselines)
+    return suite
 
-    runs: dict[str, dict[str, ControllerRun]] = {}
-    scen_records: dict[str, dict] = {}
-    evidence_scen: dict[str, dict] = {}
-    collected = np.zeros((0, engine.obs_dim), np.float32)
+
+def suite_baselines(env: Any, suite: Suite, twin_id: str) -> dict[str, Baseline]:
+    """The twin's baselines the suite compares against (all of them unless the suite names some)."""
+    all_baselines = env.baselines() or {}
+    if suite.baselines is None:
+        return all_baselines
+    unknown = sorted(set(suite.baselines) - set(all_baselines))
+    if unknown:
+        raise bundle_mod.BundleError(f"suite names unknown baseline {unknown[0]!r}; {twin_id} has "
+                                     f"{', '.join(all_baselines) or 'none'}")
+    return {n: all_baselines[n] for n in suite.baselines}
+
+
+@dataclass
+class ScenarioResults:
+    """Every scenario of a suite run: raw ``runs``, the record's ``scenarios`` entries, the gates'
+    ``evidence`` and the clean nominal observations ``collected`` ``(n, obs_dim)`` for equivalence."""
+
+    runs: dict[str, dict[str, ControllerRun]]
+    records: dict[str, dict]
+    evidence: dict[str, dict]
+    collected: np.ndarray
+
+
+def run_scenarios(engine: Engine, env: Any, overrides: dict, suite: Suite,
+                  say: Callable[[str], None]) -> ScenarioResults:
+    """Roll out the policy and the baselines on every scenario of ``suite``."""
+    out = ScenarioResults({}, {}, {}, np.zeros((0, engine.obs_dim), np.float32))
     for i, scenario in enumerate(suite.scenarios):
         t0 = time.perf_counter()
         p = scenario_params(env, overrides, scenario)
@@ -383,69 +405,108 @@ def validate_bundle(path: str | Path, *, suite: Suite | str | Path | None = None
                                  corruption=scenario.corruption,
                                  collect=N_EQUIVALENCE if scenario.kind == "nominal" else 0)
         if len(obs):
-            collected = np.concatenate([collected, obs])
-        runs[scenario.name] = result
+            out.collected = np.concatenate([out.collected, obs])
+        out.runs[scenario.name] = result
         stats = {name: _stats(run) for name, run in result.items()}
-        scen_records[scenario.name] = {"kind": scenario.kind, "description": scenario.description,
-                                       "horizon": horizon, "controllers": stats}
-        evidence_scen[scenario.name] = {"kind": scenario.kind, "controllers": {
+        out.records[scenario.name] = {"kind": scenario.kind, "description": scenario.description,
+                                      "horizon": horizon, "controllers": stats}
+        out.evidence[scenario.name] = {"kind": scenario.kind, "controllers": {
             n: {"returns": run.returns, "cost_rate": run.cost_rate} for n, run in result.items()}}
         best = max((n for n in stats if n != POLICY), key=lambda n: stats[n]["mean_return"], default=None)
         say(f"{scenario.name}: policy {stats[POLICY]['mean_return']:.4g}"
             + (f", best baseline {best} {stats[best]['mean_return']:.4g}" if best else "")
             + f" ({time.perf_counter() - t0:.1f}s)")
+    return out
 
+
+def equivalence_evidence(bundle: bundle_mod.Bundle, policy: OnnxPolicy, act_space: spaces.Space,
+                         collected: np.ndarray, fuzz_rows: np.ndarray, low: np.ndarray,
+                         high: np.ndarray) -> list[dict]:
+    """ONNX vs the bundle's numpy PolicySpec on up to :data:`N_EQUIVALENCE` observations (topped up
+    with sanitised fuzz rows), plus the backend check recorded at export."""
     equivalence = []
     reference = bundle.reference_spec()
-    fuzz_rows = fuzz_observations(engine.low, engine.high, seed=suite.seed)
     if reference is not None:
         eq_obs = collected[:N_EQUIVALENCE]
         if len(eq_obs) < N_EQUIVALENCE:  # top up with sanitised fuzz rows (inside the space)
-            eq_obs = np.concatenate([eq_obs, sanitize_observation(fuzz_rows, None, engine.low, engine.high)[0]])
+            eq_obs = np.concatenate([eq_obs, sanitize_observation(fuzz_rows, None, low, high)[0]])
         err = action_error(policy.act(eq_obs), reference.act(eq_obs).reshape((len(eq_obs), *act_space.shape)),
                            act_space)
         equivalence.append({"reference": "bundle PolicySpec (numpy)", **err})
-    export_check = manifest.get("export_check")
+    export_check = bundle.manifest.export_check
     if export_check:
         equivalence.append({"reference": export_check.get("reference", "backend at export"),
                             "metric": export_check["metric"], "value": export_check["value"],
                             "n": export_check["n"]})
+    return equivalence
+
+
+def _say_latency(say: Callable[[str], None], latency: dict) -> None:
+    say(f"latency: p50 {latency['p50_ms']:.3f} ms, p99 {latency['p99_ms']:.3f} ms (best of {latency['rounds']} "
+        f"rounds of {latency['n']} calls)" + (f"; machine loaded (load {latency['load_avg']:.1f} > "
+                                              f"{latency['cores']} cores): reported, not gated"
+                                              if latency["loaded"] else ""))
+
+
+def write_report(bundle: bundle_mod.Bundle, record: ValidationRecord,
+                 runs: dict[str, dict[str, ControllerRun]], sign_key: Any = None) -> tuple[ValidationRecord, Path]:
+    """Render ``report.html``, seal ``record`` into the bundle (signed with ``sign_key``, an Ed25519
+    private key, when given); returns the written record and the report's path (the ``.zip`` itself
+    for a zipped bundle)."""
+    from twingym.policies.report import render_report
+
+    html = render_report(record, runs, bundle.manifest)
+    record = bundle_mod.write_validation(bundle, record, {bundle_mod.REPORT_FILE: html.encode("utf-8")},
+                                         sign_key)
+    return record, (bundle.path / bundle_mod.REPORT_FILE if not bundle.is_zip else bundle.path)
+
+
+def validate_bundle(path: str | Path, *, suite: Suite | str | Path | None = None,
+                    gates_file: str | Path | None = None, episodes: int | None = None,
+                    max_horizon: int | None = None, write: bool = True,
+                    progress: Callable[[str], None] | None = None, sign_key: Any = None) -> Outcome:
+    """Validate the bundle at ``path`` (see the module docstring); writes ``validation.json`` and
+    ``report.html`` into it unless ``write`` is False, signed with ``sign_key`` (an Ed25519 private
+    key, :func:`twingym.policies.signing.load_private_key`) when given."""
+    say = progress or (lambda msg: None)
+    t_start = time.perf_counter()
+    bundle, env, params, digest = open_for_validation(path)
+    twin_id = bundle.twin_id
+    suite = resolve_suite(suite, env, params, twin_id, episodes, max_horizon)
+    gates = gates_mod.load_gates(gates_file, twin_id)
+    act_space = bundle.action_space()
+    policy = OnnxPolicy(bundle.policy_bytes, action_shape=tuple(act_space.shape))
+    kpis = kpis_for(twin_id)
+    engine = Engine(env, params, policy, suite_baselines(env, suite, twin_id), kpis)
+    results = run_scenarios(engine, env, bundle.manifest.twin.param_overrides or {}, suite, say)
+
+    fuzz_rows = fuzz_observations(engine.low, engine.high, seed=suite.seed)
+    equivalence = equivalence_evidence(bundle, policy, act_space, results.collected, fuzz_rows, engine.low,
+                                       engine.high)
     say("equivalence: " + ", ".join(f"{e['metric']} {e['value']:.2e} (n={e['n']})" for e in equivalence))
     fuzz = fuzz_check(policy, act_space, engine.low, engine.high, seed=suite.seed)
     say(f"fuzz: {fuzz['ok']}/{fuzz['n']} finite in-bounds actions")
-    sample = collected if len(collected) else sanitize_observation(fuzz_rows, None, engine.low, engine.high)[0]
+    sample = (results.collected if len(results.collected)
+              else sanitize_observation(fuzz_rows, None, engine.low, engine.high)[0])
     latency = measure_latency(bundle.policy_bytes, sample)
-    say(f"latency: p50 {latency['p50_ms']:.3f} ms, p99 {latency['p99_ms']:.3f} ms")
-    evidence = {"scenarios": evidence_scen, "equivalence": equivalence, "fuzz": fuzz, "latency": latency,
-                "reference_baseline": getattr(env, "reference_baseline", None)}
-    gate_records = gates_mod.evaluate(evidence, gates)
+    _say_latency(say, latency)
+    reference_baseline = getattr(env, "reference_baseline", None)
+    gate_records = gates_mod.evaluate({"scenarios": results.evidence, "equivalence": equivalence, "fuzz": fuzz,
+                                       "latency": latency, "reference_baseline": reference_baseline}, gates)
     passed = all(g["passed"] for g in gate_records)
-    record = {
-        "format_version": bundle_mod.FORMAT_VERSION,
-        "twingym_version": twingym.__version__,
-        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-        "twin": twin_id,
-        "params_hash": digest,
-        "suite": suite.to_dict(),
-        "gates_config": gates,
-        "fallback_baseline": engine.fallback,
-        "reference_baseline": getattr(env, "reference_baseline", None),
-        "passed": passed,
-        "failed_gates": [g["name"] for g in gate_records if not g["passed"]],
-        "gates": gate_records,
-        "scenarios": scen_records,
-        "equivalence": equivalence,
-        "fuzz": fuzz,
-        "latency": latency,
-        "elapsed_s": round(time.perf_counter() - t_start, 2),
-    }
+    record = ValidationRecord(
+        twingym_version=twingym.__version__, created=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        twin=twin_id, params_hash=digest, suite=suite.to_dict(), gates_config=gates,
+        fallback_baseline=engine.fallback, reference_baseline=reference_baseline, passed=passed,
+        failed_gates=[g["name"] for g in gate_records if not g["passed"]], gates=gate_records,
+        scenarios=results.records, kpis=kpi_definitions(kpis), step_seconds=step_seconds(params),
+        equivalence=equivalence, fuzz=fuzz, latency=latency, elapsed_s=round(time.perf_counter() - t_start, 2))
     report_path = None
     if write:
-        from twingym.policies.report import REPORT_FILE, render_report
-        html = render_report(record, runs, manifest)
-        record = bundle_mod.write_validation(bundle, record, {REPORT_FILE: html.encode("utf-8")})
-        report_path = bundle.path / REPORT_FILE if not bundle.is_zip else bundle.path
-    return Outcome(record=record, passed=passed, report_path=report_path, runs=runs)
+        record, report_path = write_report(bundle, record, results.runs, sign_key)
+    return Outcome(record=record, passed=passed, report_path=report_path, runs=results.runs)
 
 
-__all__ = ["Engine", "Outcome", "Scenario", "fuzz_check", "measure_latency", "validate_bundle"]
+__all__ = ["Engine", "Outcome", "Scenario", "ScenarioResults", "equivalence_evidence", "fuzz_check", "measure_latency",
+           "open_for_validation", "resolve_suite", "run_scenarios", "suite_baselines", "validate_bundle",
+           "write_report"]

@@ -22,4 +22,4 @@ TEST_TWINS = {
 }
 for _id, _entry in TEST_TWINS.items():
     if _id not in twin_envs.registered():
-        twin_envs.register(_id, _entry, description="test-only twin")
+        twin_envs.register(_id, _entry, description="test-only twin", max_episode_steps=100)

@@ -30,8 +30,30 @@ def test_envs_lists_builtin_twins_with_spaces():
         assert twin_id in out.stdout
 
 
+@pytest.mark.parametrize("twin_id", ["WindFarm-v0", "AssemblyCell-v0"])
+def test_envs_info_shows_spaces_labels_params_with_units_scenarios_and_baselines(twin_id, capsys):
+    from twingym.envs import make
+
+    from twingym.cli import app
+    from twingym.cli.errors import run_guarded
+
+    assert run_guarded(app, ["envs", "info", twin_id]) == 0
+    out = capsys.readouterr().out
+    env, params = make(twin_id)
+    for label in env.observation_labels(params) + env.action_labels(params):
+        assert label.name in out and label.unit in out
+    for name in [*env.scenarios(), *env.baselines()]:
+        assert name in out
+    assert f"{env.reference_baseline} (reference)" in out
+    rows = {line.split("│")[1].strip(): line for line in out.splitlines() if line.count("│") == 4}
+    if twin_id == "WindFarm-v0":  # a parameter, its default and its unit from the params class
+        assert "0.3" in rows["yaw_rate"] and "deg/s" in rows["yaw_rate"]
+    else:
+        assert "kW" in rows["standby_kw"] and "0.3" in rows["standby_kw"]
+
+
 @pytest.mark.parametrize("args, needle", [
-    (("envs", "NoSuchTwin-v0"), "unknown twin 'NoSuchTwin-v0'"),
+    (("envs", "info", "NoSuchTwin-v0"), "unknown twin 'NoSuchTwin-v0'"),
     (("no-such-verb",), "No such command"),
 ])
 def test_bad_input_gives_one_line_and_nonzero_exit(args, needle):

@@ -29,6 +29,26 @@ def test_pipeline_runs_every_stage_and_keeps_its_artefacts(tmp_path, capsys):
     deploy_log = [json.loads(line) for line in (out / "deploy" / "deploy.jsonl").read_text().splitlines()]
     assert deploy_log[0]["shadow"] is (not record["passed"])
     assert (out / "live" / "record.jsonl").stat().st_size > 0
+    assert "dashboard: http://127.0.0.1:" in text.out                  # served during the deploy stage
+    assert "final_eval." not in text.out and "parts shipped per 8-h shift" in text.out   # human rows
     if not record["passed"]:
         last = text.err.strip().splitlines()[-1]   # the progress bar also writes to stderr
         assert last.startswith("twingym: error: validation failed") and "shadow mode only" in last
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--speed", "0"], "speed factor must be a finite number > 0"),
+    (["--deploy-seconds", "0"], "--deploy-seconds must be"),
+    (["--episodes", "0"], "--episodes must be >= 1"),
+    (["--set", "agent.lr=1"], "unknown config key 'agent.lr'"),
+    (["--set", "env_params.bogus=1"], "bogus"),
+])
+def test_bad_options_of_any_stage_stop_before_the_first_and_leave_no_folder(args, needle, tmp_path, capsys,
+                                                                              monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the default output folder would be runs/pipeline-<time>/ here
+    code = run_guarded(app, ["pipeline", "--config", "assembly_cell/ppo_jax", *args])
+    captured = capsys.readouterr()
+    assert code == 2
+    assert needle in captured.err.strip().splitlines()[-1]
+    assert "1/5 train" not in captured.out  # no stage started
+    assert list(tmp_path.iterdir()) == []

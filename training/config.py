@@ -8,27 +8,25 @@ Top-level keys::
     seed: 0
     train_scenarios: []        # jax_ppo: train on a mixture of the twin's scenarios (copy i: i mod k)
     agent:                     # backend and its hyperparameters; ``backend`` selects the schema
-      backend: jax_ppo         # jax_ppo | sb3_ppo | sb3_sac | rllib_ppo
+      backend: jax_ppo         # a key of twingym.agents.backends.BACKENDS: jax_ppo | sb3_ppo | sb3_sac | rllib_ppo
       ...
     eval: {episodes: 64, every_steps: 0}
     checkpoint: {every_steps: 0, keep: 3}
     run: {root: runs, name: null}
 
 Unknown keys and wrong types raise :class:`ConfigError` with one line naming the dotted key and what
-was expected. ``--set key=value`` overrides (:func:`apply_overrides`) parse the value as a YAML scalar.
+was expected; so do batch sizes no machine can hold (:func:`check_batch_sizes`). ``--set key=value`` overrides (:func:`apply_overrides`) parse the value as a YAML scalar.
 """
 
 from __future__ import annotations
 
 import importlib.resources
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Union
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from twingym.agents.jax_ppo import JaxPPOParams
-from twingym.agents.rllib import RLlibPPOParams
-from twingym.agents.sb3 import SB3PPOParams, SB3SACParams
+from twingym.agents.backends import BACKENDS
 
 
 class ConfigError(ValueError):
@@ -60,9 +58,14 @@ class RunConfig(BaseModel):
     root: str = Field("runs", description="parent folder of run directories")
     name: str | None = Field(None, description="run directory name")
     progress: bool = Field(True, description="show a rich progress bar")
+    storage: str | None = Field(
+        None, description="Ray cluster runs: a folder every node can reach (shared file system) for "
+                          "the RLlib Algorithm checkpoints (STORAGE/<run name>/step_*); default: the run "
+                          "directory")
 
 
-AgentConfig = Annotated[JaxPPOParams | SB3PPOParams | SB3SACParams | RLlibPPOParams,
+#: the ``agent:`` section: one hyperparameter model per registered backend, chosen by ``backend``
+AgentConfig = Annotated[Union[tuple(b.params_model() for b in BACKENDS.values())],  # noqa: UP007
                         Field(discriminator="backend")]
 
 
@@ -88,7 +91,29 @@ class TrainConfig(BaseModel):
         return self.agent.backend
 
 
-BACKENDS = ("jax_ppo", "sb3_ppo", "sb3_sac", "rllib_ppo")
+#: most twin copies one run may step at once: 16.8 M (beyond it no single machine holds the states).
+MAX_ENV_COPIES = 2**24
+#: most samples one update may hold: arrays are indexed with int32 (2**31 - 1 elements).
+MAX_UPDATE_SAMPLES = 2**31 - 1
+
+
+def check_batch_sizes(cfg: TrainConfig) -> None:
+    """Refuse batch sizes beyond :data:`MAX_ENV_COPIES` / :data:`MAX_UPDATE_SAMPLES` (one line).
+
+    Each backend's hyperparameter model says what its batch sizes are (``batch_sizes()``: twin copies
+    stepped at once and samples held for one update, each with the config expression it comes from)
+    and may name a further inconsistency (``batch_problem()``).
+    """
+    (copies, copies_what), (samples, samples_what) = cfg.agent.batch_sizes()
+    if copies > MAX_ENV_COPIES:
+        raise ConfigError(f"config key {copies_what.split(' ')[0]!r}: {copies_what} = {copies:,} twin copies; "
+                          f"at most {MAX_ENV_COPIES:,} can be stepped at once")
+    if samples > MAX_UPDATE_SAMPLES:
+        raise ConfigError(f"config key {samples_what.split(' ')[0]!r}: {samples_what} = {samples:,} samples "
+                          f"per update; at most {MAX_UPDATE_SAMPLES:,} (int32 indexing)")
+    problem = getattr(cfg.agent, "batch_problem", lambda: None)()
+    if problem:
+        raise ConfigError(problem)
 
 
 def _format_error(err: ValidationError) -> str:
@@ -115,9 +140,11 @@ def parse_config(data: dict[str, Any]) -> TrainConfig:
     if not isinstance(data, dict):
         raise ConfigError("a config must be a YAML mapping of keys to values")
     try:
-        return TrainConfig.model_validate(data)
+        cfg = TrainConfig.model_validate(data)
     except ValidationError as err:
         raise ConfigError(_format_error(err)) from None
+    check_batch_sizes(cfg)
+    return cfg
 
 
 def parse_scalar(text: str) -> Any:

@@ -4,11 +4,16 @@ Between chunks only: metrics come to the host, TensorBoard/``metrics.jsonl`` get
 update (means over seeds), and a checkpoint (``state.npz``: the whole train-state pytree including
 the RNG key, ``meta.json``: chunks done) is written. Resuming loads the last checkpoint and runs the
 remaining chunks of the same compiled function, so the result equals an uninterrupted run bit for bit.
+
+Across processes (:mod:`twingym.training.distributed`) every process runs this loop in step; the
+state is gathered to the host where a checkpoint, an evaluation or the final policy needs it (all
+processes take part), and process 0 alone writes.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +32,7 @@ from twingym.envs import make
 from twingym.envs.param_mixture import ParamMixture, mix_params
 from twingym.training import run_dir as rd
 from twingym.training.config import ConfigError, TrainConfig
+from twingym.training.distributed import is_main, to_host
 from twingym.training.evaluate import ParamPolicy
 from twingym.training.progress import TrainProgress
 from twingym.training.summary import eval_metrics, evaluate_against_reference, finish_run
@@ -54,12 +60,24 @@ def make_param_policy(head: ActionHead, hp: Any):
     return policy
 
 
-def _save_checkpoint(run_dir: Path, state: RunnerState, chunk: int, steps: int, keep: int) -> None:
-    path = rd.checkpoint_dir(run_dir, steps)
-    path.mkdir(parents=True, exist_ok=True)
-    save_state(path / "state.npz", state)
-    rd.write_checkpoint_meta(path, {"backend": "jax_ppo", "chunk": chunk, "env_steps": steps})
-    rd.prune_checkpoints(run_dir, keep)
+class _SilentLogger:
+    """The logger of processes other than 0: they write nothing."""
+
+    last: dict[str, float] = {}
+
+    def log(self, step: int, metrics: dict[str, Any]) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _save_checkpoint(run_dir: Path, state: RunnerState, chunk: int, steps: int, keep: int) -> Path | None:
+    state = to_host(state)  # every process takes part; process 0 writes
+    if not is_main():
+        return None
+    return rd.save_checkpoint(run_dir, steps, lambda path: save_state(path / "state.npz", state),
+                              {"backend": "jax_ppo", "chunk": chunk, "env_steps": steps}, keep)
 
 
 def scenario_mixture(cfg: TrainConfig, env: Any) -> ParamMixture | None:
@@ -80,12 +98,17 @@ def build(cfg: TrainConfig) -> tuple[Any, Any, PPOTrain]:
                                    mixture=scenario_mixture(cfg, env))
 
 
-def run(cfg: TrainConfig, run_dir: Path, resume: bool = False, stop_after_chunks: int | None = None
-        ) -> dict[str, Any] | None:
+#: ``on_checkpoint(env_steps, latest logged metrics, checkpoint folder)``, called in process 0.
+CheckpointHook = Callable[[int, dict[str, float], Path], None]
+
+
+def run(cfg: TrainConfig, run_dir: Path, resume: bool = False, stop_after_chunks: int | None = None,
+        on_checkpoint: CheckpointHook | None = None) -> dict[str, Any] | None:
     """Train (or resume) into ``run_dir``; returns the summary (None when stopped early on purpose).
 
     ``stop_after_chunks`` ends the loop after that many chunks of this call, as an interruption
-    would (used by the resume test).
+    would (used by the resume test). ``on_checkpoint`` sees every checkpoint once it is written
+    (``twingym sweep`` reports it to Ray Tune's schedulers).
     """
     hp = cfg.agent
     env, params, tr = build(cfg)
@@ -97,7 +120,9 @@ def run(cfg: TrainConfig, run_dir: Path, resume: bool = False, stop_after_chunks
         state = load_state(last / "state.npz", jax.eval_shape(tr.init, key), tr.sharding)
     else:
         state = tr.init(key)
-    logger = rd.RunLogger(run_dir)
+    main = is_main()
+    logger: Any = (rd.RunLogger(run_dir, resume_step=start_chunk * steps_per_chunk if resume else None)
+                   if main else _SilentLogger())
     ckpt_every = cfg.checkpoint.every_steps or steps_per_chunk
     eval_every = cfg.eval.every_steps
     last_ckpt = last_eval = start_chunk * steps_per_chunk
@@ -106,7 +131,7 @@ def run(cfg: TrainConfig, run_dir: Path, resume: bool = False, stop_after_chunks
     done_chunks = 0
     param_policy, ref_cache = make_param_policy(tr.head, hp), {}
     try:
-        with TrainProgress(tr.total_steps, cfg.run.progress, start=last_ckpt) as bar:
+        with TrainProgress(tr.total_steps, cfg.run.progress and main, start=last_ckpt) as bar:
             for c in range(start_chunk, tr.num_chunks):
                 t_chunk = time.time()
                 state, metrics = tr.chunk(state)
@@ -124,21 +149,29 @@ def run(cfg: TrainConfig, run_dir: Path, resume: bool = False, stop_after_chunks
                 bar.update(steps, _seed_mean(metrics["episode_return"][:, -1]) if metrics["episodes"].any()
                            else logger.last.get("train/episode_return"), rate=rate)
                 if eval_every and steps - last_eval >= eval_every:
-                    results = evaluate_against_reference(env, params, param_policy(state),
-                                                         cfg.eval.during_episodes, cfg.eval.seed, ref_cache)
-                    logger.log(steps, eval_metrics(results))
+                    host = to_host(state)
+                    if main:
+                        results = evaluate_against_reference(env, params, param_policy(host),
+                                                             cfg.eval.during_episodes, cfg.eval.seed, ref_cache)
+                        logger.log(steps, eval_metrics(results))
                     last_eval = steps
                 done_chunks += 1
                 stopping = stop_after_chunks is not None and done_chunks >= stop_after_chunks
                 if steps - last_ckpt >= ckpt_every or c == tr.num_chunks - 1 or stopping:
-                    _save_checkpoint(run_dir, state, c + 1, steps, cfg.checkpoint.keep)
+                    saved = _save_checkpoint(run_dir, state, c + 1, steps, cfg.checkpoint.keep)
+                    if saved is not None and on_checkpoint is not None:
+                        on_checkpoint(steps, dict(logger.last), saved)
                     last_ckpt = steps
                 if stopping and c < tr.num_chunks - 1:
                     return None
         wall = prior_wall + time.time() - wall0
-        policy = JaxPolicy.from_state(state, tr.head, hp)
+        host = to_host(state)
+        if not main:
+            return {"env_steps": tr.total_steps, "wall_time_s": wall, "steps_per_s": tr.total_steps / max(wall, 1e-9),
+                    "final_eval": {}}
+        policy = JaxPolicy.from_state(host, tr.head, hp)
         policy.save(run_dir / rd.FINAL)
-        return finish_run(run_dir, cfg, env, params, param_policy(state), tr.total_steps, wall,
+        return finish_run(run_dir, cfg, env, params, param_policy(host), tr.total_steps, wall,
                           cache=ref_cache, logger=logger,
                           extra={"num_seeds": hp.num_seeds,
                                  "total_env_steps_all_seeds": tr.total_steps * hp.num_seeds,

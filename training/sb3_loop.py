@@ -90,10 +90,8 @@ def _make_callback(cfg: TrainConfig, run_dir: Path, logger: rd.RunLogger, bar: T
             self.last_log, self.t_log = steps, now
 
         def _checkpoint(self, steps: int) -> None:
-            path = rd.checkpoint_dir(run_dir, steps)
-            sb3.save_policy(self.model, venv, path)
-            rd.write_checkpoint_meta(path, {"backend": cfg.backend, "env_steps": int(steps)})
-            rd.prune_checkpoints(run_dir, cfg.checkpoint.keep)
+            rd.save_checkpoint(run_dir, steps, lambda path: sb3.save_policy(self.model, venv, path),
+                               {"backend": cfg.backend, "env_steps": int(steps)}, cfg.checkpoint.keep)
             self.last_ckpt = steps
 
     return RunCallback()
@@ -123,7 +121,7 @@ def run(cfg: TrainConfig, run_dir: Path, resume: bool = False, stop_after_chunks
         venv = sb3.make_vec_env(cfg.twin, cfg.env_params, hp, cfg.seed)  # type: ignore[arg-type]
         model = sb3.build_model(hp, venv, cfg.seed)  # type: ignore[arg-type]
         start = 0
-    logger = rd.RunLogger(run_dir)
+    logger = rd.RunLogger(run_dir, resume_step=start if resume else None)
     prior_wall = float(logger.last.get("perf/wall_time_s", 0.0))
     wall0 = time.time()
     try:

@@ -1,35 +1,40 @@
 """``twingym sweep``: hyperparameter search with Ray Tune; every trial is an ordinary run directory.
 
 The sweep directory ``<run.root>/sweep_<twin>_<backend>_<time>/`` holds one run directory per trial
-(named after the Tune trial) and Tune's own state under ``tune/``. Each trial trains with the base
-config plus its sampled values and reports the final evaluation's mean return (maximised).
+(named after the Tune trial), Tune's own state under ``tune/``, ``results.json`` (one row per trial,
+best first) and ``best.yaml``: the best trial's config, which ``twingym train`` accepts as it is.
 
 Search spaces are dotted config keys mapped to specs: ``loguniform:LOW:HIGH``, ``uniform:LOW:HIGH``,
 ``randint:LOW:HIGH`` or ``choice:A,B,C`` (values parsed as YAML). Without ``--param`` a default
-space for the backend is used (:data:`DEFAULT_SPACES`).
+space for the backend is used (its ``sweep_space`` in :data:`twingym.agents.backends.BACKENDS`).
 
-Twins registered in the calling process (a researcher's own twin, the test twins) are registered
-again inside the trial workers, with the caller's ``sys.path``.
+Schedulers (:data:`SCHEDULERS`):
+
+- ``fifo``: every trial runs its whole budget (any backend);
+- ``asha``: asynchronous successive halving stops trials whose training return trails at the rungs;
+- ``pbt``: population-based training (synchronous): every ``perturbation_interval`` checkpoints the
+  trials in the bottom quarter (at least one of two) restart from a top trial's checkpoint with its values perturbed
+  (``agent.learning_rate`` and ``agent.ent_coef`` at least, plus every searched key: ranges are
+  resampled or scaled by 0.8/1.2, choices move to a neighbouring value).
+
+``asha`` and ``pbt`` act on the reports JAX PPO trials make at each checkpoint (one per chunk:
+``env_steps``, ``train_return``). Every trial ends with the final evaluation's ``return_mean``, which
+ranks the trials. With PBT the best trial's *last* values are written to ``best.yaml``.
+
+Trials need ``resources_per_trial`` (``{"cpu": 1, "gpu": 0}`` by default) and run on the Ray of
+:mod:`twingym.training.ray_session` (a cluster with ``--ray-address``/``RAY_ADDRESS``); on a cluster
+the sweep directory must be on a file system every node reaches.
 """
 
 from __future__ import annotations
 
-import os
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
+from twingym.agents.backends import backend
 from twingym.training import run_dir as rd
 from twingym.training.config import ConfigError, TrainConfig, parse_config, parse_scalar
-
-DEFAULT_SPACES: dict[str, dict[str, str]] = {
-    "jax_ppo": {"agent.learning_rate": "loguniform:1e-4:2e-3", "agent.ent_coef": "choice:0.0,0.001,0.01",
-                "agent.gae_lambda": "choice:0.9,0.95,0.98"},
-    "sb3_ppo": {"agent.learning_rate": "loguniform:1e-4:2e-3", "agent.ent_coef": "choice:0.0,0.001,0.01"},
-    "sb3_sac": {"agent.learning_rate": "loguniform:1e-4:1e-3", "agent.tau": "choice:0.005,0.01,0.02"},
-    "rllib_ppo": {"agent.learning_rate": "loguniform:1e-4:2e-3", "agent.entropy_coeff": "choice:0.0,0.001,0.01"},
-}
 
 
 def parse_space(specs: dict[str, str]) -> dict[str, Any]:
@@ -71,73 +76,161 @@ def trial_config(base: dict[str, Any], sampled: dict[str, Any], root: str, name:
     return parse_config(data)
 
 
-def _registrations() -> list[tuple[str, str]]:
-    from twingym.envs import registered
+SCHEDULERS = ("fifo", "asha", "pbt")
+#: PBT explores these keys (besides every searched key) when their agent has them.
+PBT_KEYS = {"agent.learning_rate": "loguniform:1e-5:1e-2", "agent.ent_coef": "uniform:0.0:0.05"}
 
-    return [(s.id, s.entry_point) for s in registered().values()]
+
+def _scheduler(name: str, specs: dict[str, str], grace_period: int, perturbation_interval: int):
+    from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, PopulationBasedTraining
+
+    if name == "asha":
+        return ASHAScheduler(time_attr="training_iteration", grace_period=grace_period, reduction_factor=2)
+    if name == "pbt":
+        # choices explore to a neighbouring value; ranges resample or scale by 0.8/1.2. Synchronous: at
+        # every interval the whole population is ranked, so the bottom quarter always exploits
+        mutations = {k: _choices(v) or sampler for (k, v), sampler in zip(specs.items(), parse_space(specs).values(),
+                                                                        strict=True)}
+        return PopulationBasedTraining(time_attr="training_iteration", perturbation_interval=perturbation_interval,
+                                       hyperparam_mutations=mutations, quantile_fraction=0.25, synch=True)
+    return FIFOScheduler()
+
+
+def _choices(spec: str) -> list[Any] | None:
+    kind, _, rest = spec.partition(":")
+    return [parse_scalar(v) for v in rest.split(",")] if kind == "choice" else None
+
+
+RESTORES_FILE = "pbt_restores.jsonl"
+
+
+def _restore_donor(run_dir: Path, cfg: TrainConfig, donor: Path, sampled: dict[str, Any]) -> None:
+    """Make ``run_dir`` resume from the checkpoint folder ``donor`` under ``cfg``: another trial's (a
+    PBT exploit) or its own (a paused trial resumed). One line per restore goes to
+    ``RUN/pbt_restores.jsonl`` (env steps, checkpoint folder, the values now in force)."""
+    import json
+    import shutil
+
+    from twingym.training.config import dump_config
+
+    steps = int(rd.read_checkpoint_meta(donor)["env_steps"])
+    shutil.rmtree(run_dir / rd.CHECKPOINTS, ignore_errors=True)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / rd.CONFIG_FILE).write_text(dump_config(cfg))
+    shutil.copytree(donor, rd.checkpoint_dir(run_dir, steps))
+    with open(run_dir / RESTORES_FILE, "a") as f:
+        f.write(json.dumps({"env_steps": steps, "checkpoint": str(donor), "values": sampled}, default=str) + "\n")
+
+
+def _trainable(base: dict[str, Any], root: str, reports: bool, twins: list[dict[str, Any]]):
+    """The Tune function trainable: one run directory per trial, reports at each checkpoint.
+
+    ``twins`` are the portable specs of the twins registered in the calling process, registered
+    again in each trial worker."""
+
+    def trainable(sampled: dict[str, Any]) -> None:
+        from ray import tune
+        from twingym.envs.registry import register_portable
+        from twingym.training import driver
+
+        for twin in twins:
+            register_portable(twin)
+
+        name = tune.get_context().get_trial_name()
+        cfg = trial_config(base, sampled, root, name)
+        run_dir = Path(root) / name
+
+        def on_checkpoint(steps: int, last: dict[str, float], folder: Path) -> None:
+            tune.report({"env_steps": steps, "train_return": last.get("train/episode_return", float("nan"))},
+                        checkpoint=tune.Checkpoint.from_directory(str(folder)))
+
+        hook = {"on_checkpoint": on_checkpoint} if reports else {}
+        donor = tune.get_checkpoint()
+        if donor is not None:  # PBT restarts this trial from a (possibly another trial's) checkpoint
+            with donor.as_directory() as folder:
+                _restore_donor(run_dir, cfg, Path(folder), sampled)
+            run_dir, summary = driver.resume(run_dir, **hook)
+        else:
+            run_dir, summary = driver.train(cfg, **hook)
+        final = summary["final_eval"] if summary else {}
+        out = {"return_mean": final.get("policy", {}).get("return_mean", float("nan")), "run_dir": str(run_dir),
+               "env_steps": summary["env_steps"] if summary else 0,
+               "train_return": float((summary or {}).get("final_train_return") or float("nan"))}
+        if final.get("difference"):
+            out["difference_vs_reference"] = final["difference"]["mean"]
+        tune.report(out)
+
+    return trainable
 
 
 def run_sweep(cfg: TrainConfig, samples: int, ray_address: str | None = None, max_concurrent: int = 0,
-              params: dict[str, str] | None = None) -> tuple[Path, list[dict[str, Any]]]:
+              params: dict[str, str] | None = None, scheduler: str = "fifo",
+              resources_per_trial: dict[str, float] | None = None, grace_period: int = 1,
+              perturbation_interval: int = 2) -> tuple[Path, list[dict[str, Any]]]:
     """Run ``samples`` trials; returns the sweep directory and one result row per trial (best first)."""
-    import ray
     from ray import tune
+    from twingym.training.ray_session import ray_session
 
-    specs = params or DEFAULT_SPACES[cfg.backend]
+    if scheduler not in SCHEDULERS:
+        raise ConfigError(f"unknown scheduler {scheduler!r}; expected one of {', '.join(SCHEDULERS)}")
+    if scheduler != "fifo" and cfg.backend != "jax_ppo":
+        raise ConfigError(f"the {scheduler} scheduler acts on checkpoint reports of jax_ppo trials; use "
+                          f"--scheduler fifo for {cfg.backend}")
+    resources = {"cpu": 1.0, "gpu": 0.0, **(resources_per_trial or {})}
+    unknown = sorted(set(resources) - {"cpu", "gpu"})
+    if unknown or any(v < 0 for v in resources.values()):
+        raise ConfigError(f"resources_per_trial takes cpu and gpu (>= 0), got {resources_per_trial}")
+    specs = {**(PBT_KEYS if scheduler == "pbt" else {}), **(params or backend(cfg.backend).sweep_space)}
     space = parse_space(specs)
     for key in specs:  # fail early on a key the schema does not know
         trial_config(cfg.model_dump(mode="json"), {key: _example(space[key])}, "/nonexistent", "check")
     sweep_dir = rd.create_run_dir(cfg.run.root, f"sweep_{cfg.twin}_{cfg.backend}_{time.strftime('%Y%m%d-%H%M%S')}")
     base = cfg.model_dump(mode="json")
+    if scheduler != "fifo":
+        base["checkpoint"] = {**base.get("checkpoint", {}), "every_steps": 0}  # a report per chunk
     root = str(sweep_dir.resolve())
-    regs, paths = _registrations(), list(sys.path)
+    from twingym.envs.registry import portable_spec, registered
 
-    def trainable(sampled: dict[str, Any]) -> dict[str, Any]:
-        import twingym.envs as twin_envs
-        from twingym.training import driver
-
-        for p in paths:
-            if p not in sys.path:
-                sys.path.append(p)
-        for twin_id, entry in regs:
-            if twin_id not in twin_envs.registered():
-                twin_envs.register(twin_id, entry)
-        name = tune.get_context().get_trial_name()
-        run_dir, summary = driver.train(trial_config(base, sampled, root, name))
-        final = summary["final_eval"] if summary else {}
-        out = {"return_mean": final.get("policy", {}).get("return_mean", float("nan")), "run_dir": str(run_dir)}
-        if final.get("difference"):
-            out["difference_vs_reference"] = final["difference"]["mean"]
-        return out
-
-    address = ray_address or os.environ.get("RAY_ADDRESS")
-    started_here = not ray.is_initialized()
-    if started_here:
-        if address:
-            ray.init(address=address, log_to_driver=False)
-        else:
-            ray.init(num_cpus=getattr(cfg.agent, "num_cpus", 2), include_dashboard=False, log_to_driver=False,
-                     configure_logging=False)
-    try:
+    twins = [portable_spec(twin_id) for twin_id in registered()]
+    with ray_session(ray_address, num_cpus=int(getattr(cfg.agent, "num_cpus", 2))):
         tuner = tune.Tuner(
-            tune.with_resources(trainable, {"cpu": 1}), param_space=space,
-            tune_config=tune.TuneConfig(num_samples=samples, metric="return_mean", mode="max",
-                                        max_concurrent_trials=max_concurrent or None),
-            run_config=tune.RunConfig(storage_path=str(sweep_dir.resolve()), name="tune", verbose=0))
+            tune.with_resources(_trainable(base, root, scheduler != "fifo", twins), resources),
+            param_space=space,
+            tune_config=tune.TuneConfig(num_samples=samples, max_concurrent_trials=max_concurrent or None,
+                                        scheduler=_scheduler(scheduler, specs, grace_period, perturbation_interval),
+                                        metric="train_return" if scheduler != "fifo" else "return_mean",
+                                        mode="max"),
+            run_config=tune.RunConfig(storage_path=root, name="tune", verbose=0))
         grid = tuner.fit()
-    finally:
-        if started_here:
-            ray.shutdown()
     rows = []
     for res in grid:
         m = res.metrics or {}
         rows.append({"trial": Path(m.get("run_dir", "?")).name, "return_mean": m.get("return_mean", float("nan")),
                      "difference_vs_reference": m.get("difference_vs_reference"), "run_dir": m.get("run_dir"),
-                     "config": dict(res.config or {}), "error": str(res.error).splitlines()[0] if res.error else None})
+                     "env_steps": m.get("env_steps", 0), "config": dict(res.config or {}),
+                     "error": str(res.error).splitlines()[0] if res.error else None})
     rows.sort(key=lambda r: -(r["return_mean"] if r["return_mean"] == r["return_mean"] else float("-inf")))
+    write_results(sweep_dir, cfg, rows)
     return sweep_dir, rows
 
 
+def write_results(sweep_dir: Path, cfg: TrainConfig, rows: list[dict[str, Any]]) -> Path | None:
+    """``results.json`` (all rows) and ``best.yaml`` (the best finished trial's config; its run
+    settings back to the base config's). Returns the path of ``best.yaml`` (None if no trial finished)."""
+    import json
+
+    from twingym.training.config import dump_config
+
+    (sweep_dir / "results.json").write_text(json.dumps(rows, indent=1, default=str))
+    finished = [r for r in rows if r["error"] is None and r["return_mean"] == r["return_mean"]]
+    if not finished:
+        return None
+    best = trial_config(cfg.model_dump(mode="json"), finished[0]["config"], cfg.run.root, "x")
+    best = best.model_copy(update={"run": cfg.run})
+    path = sweep_dir / "best.yaml"
+    path.write_text(f"# best of {len(rows)} trials of {sweep_dir.name}: {finished[0]['trial']}, final "
+                    f"evaluation return {finished[0]['return_mean']:.4g}\n" + dump_config(best))
+    return path
 def _example(sampler: Any) -> Any:
     return sampler.sample() if hasattr(sampler, "sample") else sampler
 
@@ -146,12 +239,12 @@ def results_table(rows: list[dict[str, Any]]):
     from rich.table import Table
 
     table = Table(title="sweep (best first)")
-    for col in ("trial", "return", "vs reference", "values", "error"):
+    for col in ("trial", "env steps", "return", "vs reference", "values", "error"):
         table.add_column(col)
     for r in rows:
         vals = ", ".join(f"{k.split('.')[-1]}={v:.3g}" if isinstance(v, float) else f"{k.split('.')[-1]}={v}"
                          for k, v in r["config"].items())
         diff = r["difference_vs_reference"]
-        table.add_row(r["trial"], f"{r['return_mean']:.3f}", "" if diff is None else f"{diff:+.3f}", vals,
-                      r["error"] or "")
+        table.add_row(r["trial"], f"{int(r.get('env_steps') or 0):,}", f"{r['return_mean']:.3f}",
+                      "" if diff is None else f"{diff:+.3f}", vals, r["error"] or "")
     return table

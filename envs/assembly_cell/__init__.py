@@ -11,13 +11,13 @@ from twingym.envs.assembly_cell.bernoulli import (
     nominal_action,
     two_machine_throughput,
 )
-from twingym.envs.assembly_cell.dynamics import CellParams, CellState
 from twingym.envs.assembly_cell.env import AssemblyCell
+from twingym.envs.assembly_cell.types import AssemblyCellParams, AssemblyCellState
 
 __all__ = [
     "AssemblyCell",
-    "CellParams",
-    "CellState",
+    "AssemblyCellParams",
+    "AssemblyCellState",
     "aggregation",
     "bernoulli_line",
     "markov_throughput",

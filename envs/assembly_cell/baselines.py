@@ -16,7 +16,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 from twingym.envs.assembly_cell import observation as ob
-from twingym.envs.assembly_cell.dynamics import BOOST, ECO, NOMINAL, CellParams
+from twingym.envs.assembly_cell.dynamics import BOOST, ECO, NOMINAL
+from twingym.envs.assembly_cell.types import AssemblyCellParams
 from twingym.envs.core import Baseline
 
 PERIOD_CYCLES = 80           # periodic maintenance interval [cycles of uptime]
@@ -35,21 +36,21 @@ def _station_field(obs: jax.Array, m: int, field: str) -> jax.Array:
     return jnp.stack([obs[ob.station_index(i, field)] for i in range(m)])
 
 
-def _no_carry(params: CellParams) -> tuple:
+def _no_carry(params: AssemblyCellParams) -> tuple:
     return ()
 
 
-def _run_to_failure(carry, obs, params: CellParams):
+def _run_to_failure(carry, obs, params: AssemblyCellParams):
     m = params.num_stations
     return _flat(jnp.full((m,), NOMINAL), jnp.zeros((m,), bool)), carry
 
 
-def _periodic_init(params: CellParams) -> jax.Array:
+def _periodic_init(params: AssemblyCellParams) -> jax.Array:
     m = params.num_stations
     return (jnp.arange(m) * PERIOD_CYCLES // m).astype(jnp.int32)
 
 
-def _periodic(carry, obs, params: CellParams):
+def _periodic(carry, obs, params: AssemblyCellParams):
     m = params.num_stations
     up = _station_field(obs, m, "is_up") > 0.5
     down = ~up
@@ -63,12 +64,12 @@ def _threshold_maintain(obs: jax.Array, m: int) -> jax.Array:
     return up & (_station_field(obs, m, "wear_sensor") > WEAR_THRESHOLD)
 
 
-def _wear_threshold(carry, obs, params: CellParams):
+def _wear_threshold(carry, obs, params: AssemblyCellParams):
     m = params.num_stations
     return _flat(jnp.full((m,), NOMINAL), _threshold_maintain(obs, m)), carry
 
 
-def _bottleneck_aware(carry, obs, params: CellParams):
+def _bottleneck_aware(carry, obs, params: AssemblyCellParams):
     m = params.num_stations
     buffers = jnp.stack([obs[ob.buffer_index(m, i)] for i in range(m - 1)])
     cap = params.buffer_capacity.astype(jnp.float32)

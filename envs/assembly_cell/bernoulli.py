@@ -43,8 +43,9 @@ from collections.abc import Sequence
 
 import jax.numpy as jnp
 import numpy as np
-from twingym.envs.assembly_cell.dynamics import NOMINAL, CellParams, default_cell_params, speed_table
+from twingym.envs.assembly_cell.dynamics import NOMINAL, default_cell_params, speed_table
 from twingym.envs.assembly_cell.env import AssemblyCell
+from twingym.envs.assembly_cell.types import AssemblyCellParams
 
 _EQUAL_TOL = 1e-9
 
@@ -148,7 +149,7 @@ def markov_throughput(p: Sequence[float], buffers: Sequence[int]) -> float:
     return float(pi @ out_rate)
 
 
-def bernoulli_params(p: Sequence[float], buffers: Sequence[int], max_steps: int = 100_000) -> CellParams:
+def bernoulli_params(p: Sequence[float], buffers: Sequence[int], max_steps: int = 100_000) -> AssemblyCellParams:
     """Cell params reducing the twin to a Bernoulli line: station ``i`` processes with probability
     ``p[i]`` at nominal speed, buffer capacities ``buffers``; no wear, failures or maintenance effects,
     empty buffers and no sensor noise at reset."""
@@ -179,7 +180,7 @@ def nominal_action(m: int) -> jnp.ndarray:
 
 
 def bernoulli_line(p: Sequence[float], buffers: Sequence[int],
-                   max_steps: int = 100_000) -> tuple[AssemblyCell, CellParams]:
+                   max_steps: int = 100_000) -> tuple[AssemblyCell, AssemblyCellParams]:
     """``(env, params)`` of a Bernoulli line with up probabilities ``p`` (M,) and buffer capacities
     ``buffers`` (M-1,). Step it with :func:`nominal_action`; ``info["parts_out"]`` counts finished
     parts per cycle, whose long-run mean is the line's throughput."""

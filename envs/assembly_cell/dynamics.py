@@ -48,6 +48,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import struct
+from twingym.envs.assembly_cell.types import AssemblyCellParams, AssemblyCellState
 
 #: station status codes
 UP, FAILED, MAINTENANCE = 0, 1, 2
@@ -56,79 +57,6 @@ OFF, ECO, NOMINAL, BOOST = 0, 1, 2, 3
 SPEED_NAMES = ("off", "eco", "nominal", "boost")
 NUM_SPEEDS = 4
 
-
-@struct.dataclass
-class CellParams:
-    """Parameters of the assembly cell (everything physical and economic).
-
-    Per-station arrays have shape ``(M,)`` or ``(M, 4)`` (one column per speed level off/eco/nominal/
-    boost); buffer arrays have shape ``(M-1,)``. Units in brackets.
-    """
-
-    # --- line ---------------------------------------------------------------------------------
-    buffer_capacity: jax.Array        # (M-1,) int32 [parts], >= 1
-    proc_prob: jax.Array              # (M, 4) [1] P(process a part in a cycle | up, level)
-    power_kw: jax.Array               # (M, 4) [kW] power while processing at each level
-    wear_rate: jax.Array              # (M, 4) [1/part] wear added per processed part
-    hazard_base: jax.Array            # (M,) [1/part] failure probability per part at zero wear
-    hazard_wear: jax.Array            # (M,) [1/part] added failure probability per part at wear 1
-    price_tou: jax.Array              # (24,) [EUR/kWh] time-of-use price by hour of day
-    idle_power_fraction: float = 0.4  # [1] power fraction when on but starved/blocked/no draw
-    standby_kw: float = 0.3           # [kW] power when off, failed or in maintenance
-    # --- wear, failures, maintenance ----------------------------------------------------------
-    hazard_shape: float = 4.0         # [1] exponent of wear in the hazard
-    hazard_scale: float = 1.0         # [1] multiplier of the hazard (scenario "failure_rate_shift")
-    forced_breakdown_prob: float = 0.0  # [1/cycle] wear-independent breakdowns of up stations
-    repair_min: int = 12              # [cycles] shortest repair
-    repair_max: int = 36              # [cycles] longest repair
-    repair_wear_after: float = 0.0    # [1] wear after a repair (0 = as good as new)
-    maint_duration: int = 3           # [cycles] preventive maintenance downtime
-    initial_wear_max: float = 0.9     # [1] initial wear ~ U(0, initial_wear_max)
-    initial_buffer_fill: float = 0.5  # [1] initial buffer levels ~ U{0..floor(fill*N)}
-    initial_backlog_max: int = 5      # [parts] initial backlog ~ U{0..max}
-    sensor_noise_std: float = 0.03    # [1] std of the wear sensor noise
-    # --- economics ----------------------------------------------------------------------------
-    dt_hours: float = 5.0 / 60.0      # [h] length of one cycle
-    price_spike_factor: float = 1.0   # [1] price multiplier inside the spike window
-    price_spike_start: float = 0.0    # [h of day] spike window start
-    price_spike_hours: float = 0.0    # [h] spike window length (0 = no spike)
-    demand_rate: float = 0.6          # [parts/cycle] mean order arrivals
-    demand_spike_factor: float = 1.0  # [1] demand multiplier inside the spike window
-    demand_spike_start: float = 0.0   # [h of day]
-    demand_spike_hours: float = 0.0   # [h]
-    revenue_per_part: float = 8.0     # [EUR/part] paid when a part ships against an order
-    maint_cost: float = 30.0          # [EUR] per preventive maintenance (fixed part)
-    maint_cost_per_wear: float = 50.0  # [EUR per wear unit] wear-proportional part (worn components)
-    repair_cost: float = 400.0        # [EUR] per failure
-    wip_holding_cost: float = 0.01    # [EUR/(part cycle)] per part in the buffers
-    fg_holding_cost: float = 0.05     # [EUR/(part cycle)] per part in finished-goods stock
-    backlog_penalty: float = 0.4      # [EUR/(part cycle)] per open order
-    reward_scale: float = 0.01        # [1/EUR] reward = profit * reward_scale
-    # --- observation bounds -------------------------------------------------------------------
-    wear_obs_max: float = 2.0         # [1] wear sensor clip
-    price_obs_max: float = 3.0        # [EUR/kWh] price clip
-    stock_obs_max: float = 100.0      # [parts] backlog / finished-goods clip
-    demand_obs_max: float = 4.0       # [parts/cycle] demand-rate clip
-    # --- static -------------------------------------------------------------------------------
-    num_stations: int = struct.field(pytree_node=False, default=5)
-    max_steps: int = struct.field(pytree_node=False, default=288)
-
-
-@struct.dataclass
-class CellState:
-    """State of one cell. Shapes for M stations; integers are int32."""
-
-    buffers: jax.Array      # (M-1,) int32 [parts] buffer levels, 0..N_i
-    status: jax.Array       # (M,) int32 UP / FAILED / MAINTENANCE
-    remaining: jax.Array    # (M,) int32 [cycles] left in repair or maintenance (0 when up)
-    wear: jax.Array         # (M,) float32 [1] true wear (not observable)
-    speed: jax.Array        # (M,) int32 speed level applied in the last step
-    backlog: jax.Array      # () int32 [parts] open orders
-    stock: jax.Array        # () int32 [parts] finished-goods stock
-    parts_in: jax.Array     # () int32 [parts] released into the line this episode (incl. initial WIP)
-    parts_out: jax.Array    # () int32 [parts] finished by the last station this episode
-    start_step: jax.Array   # () int32 [cycles] cycle-of-day at which the episode started
-    time: jax.Array         # () int32 [cycles] steps since the episode began
 
 
 # ---------------------------------------------------------------------------------------------
@@ -151,13 +79,13 @@ def speed_table(p_nominal: np.ndarray) -> np.ndarray:
     return np.minimum(p, np.where(np.arange(NUM_SPEEDS) == NOMINAL, 1.0, 0.99)).astype(np.float32)
 
 
-def default_cell_params(num_stations: int = 5, max_steps: int = 288) -> CellParams:
+def default_cell_params(num_stations: int = 5, max_steps: int = 288) -> AssemblyCellParams:
     """Default cell with ``num_stations`` stations (nominal probabilities cycle through a 5-pattern)."""
     m = int(num_stations)
     if m < 2:
         raise ValueError(f"an assembly cell needs at least 2 stations, got num_stations={m}")
     p_nom = np.array([_NOMINAL_P[i % len(_NOMINAL_P)] for i in range(m)], dtype=np.float32)
-    return CellParams(
+    return AssemblyCellParams(
         buffer_capacity=jnp.full((m - 1,), 6, dtype=jnp.int32),
         proc_prob=jnp.asarray(speed_table(p_nom)),
         power_kw=jnp.asarray(np.tile(_SPEED_POWER_KW, (m, 1))),
@@ -205,14 +133,14 @@ def in_window(hour: jax.Array, start: float, length: float) -> jax.Array:
     return jnp.mod(hour - start, 24.0) < length
 
 
-def price_at(hour: jax.Array, params: CellParams) -> jax.Array:
+def price_at(hour: jax.Array, params: AssemblyCellParams) -> jax.Array:
     """Electricity price [EUR/kWh] at ``hour`` (time-of-use table with the optional spike)."""
     idx = jnp.clip(jnp.floor(hour).astype(jnp.int32), 0, 23)
     spike = in_window(hour, params.price_spike_start, params.price_spike_hours)
     return params.price_tou[idx] * jnp.where(spike, params.price_spike_factor, 1.0)
 
 
-def demand_at(hour: jax.Array, params: CellParams) -> jax.Array:
+def demand_at(hour: jax.Array, params: AssemblyCellParams) -> jax.Array:
     """Mean order arrivals [parts/cycle] at ``hour``."""
     spike = in_window(hour, params.demand_spike_start, params.demand_spike_hours)
     return params.demand_rate * jnp.where(spike, params.demand_spike_factor, 1.0)
@@ -257,7 +185,7 @@ def standard_normal(u: jax.Array) -> jax.Array:
     return jnp.sqrt(2.0) * jax.scipy.special.erfinv(x)
 
 
-def initial_state(u: jax.Array, params: CellParams) -> CellState:
+def initial_state(u: jax.Array, params: AssemblyCellParams) -> AssemblyCellState:
     """A fresh episode from ``u``, (reset_draws(M),) U(0, 1) draws: random wear, buffer levels,
     backlog and start time of day."""
     m = params.num_stations
@@ -269,7 +197,7 @@ def initial_state(u: jax.Array, params: CellParams) -> CellState:
     start = jnp.minimum(jnp.floor(u[2 * m - 1] * steps_per_day).astype(jnp.int32), steps_per_day - 1)
     backlog = jnp.minimum(jnp.floor(u[2 * m] * (params.initial_backlog_max + 1)).astype(jnp.int32),
                           params.initial_backlog_max)
-    return CellState(
+    return AssemblyCellState(
         buffers=buffers,
         status=jnp.zeros((m,), jnp.int32),
         remaining=jnp.zeros((m,), jnp.int32),
@@ -284,8 +212,8 @@ def initial_state(u: jax.Array, params: CellParams) -> CellState:
     )
 
 
-def transition(u: jax.Array, state: CellState, action: jax.Array,
-               params: CellParams) -> tuple[CellState, StepOutcome]:
+def transition(u: jax.Array, state: AssemblyCellState, action: jax.Array,
+               params: AssemblyCellParams) -> tuple[AssemblyCellState, StepOutcome]:
     """Advance the cell one cycle under ``action`` (2M,) int, with ``u`` the cycle's randomness,
     (step_draws(M),) U(0, 1) draws; returns the new state and the outcome."""
     m = params.num_stations
@@ -353,7 +281,7 @@ def transition(u: jax.Array, state: CellState, action: jax.Array,
               - params.repair_cost * n_fail - params.wip_holding_cost * wip
               - params.fg_holding_cost * stock - params.backlog_penalty * backlog)
 
-    new = CellState(buffers=buffers, status=status, remaining=remaining, wear=wear.astype(jnp.float32),
+    new = AssemblyCellState(buffers=buffers, status=status, remaining=remaining, wear=wear.astype(jnp.float32),
                     speed=speed, backlog=backlog, stock=stock,
                     parts_in=state.parts_in + prod_i[0], parts_out=state.parts_out + out,
                     start_step=state.start_step, time=state.time + 1)

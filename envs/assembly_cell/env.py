@@ -15,8 +15,6 @@ from twingym.envs import spaces
 from twingym.envs.assembly_cell import observation as ob
 from twingym.envs.assembly_cell.dynamics import (
     NUM_SPEEDS,
-    CellParams,
-    CellState,
     default_cell_params,
     initial_state,
     reset_draws,
@@ -24,10 +22,11 @@ from twingym.envs.assembly_cell.dynamics import (
     step_draws,
     transition,
 )
+from twingym.envs.assembly_cell.types import AssemblyCellParams, AssemblyCellState
 from twingym.envs.core import Baseline, Label, TwinEnv
 
 
-class AssemblyCell(TwinEnv[CellState, CellParams]):
+class AssemblyCell(TwinEnv[AssemblyCellState, AssemblyCellParams]):
     """Serial assembly cell of M stations (default 5) and M-1 finite buffers; one step is one cycle.
 
     Observation: float32 ``(5M + M - 1 + 7,)`` = 36 for M = 5. Per station ``i``: ``is_up`` {0,1},
@@ -50,10 +49,10 @@ class AssemblyCell(TwinEnv[CellState, CellParams]):
     reference_baseline = "run_to_failure"
 
     # ---- params ---------------------------------------------------------------------------------
-    def default_params(self) -> CellParams:
+    def default_params(self) -> AssemblyCellParams:
         return default_cell_params()
 
-    def make_params(self, **overrides: Any) -> CellParams:
+    def make_params(self, **overrides: Any) -> AssemblyCellParams:
         """Default params with overrides; ``num_stations`` rebuilds the per-station arrays first."""
         m = overrides.pop("num_stations", None)
         base = self.default_params() if m is None else default_cell_params(int(m))
@@ -64,13 +63,13 @@ class AssemblyCell(TwinEnv[CellState, CellParams]):
     # ---- dynamics -------------------------------------------------------------------------------
     # All randomness of a reset or a step comes from one uniform draw (fewer PRNG calls: the
     # counter-based generator dominates the cost of a step on CPU).
-    def reset_env(self, key: jax.Array, params: CellParams) -> tuple[jax.Array, CellState]:
+    def reset_env(self, key: jax.Array, params: AssemblyCellParams) -> tuple[jax.Array, AssemblyCellState]:
         m, n = params.num_stations, reset_draws(params.num_stations)
         u = jax.random.uniform(key, (n + m,))
         state = initial_state(u[:n], params)
         return ob.make_obs(standard_normal(u[n:]), state, params), state
 
-    def step_env(self, key: jax.Array, state: CellState, action: jax.Array, params: CellParams):
+    def step_env(self, key: jax.Array, state: AssemblyCellState, action: jax.Array, params: AssemblyCellParams):
         m, n = params.num_stations, step_draws(params.num_stations)
         u = jax.random.uniform(key, (n + m,))
         new, out = transition(u[:n], state, action, params)
@@ -90,22 +89,23 @@ class AssemblyCell(TwinEnv[CellState, CellParams]):
             "price": out.price,
             "profit": out.profit,
             "backlog": new.backlog,
+            "stations_down": jnp.sum(new.remaining > 0).astype(jnp.int32),  # failed or in maintenance
         }
         reward = out.profit * params.reward_scale
         return obs, new, reward, jnp.asarray(False), truncated, info
 
     # ---- spaces and labels ----------------------------------------------------------------------
-    def observation_space(self, params: CellParams) -> spaces.Box:
+    def observation_space(self, params: AssemblyCellParams) -> spaces.Box:
         low, high = ob.obs_bounds(params)
         return spaces.Box(low=low, high=high)
 
-    def action_space(self, params: CellParams) -> spaces.MultiDiscrete:
+    def action_space(self, params: AssemblyCellParams) -> spaces.MultiDiscrete:
         return spaces.MultiDiscrete((NUM_SPEEDS, 2) * params.num_stations)
 
-    def observation_labels(self, params: CellParams) -> list[Label]:
+    def observation_labels(self, params: AssemblyCellParams) -> list[Label]:
         return ob.observation_labels(params.num_stations)
 
-    def action_labels(self, params: CellParams) -> list[Label]:
+    def action_labels(self, params: AssemblyCellParams) -> list[Label]:
         return ob.action_labels(params.num_stations)
 
     # ---- extras ---------------------------------------------------------------------------------
@@ -117,6 +117,11 @@ class AssemblyCell(TwinEnv[CellState, CellParams]):
         from twingym.envs.assembly_cell.scenarios import SCENARIOS
         return {name: dict(overrides) for name, overrides in SCENARIOS.items()}
 
-    def render(self, state: CellState, params: CellParams) -> np.ndarray:
+    def schematic(self, params: AssemblyCellParams) -> dict[str, Any]:
+        """A serial line: station count and the capacity of each buffer between them (parts)."""
+        return {"kind": "assembly_cell", "stations": int(params.num_stations),
+                "buffer_capacity": np.asarray(params.buffer_capacity).astype(int).tolist()}
+
+    def render(self, state: AssemblyCellState, params: AssemblyCellParams) -> np.ndarray:
         from twingym.envs.assembly_cell.render import render_cell
         return render_cell(state, params)

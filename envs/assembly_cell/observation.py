@@ -31,16 +31,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
-from twingym.envs.assembly_cell.dynamics import (
-    FAILED,
-    MAINTENANCE,
-    UP,
-    CellParams,
-    CellState,
-    demand_at,
-    hour_of_day,
-    price_at,
-)
+from twingym.envs.assembly_cell.dynamics import FAILED, MAINTENANCE, UP, demand_at, hour_of_day, price_at
+from twingym.envs.assembly_cell.types import AssemblyCellParams, AssemblyCellState
 from twingym.envs.core import Label
 
 STATION_FIELDS = (("is_up", "1"), ("is_failed", "1"), ("in_maintenance", "1"), ("wear_sensor", "1"),
@@ -67,7 +59,7 @@ def cell_index(m: int, field: str) -> int:
     return PER_STATION * m + (m - 1) + [f for f, _ in CELL_FIELDS].index(field)
 
 
-def make_obs(z: jax.Array, state: CellState, params: CellParams) -> jax.Array:
+def make_obs(z: jax.Array, state: AssemblyCellState, params: AssemblyCellParams) -> jax.Array:
     """Flat observation of ``state`` (see module docstring), clipped into the observation box;
     ``z`` (M,) are standard-normal draws for the wear sensor noise."""
     noise = params.sensor_noise_std * z
@@ -94,7 +86,7 @@ def make_obs(z: jax.Array, state: CellState, params: CellParams) -> jax.Array:
     return jnp.nan_to_num(obs)
 
 
-def obs_bounds(params: CellParams) -> tuple[np.ndarray, np.ndarray]:
+def obs_bounds(params: AssemblyCellParams) -> tuple[np.ndarray, np.ndarray]:
     """(low, high) float32 arrays of the observation box (host side, from concrete params)."""
     m = params.num_stations
     station_hi = [1.0, 1.0, 1.0, float(params.wear_obs_max), 3.0]

@@ -11,15 +11,8 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
-from twingym.envs.assembly_cell.dynamics import (
-    ECO,
-    FAILED,
-    MAINTENANCE,
-    OFF,
-    SPEED_NAMES,
-    CellParams,
-    CellState,
-)
+from twingym.envs.assembly_cell.dynamics import ECO, FAILED, MAINTENANCE, OFF, SPEED_NAMES
+from twingym.envs.assembly_cell.types import AssemblyCellParams, AssemblyCellState
 
 _COLOURS = {"up": "#2e9e44", "eco": "#9ad69f", "off": "#9e9e9e", "failed": "#d62728",
             "maintenance": "#ff9f1c"}
@@ -35,7 +28,7 @@ def _station_colour(status: int, speed: int) -> str:
     return _COLOURS["eco"] if speed == ECO else _COLOURS["up"]
 
 
-def render_cell(state: CellState, params: CellParams, width_px: int = 640) -> np.ndarray:
+def render_cell(state: AssemblyCellState, params: AssemblyCellParams, width_px: int = 640) -> np.ndarray:
     """``(H, W, 3)`` uint8 image of one (unbatched) ``state``."""
     m = params.num_stations
     status = np.asarray(state.status)

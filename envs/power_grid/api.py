@@ -7,8 +7,9 @@ return a plain dict of numpy arrays:
 ==========================  ===============  =====================================================
 key                         shape            meaning
 ==========================  ===============  =====================================================
-``vm_pu``                   (n_bus,)         voltage magnitude, pu, ``net.bus`` order
-``va_degree``               (n_bus,)         voltage angle, degrees
+``vm_pu``                   (len(net.bus),)  voltage magnitude, pu, ``net.bus`` order (buses fused
+                                             by a closed bus-bus switch share one value)
+``va_degree``               (len(net.bus),)  voltage angle, degrees
 ``line_p_from_mw``          (n_line,)        active power into the line at its from bus, MW
 ``line_q_from_mvar``        (n_line,)        reactive power into the line at its from bus, Mvar
 ``line_loading_percent``    (n_line,)        max(from, to) current / (max_i_ka * df * parallel)
@@ -161,8 +162,8 @@ def runpp(net: Any, *, trafo_model: str = "t", max_iteration: int = 20,
         n, m = network.n_bus, network.n_branch
         vm, va = np.asarray(res.vm)[:n], np.asarray(res.va)[:n]
         sf, st = np.asarray(sf)[:m], np.asarray(st)[:m]
-        out = dict(vm_pu=vm, va_degree=np.rad2deg(va), converged=bool(res.converged),
-                   iterations=int(res.iterations))
+        out = dict(vm_pu=network.per_net_bus(vm), va_degree=np.rad2deg(network.per_net_bus(va)),
+                   converged=bool(res.converged), iterations=int(res.iterations))
     out.update(_branch_results(network, vm, sf, st))
     return out
 
@@ -179,7 +180,7 @@ def rundcpp(net: Any, *, trafo_model: str = "t") -> dict[str, Any]:
         va, pf = _dc(a)
         va, pf = np.asarray(va)[:network.n_bus], np.asarray(pf)[:network.n_branch]
     vm = network.vm_setpoint()
-    out = dict(vm_pu=vm, va_degree=np.rad2deg(va), converged=bool(np.all(np.isfinite(va))),
-               iterations=1)
+    out = dict(vm_pu=network.per_net_bus(vm), va_degree=np.rad2deg(network.per_net_bus(va)),
+               converged=bool(np.all(np.isfinite(va))), iterations=1)
     out.update(_branch_results(network, vm, pf.astype(np.complex128), -pf.astype(np.complex128)))
     return out

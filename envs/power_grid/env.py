@@ -60,50 +60,30 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-from flax import struct
 from twingym.envs import spaces
 from twingym.envs.core import Baseline, Label, TwinEnv, replace_fields
 from twingym.envs.power_grid import powerflow, profiles, ybus
-from twingym.envs.power_grid.params import BUILD_OPTIONS, GridParams, build_params
+from twingym.envs.power_grid.params import BUILD_OPTIONS, build_params
+from twingym.envs.power_grid.types import PowerGridParams, PowerGridState
 
 CASES = ("case14", "case30", "case118")
 #: losses assumed by the market schedule and the reward reference (forecast load x 1.02)
 LOSS_FACTOR = 1.02
 
 
-@struct.dataclass
-class GridState:
-    """State of one grid copy. Shapes as in :class:`GridParams`."""
-
-    time: jax.Array        # () int32 steps since midnight of the episode's first day
-    p_gen: jax.Array       # (G,) MW generator set points
-    soc: jax.Array         # (B,) fraction
-    z_ren: jax.Array       # (R,) AR(1) latent of each renewable unit
-    e_load: jax.Array      # (n,) AR(1) latent of each bus's load noise
-    level: jax.Array       # () episode load level
-    status: jax.Array      # (L,) float 1 in service, 0 out
-    over_count: jax.Array  # (L,) int32 consecutive overloaded steps
-    cooldown: jax.Array    # (L,) int32 steps until a tripped branch reconnects
-    x: jax.Array           # (2n,) last power-flow solution [va rad; vm pu] (warm start)
-    loading: jax.Array     # (L,) last loading, fraction of rating
-    p_slack: jax.Array     # () MW
-    p_bus: jax.Array       # (n,) MW net injections of the last step
-    ren_out: jax.Array     # (R,) MW renewable output after curtailment
-    schedule: jax.Array    # (G,) MW market schedule of the generators for the next step
-
 
 # ---------------------------------------------------------------------------------------------------
-def _hour(t, params: GridParams):
+def _hour(t, params: PowerGridParams):
     return jnp.mod(t.astype(jnp.float32) * params.dt_h, 24.0)
 
 
-def _loads(t, level, e_load, params: GridParams):
+def _loads(t, level, e_load, params: PowerGridParams):
     factor = level * params.load_scale * profiles.load_shape(_hour(t, params))
     factor = factor * (1.0 + params.load_noise_std * e_load)
     return params.load_p * factor, params.load_q * factor
 
 
-def _ren_available(t, z, params: GridParams):
+def _ren_available(t, z, params: PowerGridParams):
     cf = profiles.renewable_cf(_hour(t, params), z, params.ren_is_wind)
     return params.ren_cap * cf * params.renewable_scale
 
@@ -137,7 +117,7 @@ def merit_order(target, pmin, pmax, cost, iters: int = 40):
     return output(0.5 * (lo + hi))
 
 
-def _units(params: GridParams):
+def _units(params: PowerGridParams):
     """Limits and costs of the generators followed by the external grid (slack) as one unit."""
     pmin = jnp.concatenate([params.gen_pmin, params.slack_pmin[None]])
     pmax = jnp.concatenate([params.gen_pmax, params.slack_pmax[None]])
@@ -145,7 +125,7 @@ def _units(params: GridParams):
     return pmin, pmax, cost
 
 
-def _schedule(t_next, level, e_load, z_ren, params: GridParams):
+def _schedule(t_next, level, e_load, z_ren, params: PowerGridParams):
     """(G,) MW market schedule for step ``t_next``: economic dispatch (:func:`merit_order`) of the
     next step's forecast net load (forecast load with 2% losses minus forecast renewables) over
     the generators and the external grid. ``e_load`` and ``z_ren`` are the current latents; the
@@ -156,7 +136,7 @@ def _schedule(t_next, level, e_load, z_ren, params: GridParams):
     return merit_order(net, *_units(params))[:-1]
 
 
-def _reference_dollars(load_p, avail, params: GridParams):
+def _reference_dollars(load_p, avail, params: PowerGridParams):
     """$ per hour of serving the step's actual net load (load with 2% losses minus available
     renewables) at the economic dispatch, network and ramps ignored. Depends on exogenous inputs
     only, never on actions."""
@@ -167,7 +147,7 @@ def _reference_dollars(load_p, avail, params: GridParams):
     return powerflow.exact_sum(lin + cost[:, 1] * p ** 2)
 
 
-def _reachable(params: GridParams, status):
+def _reachable(params: PowerGridParams, status):
     """(n,) bool: buses connected to the slack through in-service branches."""
     n = params.load_p.shape[0]
     adj = jnp.zeros((n, n), jnp.float32)
@@ -186,7 +166,7 @@ def _reachable(params: GridParams, status):
     return reach > 0.5
 
 
-def _flow(params: GridParams, status, p_mw, q_mvar, x_prev, max_chord: int, max_newton: int):
+def _flow(params: PowerGridParams, status, p_mw, q_mvar, x_prev, max_chord: int, max_newton: int):
     """AC power flow for one copy. Returns a dict of loading, converged, x, p_slack, reach; a
     flow that does not converge reports zero loadings (it is a blackout)."""
     n = params.load_p.shape[0]
@@ -215,7 +195,7 @@ def _flow(params: GridParams, status, p_mw, q_mvar, x_prev, max_chord: int, max_
     return dict(converged=ok, x=x, reach=reach, **_flow_outputs(params, status, bd, x, p_mw, ok))
 
 
-def _flow_outputs(params: GridParams, status, bd, x, p_mw, ok):
+def _flow_outputs(params: PowerGridParams, status, bd, x, p_mw, ok):
     """Loading (fraction of rating) and slack power (MW) at solution ``x``."""
     n = params.load_p.shape[0]
     sf, st = ybus.accurate_branch_flows(x[:n], x[n:], bd)
@@ -226,7 +206,7 @@ def _flow_outputs(params: GridParams, status, bd, x, p_mw, ok):
     return dict(loading=jnp.nan_to_num(loading), p_slack=jnp.where(ok, jnp.nan_to_num(p_slack), 0.0))
 
 
-def _linear_flow(params: GridParams, status, p_mw, q_mvar):
+def _linear_flow(params: PowerGridParams, status, p_mw, q_mvar):
     """First-observation flow: one chord step from the case's base solution (no loops; the
     reset runs inside every step for auto-reset, so it must be cheap). The base topology (and
     the n-1 scenario's) keeps every bus connected, so no islanding check is needed here."""
@@ -243,52 +223,65 @@ def _linear_flow(params: GridParams, status, p_mw, q_mvar):
     return dict(x=x, **_flow_outputs(params, status, bd, x, p_mw, jnp.bool_(True)))
 
 
-def _bus_injection(params: GridParams, p_gen, ren_out, p_bat, load_p):
+def _bus_injection(params: PowerGridParams, p_gen, ren_out, p_bat, load_p):
     n = params.load_p.shape[0]
     p = jnp.zeros(n, jnp.float32).at[params.gen_bus].add(p_gen)
     p = p.at[params.ren_bus].add(ren_out).at[params.bat_bus].add(p_bat)
     return p - load_p
 
 
-def _initial_status(params: GridParams):
+def _initial_status(params: PowerGridParams):
     n1 = (jnp.arange(params.br_status0.shape[0]) == params.n1_line) & (params.n1_outage > 0.5)
     return jnp.where(n1, 0.0, params.br_status0)
 
 
 # ---------------------------------------------------------------------------------------------------
-class PowerGrid(TwinEnv[GridState, GridParams]):
+class PowerGrid(TwinEnv[PowerGridState, PowerGridParams]):
     __doc__ = __doc__
     reference_baseline = "merit_order"
 
     # ---- params ---------------------------------------------------------------------------------
-    def default_params(self) -> GridParams:
+    def default_params(self) -> PowerGridParams:
         return self.make_params()
 
-    def make_params(self, case: str = "case14", net: Any = None, **overrides: Any) -> GridParams:
+    def make_params(self, case: str = "case14", net: Any = None, check: bool = True,
+                    **overrides: Any) -> PowerGridParams:
         """Params for a bundled ``case`` (``case14`` default, ``case30``, ``case118``, or any
         ``pandapower.networks`` function name) or any pandapower ``net``; ``overrides`` are
         :data:`~twingym.envs.power_grid.params.BUILD_OPTIONS` keys (renewable/battery layout,
-        rating rule) or GridParams fields."""
+        rating rule) or PowerGridParams fields. With ``net`` and ``check``, one do-nothing episode of
+        the default scenario runs first and an ``ImportedNetWarning`` names what trips, overloads
+        or blacks out, with the fixes (``import_check``)."""
+        from twingym.envs.power_grid import import_check
+
         build = {k: v for k, v in overrides.items() if k in BUILD_OPTIONS}
         rest = {k: v for k, v in overrides.items() if k not in BUILD_OPTIONS}
-        if net is not None:
-            from twingym.envs.power_grid.network import from_pandapower
-            params = build_params(from_pandapower(net), case=str(getattr(net, "name", "") or "net"),
-                                  **build)
-        else:
+        what = f"{self.id or 'PowerGrid'} parameter"
+        if net is None:
             key = tuple(sorted((k, tuple(v) if isinstance(v, list | tuple | np.ndarray) else v)
                                for k, v in build.items()))
-            params = _cached_case_params(case, key)
-        return replace_fields(params, rest, what=f"{self.id or 'PowerGrid'} parameter")
+            params = replace_fields(_cached_case_params(case, key), rest, what=what)
+        else:
+            from twingym.envs.power_grid.network import from_pandapower
+            network = from_pandapower(net)
+            params = replace_fields(build_params(network, case=str(getattr(net, "name", "") or "net"),
+                                                 **build), rest, what=what)
+        if build.get("ratings") == "derived":
+            o = {**BUILD_OPTIONS, **build}
+            params = import_check.derive_ratings(self, params, o["rating_base_loading"],
+                                                 o["rating_floor_share"])
+        if net is not None and check:
+            import_check.warn_if_failing(self, params, network)
+        return params
 
     # ---- sizes ------------------------------------------------------------------------------------
     @staticmethod
-    def _sizes(params: GridParams) -> tuple[int, int, int, int, int]:
+    def _sizes(params: PowerGridParams) -> tuple[int, int, int, int, int]:
         return (params.br_f.shape[0], params.load_p.shape[0], params.gen_bus.shape[0],
                 params.bat_bus.shape[0], params.ren_bus.shape[0])
 
     # ---- observation --------------------------------------------------------------------------------
-    def _obs(self, key, state: GridState, params: GridParams) -> jax.Array:
+    def _obs(self, key, state: PowerGridState, params: PowerGridParams) -> jax.Array:
         t = state.time
         load_now, _ = _loads(t, state.level, state.e_load, params)
         load_fc, _ = _loads(t + 1, state.level, profiles.AR_RHO * state.e_load, params)
@@ -309,7 +302,7 @@ class PowerGrid(TwinEnv[GridState, GridParams]):
         low, high = self._obs_bounds(params)
         return jnp.clip(jnp.nan_to_num(obs), low, high)
 
-    def _noise_mask(self, params: GridParams) -> np.ndarray:
+    def _noise_mask(self, params: PowerGridParams) -> np.ndarray:
         L, n, G, B, R = self._sizes(params)
         mask = np.ones(2 * L + n + 2 * G + 1 + B + 2 * R + 4, dtype=bool)
         mask[L:2 * L] = False                       # breaker status is exact
@@ -318,14 +311,14 @@ class PowerGrid(TwinEnv[GridState, GridParams]):
         mask[-2:] = False                           # clock
         return mask
 
-    def _obs_bounds(self, params: GridParams) -> tuple[np.ndarray, np.ndarray]:
+    def _obs_bounds(self, params: PowerGridParams) -> tuple[np.ndarray, np.ndarray]:
         return (np.asarray(params.obs_low, np.float32), np.asarray(params.obs_high, np.float32))
 
-    def observation_space(self, params: GridParams) -> spaces.Box:
+    def observation_space(self, params: PowerGridParams) -> spaces.Box:
         low, high = self._obs_bounds(params)
         return spaces.Box(low=low, high=high)
 
-    def _act_bounds(self, params: GridParams) -> tuple[np.ndarray, np.ndarray]:
+    def _act_bounds(self, params: PowerGridParams) -> tuple[np.ndarray, np.ndarray]:
         low = np.asarray(params.act_low, np.float32).copy()
         high = np.asarray(params.act_high, np.float32).copy()
         if params.gen_mode == "schedule":   # a deviation may be held: up to the unit's whole range
@@ -333,12 +326,12 @@ class PowerGrid(TwinEnv[GridState, GridParams]):
             low[:span.size], high[:span.size] = -span, span
         return low, high
 
-    def action_space(self, params: GridParams) -> spaces.Box:
+    def action_space(self, params: PowerGridParams) -> spaces.Box:
         low, high = self._act_bounds(params)
         return spaces.Box(low=low, high=high)
 
     # ---- dynamics --------------------------------------------------------------------------------------
-    def reset_env(self, key, params: GridParams):
+    def reset_env(self, key, params: PowerGridParams):
         L, n, _G, B, R = self._sizes(params)
         k_lvl, k_ren, k_load, k_obs = jax.random.split(key, 4)
         level = jax.random.uniform(k_lvl, (), jnp.float32, 0.9, 1.05)
@@ -352,7 +345,7 @@ class PowerGrid(TwinEnv[GridState, GridParams]):
         status = _initial_status(params)
         p_bus = _bus_injection(params, p_gen, ren, jnp.zeros(B), load_p)
         flow = _linear_flow(params, status, p_bus, -load_q)
-        state = GridState(
+        state = PowerGridState(
             time=t, p_gen=p_gen, soc=soc, z_ren=z_ren, e_load=e_load, level=level, status=status,
             over_count=jnp.zeros(L, jnp.int32), cooldown=jnp.zeros(L, jnp.int32),
             x=flow["x"], loading=jnp.where(status > 0, flow["loading"], 0.0),
@@ -361,10 +354,10 @@ class PowerGrid(TwinEnv[GridState, GridParams]):
         return self._obs(k_obs, state, params), state
 
     @staticmethod
-    def _dispatch(net_load, params: GridParams):
+    def _dispatch(net_load, params: PowerGridParams):
         return merit_order(net_load, *_units(params))[:-1]
 
-    def step_env(self, key, state: GridState, action, params: GridParams):
+    def step_env(self, key, state: PowerGridState, action, params: PowerGridParams):
         _L, _n, G, B, _R = self._sizes(params)
         k_ren, k_load, k_obs = jax.random.split(key, 3)
         a_low, a_high = self._act_bounds(params)
@@ -423,7 +416,7 @@ class PowerGrid(TwinEnv[GridState, GridParams]):
         reward = -(dollars - stored - reference) / params.reward_scale
         overload = powerflow.exact_sum(jnp.where(on, jnp.maximum(loading - 1.0, 0.0), 0.0))
 
-        new = GridState(time=t, p_gen=p_gen, soc=soc, z_ren=z_ren, e_load=e_load,
+        new = PowerGridState(time=t, p_gen=p_gen, soc=soc, z_ren=z_ren, e_load=e_load,
                         level=state.level, status=status, over_count=count.astype(jnp.int32),
                         cooldown=cooldown.astype(jnp.int32), x=flow["x"], loading=loading,
                         p_slack=ps, p_bus=p_bus, ren_out=ren_out,
@@ -433,11 +426,14 @@ class PowerGrid(TwinEnv[GridState, GridParams]):
                 "converged": flow["converged"], "trips": powerflow.exact_sum(trip).astype(jnp.int32),
                 "dollars": dollars, "stored_value": stored, "reference_dollars": reference,
                 "curtailed_mw": powerflow.exact_sum(avail * curtail),
-                "slack_mw": ps}
+                "slack_mw": ps,
+                # apparent power above the ratings of lines in service (MVA at 1 pu voltage)
+                "overload_mva": powerflow.exact_sum(jnp.where(on, jnp.maximum(loading - 1.0, 0.0)
+                                                              * params.rating_pu, 0.0)) * params.sn_mva}
         return self._obs(k_obs, new, params), new, reward, blackout, truncated, info
 
     # ---- extras -------------------------------------------------------------------------------------------
-    def observation_labels(self, params: GridParams) -> list[Label]:
+    def observation_labels(self, params: PowerGridParams) -> list[Label]:
         L, n, G, B, R = self._sizes(params)
         out = [Label(f"line_{i}", "loading", "1") for i in range(L)]
         out += [Label(f"line_{i}", "in_service", "1") for i in range(L)]
@@ -452,7 +448,7 @@ class PowerGrid(TwinEnv[GridState, GridParams]):
                 Label("grid", "time_sin", "1"), Label("grid", "time_cos", "1")]
         return out
 
-    def action_labels(self, params: GridParams) -> list[Label]:
+    def action_labels(self, params: PowerGridParams) -> list[Label]:
         _, _, G, B, R = self._sizes(params)
         return ([Label(f"gen_{i}", "redispatch", "MW") for i in range(G)]
                 + [Label(f"battery_{i}", "power", "MW") for i in range(B)]
@@ -466,13 +462,24 @@ class PowerGrid(TwinEnv[GridState, GridParams]):
         from twingym.envs.power_grid.scenarios import SCENARIOS
         return {k: dict(v) for k, v in SCENARIOS.items()}
 
-    def render(self, state: GridState, params: GridParams) -> np.ndarray:
+    def schematic(self, params: PowerGridParams) -> dict[str, Any]:
+        """One-line diagram: bus positions (drawing units), branches as (from, to) bus indices, the buses
+        of generators, renewables (wind or solar) and batteries, and the slack bus flags."""
+        ints = lambda a: np.asarray(a).astype(int).tolist()  # noqa: E731
+        return {"kind": "power_grid", "case": str(params.case),
+                "bus_xy": np.asarray(params.bus_xy, float).round(4).tolist(),
+                "lines": [list(p) for p in zip(ints(params.br_f), ints(params.br_t), strict=True)],
+                "gen_bus": ints(params.gen_bus), "ren_bus": ints(params.ren_bus),
+                "ren_is_wind": np.asarray(params.ren_is_wind).astype(bool).tolist(),
+                "bat_bus": ints(params.bat_bus), "slack": np.asarray(params.is_slack).astype(bool).tolist()}
+
+    def render(self, state: PowerGridState, params: PowerGridParams) -> np.ndarray:
         from twingym.envs.power_grid.render import render_grid
         return render_grid(state, params)
 
 
 @functools.lru_cache(maxsize=16)
-def _cached_case_params(case: str, build_key: tuple) -> GridParams:
+def _cached_case_params(case: str, build_key: tuple) -> PowerGridParams:
     import pandapower.networks as pn
     from twingym.envs.power_grid.network import from_pandapower
     factory = getattr(pn, case, None)

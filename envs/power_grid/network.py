@@ -15,10 +15,19 @@ same equations as ``pandapower.runpp`` / ``rundcpp``:
   external grid (slack with ``vm_pu``/``va_degree``), shunts (``p_mw``/``q_mvar * step`` scaled by
   ``(vn_bus / vn_shunt)**2``).
 
+* switches: a closed bus-bus switch fuses its two buses into one (they share a row; their
+  elements all connect there), an open one is dropped. An open line or transformer switch
+  disconnects that branch end: the branch is out of service and what it still draws from its
+  other end (the line's charging, the transformer's magnetising current), ``Yff - Yft Ytf / Ytt``
+  of the two-port with the open end floating, becomes a shunt at that bus, exactly as pandapower's
+  auxiliary bus at the open end gives. Both ends open: the branch is simply out.
+* several external grids with the same voltage set point (magnitude and angle) are one slack: their
+  buses are fused, which leaves the power flow unchanged (both voltages are fixed and equal).
+
 Anything else that would change the power flow (three-winding transformers, impedances, wards,
-DC lines, storage, FACTS devices, open or bus-bus switches, voltage-dependent loads, characteristic
-tables, generators acting as slack, several slacks, isolated buses) raises
-:class:`UnsupportedElementError` naming the element; nothing is dropped silently.
+DC lines, storage, FACTS devices, bus-bus switches with an impedance, voltage-dependent loads,
+characteristic tables, generators acting as slack, slacks with different set points, isolated
+buses) raises :class:`UnsupportedElementError` naming the element; nothing is dropped silently.
 
 Branch order everywhere in this package: all ``net.line`` rows, then all ``net.trafo`` rows.
 """
@@ -99,6 +108,9 @@ class Network:
     slack_min_p_mw: float
     slack_max_p_mw: float
     slack_cost: np.ndarray       # (2,) like gen_cost
+    #: (len(net.bus),) pandapower index and row of every bus of the net, fused ones included
+    net_bus_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    net_bus_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     extra: dict = field(default_factory=dict)
 
     # ---- sizes ----------------------------------------------------------------------------------
@@ -121,6 +133,24 @@ class Network:
     @property
     def n_gen(self) -> int:
         return len(self.gen_bus)
+
+    def row_of(self, bus_id: int) -> int:
+        """Row of pandapower bus ``bus_id`` (a fused bus gives its group's row); KeyError if absent."""
+        ids = self.net_bus_ids if len(self.net_bus_ids) else self.bus_ids
+        rows = self.net_bus_rows if len(self.net_bus_rows) else np.arange(len(self.bus_ids))
+        hit = np.flatnonzero(ids == int(bus_id))
+        if not len(hit):
+            raise KeyError(f"bus {bus_id} not in the network")
+        return int(rows[hit[0]])
+
+    def per_net_bus(self, values: np.ndarray) -> np.ndarray:
+        """Per-row bus values ``(n_bus, ...)`` expanded to every bus of the net, ``net.bus`` order."""
+        return values[self.net_bus_rows] if len(self.net_bus_rows) else values
+
+    def two_port(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``(yff, yft, ytf, ytt)`` of every branch, complex128 pu (zero when out of service)."""
+        return two_port(self.br_r, self.br_x, self.br_g, self.br_b, self.br_g_asym, self.br_b_asym,
+                        self.br_tap, self.br_shift_deg, self.br_in_service)
 
     # ---- per-bus views ----------------------------------------------------------------------------
     def bus_type(self) -> np.ndarray:
@@ -151,6 +181,109 @@ class Network:
 
 
 # ---------------------------------------------------------------------------------------------------
+def two_port(r, x, g, b, g_asym, b_asym, tap, shift_deg, on) -> tuple[np.ndarray, ...]:
+    """Numpy (float64) ``(yff, yft, ytf, ytt)`` of branches, the model of ``ybus.branch_admittance``."""
+    on = np.asarray(on, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ys = np.where(on > 0, on / (np.asarray(r) + 1j * np.asarray(x)), 0.0)
+    ratio = np.where(np.asarray(tap) == 0, 1.0, tap) * np.exp(1j * np.deg2rad(shift_deg))
+    yff = (ys + on * (g + 1j * b) / 2) / np.abs(ratio) ** 2
+    ytt = ys + on * (g + g_asym + 1j * (b + b_asym)) / 2
+    return yff, -ys / np.conj(ratio), -ys / ratio, ytt
+
+
+def _open_end_shunt(yff, yft, ytf, ytt, open_from: np.ndarray, open_to: np.ndarray) -> np.ndarray:
+    """Admittance a branch still presents at its connected end when the other end floats.
+
+    ``open_to``: seen from the from bus, ``Yff - Yft Ytf / Ytt``; ``open_from``: seen from the to bus,
+    ``Ytt - Ytf Yft / Yff``. Zero where neither or both ends are open.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        at_from = np.where(ytt != 0, yff - yft * ytf / ytt, 0.0)
+        at_to = np.where(yff != 0, ytt - ytf * yft / yff, 0.0)
+    return np.where(open_to & ~open_from, at_from, 0.0) + np.where(open_from & ~open_to, at_to, 0.0)
+
+
+class _Groups:
+    """Union-find over bus indices (pandapower ids); the representative is the first in bus order."""
+
+    def __init__(self, ids: np.ndarray) -> None:
+        self.order = {int(b): i for i, b in enumerate(ids)}
+        self.parent = {int(b): int(b) for b in ids}
+
+    def find(self, b: int) -> int:
+        while self.parent[b] != b:
+            self.parent[b] = self.parent[self.parent[b]]
+            b = self.parent[b]
+        return b
+
+    def union(self, a: int, b: int) -> None:
+        ra, rb = self.find(int(a)), self.find(int(b))
+        if ra != rb:
+            keep, drop = (ra, rb) if self.order[ra] < self.order[rb] else (rb, ra)
+            self.parent[drop] = keep
+
+
+def _fused_bus_rows(net, eg: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Representative bus ids (the Network's rows) and every net bus's row.
+
+    Closed bus-bus switches fuse buses; so do external grids with one voltage set point.
+    """
+    ids = net.bus.index.to_numpy()
+    groups = _Groups(ids)
+    vn = dict(zip(ids.tolist(), net.bus["vn_kv"].to_numpy(dtype=float).tolist(), strict=True))
+    sw = _has_rows(net, "switch")
+    if sw is not None:
+        bb = sw[(sw["et"] == "b") & sw["closed"].astype(bool)]
+        z = np.nan_to_num(_col(bb, "z_ohm", 0.0))
+        if np.any(z > 0):
+            raise UnsupportedElementError(
+                f"switch {list(bb.index[z > 0][:5])}: closed bus-bus switches with an impedance "
+                "(z_ohm > 0) are not supported (set z_ohm=0 or model them as lines)")
+        for idx, a, b in zip(bb.index, bb["bus"], bb["element"], strict=True):
+            if not math.isclose(vn[int(a)], vn[int(b)], rel_tol=1e-9):
+                raise UnsupportedElementError(
+                    f"switch {idx}: closed bus-bus switch between {vn[int(a)]} kV and {vn[int(b)]} kV buses")
+            groups.union(a, b)
+    if len(eg) > 1:
+        setpoints = eg[["vm_pu", "va_degree"]].to_numpy(dtype=float)
+        if np.ptp(setpoints, axis=0).max() > 1e-12:
+            raise UnsupportedElementError(
+                f"ext_grid {list(eg.index)}: several slacks with different voltage set points are not "
+                "supported (one slack, or several with the same vm_pu and va_degree)")
+        first = int(eg["bus"].iloc[0])
+        for b in eg["bus"].iloc[1:]:
+            if not math.isclose(vn[first], vn[int(b)], rel_tol=1e-9):
+                raise UnsupportedElementError(f"ext_grid {list(eg.index)}: slacks at different voltage levels")
+            groups.union(first, b)
+    reps = [int(b) for b in ids if groups.find(int(b)) == int(b)]
+    rep_row = {b: i for i, b in enumerate(reps)}
+    return np.array(reps, dtype=np.int64), np.array([rep_row[groups.find(int(b))] for b in ids], dtype=np.int64)
+
+
+def _open_branch_ends(net, table: str, et: str, ends: tuple[str, str]) -> tuple[np.ndarray, np.ndarray]:
+    """``(open_from, open_to)`` bool per row of ``net[table]``: an open switch sits at that end."""
+    df = net[table]
+    open_from = np.zeros(len(df), dtype=bool)
+    open_to = np.zeros(len(df), dtype=bool)
+    sw = _has_rows(net, "switch")
+    if sw is None or not len(df):
+        return open_from, open_to
+    sw = sw[(sw["et"] == et) & ~sw["closed"].astype(bool)]
+    pos = {int(e): i for i, e in enumerate(df.index)}
+    for idx, bus, element in zip(sw.index, sw["bus"], sw["element"], strict=True):
+        i = pos.get(int(element))
+        if i is None:
+            raise UnsupportedElementError(f"switch {idx}: {table} {element} does not exist")
+        if int(bus) == int(df[ends[0]].iloc[i]):
+            open_from[i] = True
+        elif int(bus) == int(df[ends[1]].iloc[i]):
+            open_to[i] = True
+        else:
+            raise UnsupportedElementError(f"switch {idx}: bus {bus} is not an end of {table} {element}")
+    return open_from, open_to
+
+
 def _has_rows(net, table: str) -> pd.DataFrame | None:
     if table not in net or not isinstance(net[table], pd.DataFrame) or len(net[table]) == 0:
         return None
@@ -167,13 +300,6 @@ def _refuse_unsupported(net) -> None:
             raise UnsupportedElementError(
                 f"{table} {list(df.index[:5])} in service: element type '{table}' is not supported "
                 "by twingym.envs.power_grid (take it out of service or model it differently)")
-    sw = _has_rows(net, "switch")
-    if sw is not None:
-        bad = sw[(sw["et"] == "b") | ~sw["closed"].astype(bool)]
-        if len(bad):
-            raise UnsupportedElementError(
-                f"switch {list(bad.index[:5])}: bus-bus or open switches are not supported "
-                "(only closed line/trafo switches, which do not change the flow)")
     bus_out = net.bus.index[~net.bus["in_service"].astype(bool)]
     if len(bus_out):
         raise UnsupportedElementError(f"bus {list(bus_out[:5])} out of service: not supported")
@@ -314,11 +440,11 @@ def _costs(net, table: str, ids: np.ndarray, default: float) -> np.ndarray:
     return cost
 
 
-def _bus_xy(net, n: int) -> np.ndarray:
-    xy = np.full((n, 2), np.nan)
+def _bus_xy(net, bus_ids: np.ndarray) -> np.ndarray:
+    xy = np.full((len(bus_ids), 2), np.nan)
     if "geo" in net.bus:
         import json
-        for i, g in enumerate(net.bus["geo"].to_numpy()):
+        for i, g in enumerate(net.bus["geo"].loc[bus_ids].to_numpy()):
             if isinstance(g, str) and g:
                 try:
                     c = json.loads(g).get("coordinates")
@@ -362,9 +488,12 @@ def from_pandapower(net, trafo_model: str = "t", name: str = "") -> Network:
     """
     _refuse_unsupported(net)
     sn = float(net.sn_mva)
-    bus_ids = net.bus.index.to_numpy()
-    bus_row = {int(b): i for i, b in enumerate(bus_ids)}
-    vn_bus = net.bus["vn_kv"].to_numpy(dtype=np.float64)
+    eg = _has_rows(net, "ext_grid")
+    if eg is None:
+        raise UnsupportedElementError("ext_grid: one in-service external grid (the slack) is required, found 0")
+    bus_ids, net_rows = _fused_bus_rows(net, eg)
+    bus_row = {int(b): int(r) for b, r in zip(net.bus.index, net_rows, strict=True)}
+    vn_bus = net.bus["vn_kv"].loc[bus_ids].to_numpy(dtype=np.float64)
     n = len(bus_ids)
 
     # --- lines
@@ -380,12 +509,14 @@ def from_pandapower(net, trafo_model: str = "t", name: str = "") -> Network:
     l_g = np.nan_to_num(_col(line, "g_us_per_km", 0.0)) * 1e-6 * base_r * length * par
     line_imax = _col(line, "max_i_ka", np.inf) * _col(line, "df", 1.0) * par
     line_on = line["in_service"].to_numpy(dtype=bool) if len(line) else np.zeros(0, bool)
+    line_open = _open_branch_ends(net, "line", "l", ("from_bus", "to_bus"))
 
     # --- trafos
     trafo = net.trafo if len(net.trafo) else net.trafo.iloc[:0]
     if len(trafo):
         tb = _trafo_branches(net, trafo, bus_row, vn_bus, trafo_model)
         trafo_on = trafo["in_service"].to_numpy(dtype=bool)
+        trafo_open = _open_branch_ends(net, "trafo", "t", ("hv_bus", "lv_bus"))
         trafo_sn = _col(trafo, "sn_mva", np.nan) * _col(trafo, "df", 1.0) * _col(trafo, "parallel", 1.0)
         trafo_vn = np.stack([_col(trafo, "vn_hv_kv", np.nan), _col(trafo, "vn_lv_kv", np.nan)], 1)
     else:
@@ -393,18 +524,14 @@ def from_pandapower(net, trafo_model: str = "t", name: str = "") -> Network:
         tb = dict(f=z.astype(np.int64), t=z.astype(np.int64), r=z, x=z, g=z, b=z, g_asym=z,
                   b_asym=z, tap=z, shift=z)
         trafo_on, trafo_sn, trafo_vn = np.zeros(0, bool), z, np.zeros((0, 2))
+        trafo_open = (np.zeros(0, bool), np.zeros(0, bool))
     nl, nt = len(lf), len(tb["f"])
     cat = np.concatenate
     br_on = cat([line_on, trafo_on])
     rating = cat([line_imax * vn_bus[lf] * math.sqrt(3), trafo_sn])
     rating = np.where(np.isfinite(rating) & (rating > 0) & (rating < NO_RATING_MVA), rating, np.inf)
 
-    # --- slack
-    eg = _has_rows(net, "ext_grid")
-    if eg is None or len(eg) != 1:
-        raise UnsupportedElementError(
-            f"ext_grid: exactly one in-service external grid (the slack) is required, found "
-            f"{0 if eg is None else len(eg)}")
+    # --- slack (several external grids with one set point were fused into one bus above)
     slack = bus_row[int(eg["bus"].iloc[0])]
 
     # --- gens
@@ -439,17 +566,25 @@ def from_pandapower(net, trafo_model: str = "t", name: str = "") -> Network:
         np.add.at(shunt_y, sb, (_col(sh, "p_mw", 0.0) * k - 1j * _col(sh, "q_mvar", 0.0) * k) / sn)
 
     br_f, br_t = cat([lf, tb["f"]]), cat([lt, tb["t"]])
+    br_r, br_x = cat([l_r, tb["r"]]), cat([l_x, tb["x"]])
+    br_g, br_b = cat([l_g, tb["g"]]), cat([l_b, tb["b"]])
+    br_g_asym, br_b_asym = cat([np.zeros(nl), tb["g_asym"]]), cat([np.zeros(nl), tb["b_asym"]])
+    br_tap, br_shift = cat([np.ones(nl), tb["tap"]]), cat([np.zeros(nl), tb["shift"]])
+    # open switches: the branch leaves the flow, what its connected end still draws stays as a shunt
+    open_from = cat([line_open[0], trafo_open[0]]) & br_on
+    open_to = cat([line_open[1], trafo_open[1]]) & br_on
+    ports = two_port(br_r, br_x, br_g, br_b, br_g_asym, br_b_asym, br_tap, br_shift, br_on)
+    stray = _open_end_shunt(*ports, open_from, open_to)
+    np.add.at(shunt_y, np.where(open_to, br_f, br_t), stray)
+    br_on = br_on & ~(open_from | open_to)
     _check_connected(n, br_f, br_t, br_on, slack, bus_ids)
-    xy = _bus_xy(net, n)
+    xy = _bus_xy(net, bus_ids)
     gen_ids = gen.index.to_numpy()
     return Network(
         name=name or str(getattr(net, "name", "") or "net"), sn_mva=sn, f_hz=float(net.f_hz),
         bus_ids=bus_ids, bus_vn_kv=vn_bus, bus_xy=xy,
-        br_from=br_f, br_to=br_t,
-        br_r=cat([l_r, tb["r"]]), br_x=cat([l_x, tb["x"]]),
-        br_g=cat([l_g, tb["g"]]), br_b=cat([l_b, tb["b"]]),
-        br_g_asym=cat([np.zeros(nl), tb["g_asym"]]), br_b_asym=cat([np.zeros(nl), tb["b_asym"]]),
-        br_tap=cat([np.ones(nl), tb["tap"]]), br_shift_deg=cat([np.zeros(nl), tb["shift"]]),
+        br_from=br_f, br_to=br_t, br_r=br_r, br_x=br_x, br_g=br_g, br_b=br_b,
+        br_g_asym=br_g_asym, br_b_asym=br_b_asym, br_tap=br_tap, br_shift_deg=br_shift,
         br_in_service=br_on, br_is_trafo=cat([np.zeros(nl, bool), np.ones(nt, bool)]),
         br_ids=cat([line.index.to_numpy(), trafo.index.to_numpy()]).astype(np.int64),
         line_imax_ka=line_imax, trafo_sn_mva=trafo_sn, trafo_vn_kv=trafo_vn,
@@ -464,7 +599,8 @@ def from_pandapower(net, trafo_model: str = "t", name: str = "") -> Network:
         gen_cost=_costs(net, "gen", gen_ids, 30.0),
         slack_bus=slack, slack_vm_pu=float(eg["vm_pu"].iloc[0]),
         slack_va_deg=float(np.nan_to_num(eg["va_degree"].iloc[0])),
-        slack_min_p_mw=float(np.nan_to_num(_col(eg, "min_p_mw", np.nan)[0], nan=-np.inf)),
-        slack_max_p_mw=float(np.nan_to_num(_col(eg, "max_p_mw", np.nan)[0], nan=np.inf)),
+        slack_min_p_mw=float(np.sum(np.nan_to_num(_col(eg, "min_p_mw", np.nan), nan=-np.inf))),
+        slack_max_p_mw=float(np.sum(np.nan_to_num(_col(eg, "max_p_mw", np.nan), nan=np.inf))),
         slack_cost=_costs(net, "ext_grid", eg.index.to_numpy(), 30.0)[0],
+        net_bus_ids=net.bus.index.to_numpy().astype(np.int64), net_bus_rows=net_rows,
     )

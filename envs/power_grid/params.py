@@ -1,4 +1,4 @@
-"""``GridParams``: everything physical of the grid twin, built host-side from a ``Network``.
+"""``PowerGridParams``: everything physical of the grid twin, built host-side from a ``Network``.
 
 Documented rules used when the case does not say:
 
@@ -8,10 +8,13 @@ Documented rules used when the case does not say:
 * Batteries: ``n_battery`` units on the renewable buses (or ``battery_buses``); power limit
   ``battery_power_share`` of total load each, energy ``battery_hours`` times the power limit,
   one-way efficiency ``battery_efficiency``.
-* Line ratings: the case's own (``max_i_ka`` at nominal voltage for lines, ``sn_mva`` for trafos)
-  where it is below 9000 MVA; otherwise ``|S| / rating_base_loading`` of the case's own base
-  operating point (a line carrying ``rating_base_loading`` of its rating at peak base load),
-  floored at ``rating_floor_share`` of the median of those values.
+* Line ratings (``ratings="case"``, default): the case's own (``max_i_ka`` at nominal voltage for
+  lines, ``sn_mva`` for trafos) where it is below 9000 MVA; otherwise ``|S| / rating_base_loading``
+  of the case's own base operating point (a line carrying ``rating_base_loading`` of its rating at
+  peak base load), floored at ``rating_floor_share`` of the median of those values.
+  ``ratings="derived"`` rates every branch from the twin's own do-nothing day instead
+  (``import_check.derive_ratings``, applied by ``PowerGrid.make_params``; the fix
+  ``make_params(net=...)`` suggests when an imported case fails under do-nothing).
 * Ramp limits: ``ramp_share`` of each generator's ``max_p_mw`` per step.
 * Costs: the case's ``poly_cost`` (linear and quadratic terms); 30 $/MWh linear if missing.
   Reference price ``price_ref``: the mean positive linear price of the generators and the
@@ -28,111 +31,24 @@ from __future__ import annotations
 
 from typing import Any
 
-import jax
 import jax.numpy as jnp
 import numpy as np
-from flax import struct
 from twingym.envs.power_grid.network import Network
+from twingym.envs.power_grid.types import PowerGridParams
 
 F32 = jnp.float32
 
 
-@struct.dataclass
-class GridParams:
-    """Params of PowerGrid-v0. Sizes: n buses, L branches (lines then trafos), G generators
-    (``net.gen``), R renewables, B batteries. Units: MW, MWh, pu (on ``sn_mva``), $.
-    """
 
-    # ---- network (pu on sn_mva) -------------------------------------------------------------
-    br_f: jax.Array            # (L,) int32 from bus
-    br_t: jax.Array            # (L,) int32 to bus
-    br_r: jax.Array            # (L,) pu
-    br_x: jax.Array            # (L,) pu
-    br_g: jax.Array            # (L,) pu
-    br_b: jax.Array            # (L,) pu
-    br_g_asym: jax.Array       # (L,) pu
-    br_b_asym: jax.Array       # (L,) pu
-    br_tap: jax.Array          # (L,)
-    br_shift: jax.Array        # (L,) rad
-    br_status0: jax.Array      # (L,) 1.0 in service in the case
-    rating_pu: jax.Array       # (L,) apparent-power rating at 1 pu voltage, pu
-    shunt_g: jax.Array         # (n,) pu
-    shunt_b: jax.Array         # (n,) pu
-    vm_set: jax.Array          # (n,) pu
-    va_slack: jax.Array        # () rad
-    is_slack: jax.Array        # (n,) bool
-    is_pv: jax.Array           # (n,) bool
-    x_ref: jax.Array           # (2n,) solution of the case's base operating point [va; vm]
-    jinv: jax.Array            # (2n, 2n) inverse Jacobian at x_ref (chord iterations)
-    # ---- loads ----------------------------------------------------------------------------
-    load_p: jax.Array          # (n,) MW peak base load per bus
-    load_q: jax.Array          # (n,) Mvar
-    # ---- generators -----------------------------------------------------------------------
-    gen_bus: jax.Array         # (G,) int32
-    gen_pmin: jax.Array        # (G,) MW
-    gen_pmax: jax.Array        # (G,) MW
-    gen_ramp: jax.Array        # (G,) MW per step
-    gen_cost: jax.Array        # (G, 2) $/MWh and $/MW^2h
-    slack_pmin: jax.Array      # () MW
-    slack_pmax: jax.Array      # () MW
-    slack_cost: jax.Array      # (2,)
-    # ---- renewables and batteries ----------------------------------------------------------
-    ren_bus: jax.Array         # (R,) int32
-    ren_cap: jax.Array         # (R,) MW
-    ren_is_wind: jax.Array     # (R,) bool
-    bat_bus: jax.Array         # (B,) int32
-    bat_p_max: jax.Array       # (B,) MW
-    bat_e_max: jax.Array       # (B,) MWh
-    bat_eff: jax.Array         # (B,) one-way efficiency
-    # ---- stochastic inputs and scenario knobs -------------------------------------------------
-    load_noise_std: jax.Array  # () relative
-    obs_noise_std: jax.Array   # () relative sensor noise
-    obs_noise_scale: jax.Array  # () multiplier (validation: 3.0)
-    load_scale: jax.Array      # () multiplier on all loads (load_surge)
-    renewable_scale: jax.Array  # () multiplier on renewable availability (renewable_drop)
-    impedance_scale: jax.Array  # () multiplier on branch r and x (line_impedance_shift)
-    n1_outage: jax.Array       # () 1.0 keeps branch ``n1_line`` out for the whole episode
-    n1_line: jax.Array         # () int32 branch taken out by the n_minus_1 scenario
-    # ---- protection ---------------------------------------------------------------------------
-    trip_hard: jax.Array       # () loading (fraction) that trips at once
-    # ---- economics (reward) ---------------------------------------------------------------------
-    curtail_cost: jax.Array    # () $/MWh curtailed
-    battery_wear: jax.Array    # () $/MWh throughput
-    voll: jax.Array            # () $/MWh value of lost load
-    blackout_hours: jax.Array  # () h of total load counted as unserved on a blackout
-    reward_scale: jax.Array    # () $ per step that maps to reward 1 (normaliser)
-    stored_energy_price: jax.Array  # () $/MWh value of energy held in batteries (SoC changes)
-    reward_reference: jax.Array  # () 1.0 subtracts the exogenous reference cost from the reward
-    # ---- observation bounds (MW) ----------------------------------------------------------------
-    p_bound: jax.Array         # () bound on |bus injection| and |slack p|
-    bus_xy: jax.Array          # (n, 2) drawing coordinates (case geodata or a spring layout)
-    # ---- static -------------------------------------------------------------------------------------
-    sn_mva: float = struct.field(pytree_node=False, default=100.0)
-    dt_h: float = struct.field(pytree_node=False, default=0.25)
-    max_steps: int = struct.field(pytree_node=False, default=96)
-    overload_steps: int = struct.field(pytree_node=False, default=3)
-    cooldown_steps: int = struct.field(pytree_node=False, default=12)
-    max_chord: int = struct.field(pytree_node=False, default=6)
-    max_newton: int = struct.field(pytree_node=False, default=8)
-    tol: float = struct.field(pytree_node=False, default=1e-4)
-    case: str = struct.field(pytree_node=False, default="case14")
-    #: "schedule": generator actions are deviations from the market schedule (merit order of the
-    #: forecast); "ramp": changes of the previous set point
-    gen_mode: str = struct.field(pytree_node=False, default="schedule")
-    # space bounds, fixed when the params are built (spaces must not depend on traced values)
-    obs_low: tuple = struct.field(pytree_node=False, default=())
-    obs_high: tuple = struct.field(pytree_node=False, default=())
-    act_low: tuple = struct.field(pytree_node=False, default=())
-    act_high: tuple = struct.field(pytree_node=False, default=())
-    gen_span: tuple = struct.field(pytree_node=False, default=())  # (G,) max_p - min_p, MW
-
-
-#: make_params options that are not GridParams fields (they change shapes or derived values)
+#: make_params options that are not PowerGridParams fields (they change shapes or derived values)
 BUILD_OPTIONS = dict(
     n_wind=1, n_solar=1, n_battery=1, wind_buses=None, solar_buses=None, battery_buses=None,
     wind_share=0.25, solar_share=0.15, battery_power_share=0.05, battery_hours=4.0,
     battery_efficiency=0.95, rating_base_loading=0.7, rating_floor_share=0.3, ramp_share=0.1,
+    ratings="case",
 )
+#: values of the ``ratings`` build option
+RATING_RULES = ("case", "derived")
 
 
 def _masked_jacobian(y: np.ndarray, v: np.ndarray, active: np.ndarray) -> np.ndarray:
@@ -145,17 +61,33 @@ def _masked_jacobian(y: np.ndarray, v: np.ndarray, active: np.ndarray) -> np.nda
     return np.where(active[:, None], jac, np.eye(len(active)))
 
 
+def _shift_angles(network: Network) -> np.ndarray:
+    """Start angles (rad): the slack's angle carried through every phase-shifting transformer
+    (``va_to = va_from - shift``), so that a flat start is not 150 degrees off behind a Dyn5 unit."""
+    va = np.full(network.n_bus, np.nan)
+    va[network.slack_bus] = np.deg2rad(network.slack_va_deg)
+    shift = np.deg2rad(network.br_shift_deg)
+    adj: list[list[tuple[int, float]]] = [[] for _ in range(network.n_bus)]
+    for f, t, d, on in zip(network.br_from, network.br_to, shift, network.br_in_service, strict=True):
+        if on:
+            adj[f].append((t, -d))
+            adj[t].append((f, d))
+    stack = [network.slack_bus]
+    while stack:
+        b = stack.pop()
+        for nb, d in adj[b]:
+            if np.isnan(va[nb]):
+                va[nb] = va[b] + d
+                stack.append(nb)
+    return np.where(np.isnan(va), va[network.slack_bus], va)
+
+
 def _base_solution(network: Network) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Solve the case's own operating point on the host in float64 (Newton-Raphson, numpy: no
     compilation needed); returns ``(x = [va; vm], J(x)^-1, branch current magnitude pu,
     float32 mismatch floor pu)``."""
     n, sn = network.n_bus, network.sn_mva
-    on = network.br_in_service.astype(float)
-    ys = on / (network.br_r + 1j * network.br_x)
-    tap = network.br_tap * np.exp(1j * np.deg2rad(network.br_shift_deg))
-    yff = (ys + on * (network.br_g + 1j * network.br_b) / 2) / np.abs(tap) ** 2
-    yft, ytf = -ys / np.conj(tap), -ys / tap
-    ytt = ys + on * (network.br_g + network.br_g_asym + 1j * (network.br_b + network.br_b_asym)) / 2
+    yff, yft, ytf, ytt = network.two_port()
     f, t = network.br_from, network.br_to
     y = np.diag(network.shunt_y.astype(complex))
     for rows, cols, vals in ((f, f, yff), (f, t, yft), (t, f, ytf), (t, t, ytt)):
@@ -164,7 +96,7 @@ def _base_solution(network: Network) -> tuple[np.ndarray, np.ndarray, np.ndarray
     s_spec = (p + 1j * q) / sn
     kind = network.bus_type()
     active = np.concatenate([kind != 2, kind == 0])
-    va = np.full(n, np.deg2rad(network.slack_va_deg))
+    va = _shift_angles(network)
     vm = network.vm_setpoint()
     for _ in range(30):
         v = vm * np.exp(1j * va)
@@ -189,12 +121,12 @@ def _base_solution(network: Network) -> tuple[np.ndarray, np.ndarray, np.ndarray
 
 
 def _pick_buses(network: Network, ids, count: int, skip: set[int]) -> list[int]:
-    row = {int(b): i for i, b in enumerate(network.bus_ids)}
     if ids is not None:
-        missing = [b for b in ids if int(b) not in row]
+        known = set(network.net_bus_ids.tolist() or network.bus_ids.tolist())
+        missing = [b for b in ids if int(b) not in known]
         if missing:
             raise ValueError(f"bus {missing} not in the network")
-        return [row[int(b)] for b in ids]
+        return [network.row_of(int(b)) for b in ids]
     load = np.zeros(network.n_bus)
     np.add.at(load, network.load_bus, network.load_p_mw)
     order = [int(i) for i in np.argsort(-load, kind="stable")
@@ -242,12 +174,14 @@ def _layout(network: Network) -> np.ndarray:
     return np.array([pos[i] for i in range(network.n_bus)])
 
 
-def build_params(network: Network, case: str = "", **options: Any) -> GridParams:
-    """GridParams for ``network`` with the documented rules; ``options`` from ``BUILD_OPTIONS``."""
+def build_params(network: Network, case: str = "", **options: Any) -> PowerGridParams:
+    """PowerGridParams for ``network`` with the documented rules; ``options`` from ``BUILD_OPTIONS``."""
     unknown = sorted(set(options) - set(BUILD_OPTIONS))
     if unknown:
         raise ValueError(f"unknown build option(s) {unknown}; valid: {sorted(BUILD_OPTIONS)}")
     o = {**BUILD_OPTIONS, **options}
+    if o["ratings"] not in RATING_RULES:
+        raise ValueError(f"ratings must be one of {RATING_RULES}, got {o['ratings']!r}")
     x_ref, jinv, current, mismatch_floor = _base_solution(network)
     sn = network.sn_mva
     n = network.n_bus
@@ -310,7 +244,7 @@ def build_params(network: Network, case: str = "", **options: Any) -> GridParams
     act_low = np.concatenate([-ramp, -bat_p, -np.ones(R)])
     act_high = np.concatenate([ramp, bat_p, np.ones(R)])
     as_tuple = lambda v: tuple(float(x) for x in np.asarray(v, np.float32))  # noqa: E731
-    return GridParams(
+    return PowerGridParams(
         br_f=jnp.asarray(network.br_from, jnp.int32), br_t=jnp.asarray(network.br_to, jnp.int32),
         br_r=f32(network.br_r), br_x=f32(network.br_x), br_g=f32(network.br_g),
         br_b=f32(network.br_b), br_g_asym=f32(network.br_g_asym), br_b_asym=f32(network.br_b_asym),

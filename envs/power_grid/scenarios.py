@@ -1,4 +1,4 @@
-"""Validation scenarios of PowerGrid-v0: named GridParams overrides.
+"""Validation scenarios of PowerGrid-v0: named PowerGridParams overrides.
 
 * ``nominal``: the default day.
 * ``sensor_noise_x3``: measurement noise three times larger (``obs_noise_scale = 3``).

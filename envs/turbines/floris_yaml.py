@@ -20,10 +20,15 @@ then derived from the rotor surfaces and controller settings
 
 Bundled turbines (``available_turbines()``):
 
-- ``nrel_5MW`` (default): the NREL 5-MW reference turbine derived from ROSCO's surfaces and
-  ``DISCON.IN`` (peak Cp 0.466);
-- ``nrel_5MW_fast``: the FAST steady-state table FLORIS ships for the same turbine (peak Cp
-  ~0.482, 2.4-3.3 % more power below rated).
+- ``nrel_5MW_rosco`` (the twins' default): the NREL 5-MW reference turbine derived from ROSCO's
+  surfaces and ``DISCON.IN`` (peak Cp 0.466) under the 2009 reference controller;
+- ``iea_15MW_rosco``: the IEA 15-MW reference turbine derived from its ROSCO surfaces and
+  ``DISCON.IEA15MW.IN`` under that ROSCO controller;
+- ``nrel_5MW``: FLORIS's own NREL 5-MW table (FAST steady states, peak Cp ~0.482, 2.4-3.4 % more
+  power below rated), under FLORIS's name.
+
+A ``DISCON.IN`` path loads too (with its geometry YAML beside it,
+:mod:`twingym.envs.turbines.turbine_spec`).
 
 :func:`floris_turbine_dict` writes any :class:`TurbineCurves` back as a FLORIS v4 turbine
 dictionary, so FLORIS can be handed exactly the curves twingym uses.
@@ -118,7 +123,8 @@ def _resolve(name_or_path: str | Path) -> Path:
     if bundled.exists():
         return bundled
     raise TurbineFileError(f"unknown turbine {str(name_or_path)!r}: not a file and not one of the "
-                           f"bundled turbines ({', '.join(available_turbines())})")
+                           f"bundled turbines ({', '.join(available_turbines())}); another of FLORIS's "
+                           f"library turbines loads by the path of its YAML")
 
 
 def _require(table: dict, key: str, where: str):
@@ -178,12 +184,19 @@ def load_floris_turbine(name_or_path: str | Path) -> TurbineCurves:
     """Read a FLORIS turbine YAML (v3 or v4 layout) or a ROSCO-derived spec into :class:`TurbineCurves`.
 
     Args:
-        name_or_path: a bundled turbine name (``"nrel_5MW"``, ``"nrel_5MW_fast"``) or a path to
-            a ``.yaml`` file (FLORIS v3/v4 table, or a twingym spec with a ``rosco:`` section).
+        name_or_path: a bundled turbine name (``available_turbines()``), a path to a ``.yaml``
+            file (FLORIS v3/v4 table, or a twingym spec with a ``rosco:`` section), or a path to
+            a ``DISCON.IN`` with its geometry YAML beside it.
 
     Raises:
         TurbineFileError: the file is missing, is not YAML, or lacks a required field.
     """
+    raw = Path(name_or_path)
+    if raw.is_file() and raw.suffix.lower() not in (".yaml", ".yml"):
+        from twingym.envs.turbines.steady_state import curves_from_turbine_spec
+        from twingym.envs.turbines.turbine_spec import spec_from_discon
+
+        return curves_from_turbine_spec(spec_from_discon(raw))
     path = _resolve(name_or_path)
     try:
         data = yaml.safe_load(path.read_text())

@@ -227,29 +227,40 @@ class RoscoTurbine:
         return self.rated_gen_speed / self.gearbox_ratio
 
 
-def load_rosco_turbine(discon: str | Path = "DISCON.IN",
-                       performance: str | Path | None = None) -> RoscoTurbine:
+def load_rosco_turbine(discon: str | Path = "DISCON.IN", performance: str | Path | None = None,
+                       defaults: dict | None = None) -> RoscoTurbine:
     """Load a turbine from a ``DISCON.IN`` and its rotor performance file.
 
     Args:
-        discon: path of the DISCON file (default: the bundled NREL 5-MW one).
+        discon: path of the DISCON file, or the name of a bundled one (``"DISCON.IN"``: NREL 5-MW,
+            ``"DISCON.IEA15MW.IN"``: IEA 15-MW).
         performance: Cp/Ct/Cq file (path or bundled name); default: ``PerfFileName`` named in the
-            DISCON file, looked up next to it and then among the bundled files.
+            DISCON file, relative to the DISCON file's folder (as ROSCO resolves it). Only for
+            the bundled DISCON files, whose ``PerfFileName`` keeps the path of their source
+            repository, is the file then looked up by name among the bundled surfaces.
+        defaults: settings used where the DISCON file has none (e.g. ``{"VS_RtPwr": 15e6}``).
+
+    Raises:
+        RoscoFileError: a file is missing, or a setting the twin needs is absent (named).
     """
-    settings = parse_discon(discon)
+    settings = {**(defaults or {}), **parse_discon(discon)}
     discon_path = Path(discon) if Path(discon).exists() else DATA_DIR / str(discon)
     if performance is None:
         perf_name = settings.get("PerfFileName")
         if not isinstance(perf_name, str):
-            raise RoscoFileError("DISCON file names no PerfFileName; pass performance=")
+            raise RoscoFileError(f"{discon_path.name} names no PerfFileName; pass performance=")
         candidate = discon_path.parent / perf_name
+        bundled = discon_path.resolve().parent == DATA_DIR
+        if not candidate.exists() and not bundled:
+            raise RoscoFileError(f"{discon_path.name}: its PerfFileName {perf_name!r} does not exist "
+                                 f"relative to the DISCON file ({str(candidate)!r})")
         performance = candidate if candidate.exists() else DATA_DIR / Path(perf_name).name
     perf = load_rotor_performance(performance)
 
     def num(key: str) -> float:
         value = settings.get(key)
         if not isinstance(value, float):
-            raise RoscoFileError(f"DISCON file lacks the numeric setting {key!r}")
+            raise RoscoFileError(f"{discon_path.name} lacks the numeric setting {key!r}")
         return value
 
     return RoscoTurbine(

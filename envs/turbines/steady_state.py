@@ -29,13 +29,13 @@ Below rated the pitch stays at fine pitch (the PI pitch controller saturates the
 runs at the highest stable balance (torque surplus falling through zero as speed rises) at or
 below ``PC_RefSpd``; if there is none, the turbine is above rated. Electrical power is
 ``VS_GenEff * Q_gen * N * omega``; the thrust coefficient is ``Ct(lambda, beta)`` of the surface.
-Surfaces are read by bilinear interpolation over (TSR, pitch), clamped at the grid edges (the
-same reading as the single-turbine twin). Outside ``[cut_in, cut_out]`` the table gives zero
+Surfaces are read by bilinear interpolation over (TSR, pitch), clamped at the grid edges except
+above the highest TSR, extrapolated linearly there (the same reading as the single-turbine twin). Outside ``[cut_in, cut_out]`` the table gives zero
 power and thrust coefficient, as FLORIS turbine tables do.
 
 The result is a :class:`~twingym.envs.turbines.floris_yaml.TurbineCurves` (FLORIS-format table),
 so the wind farm twin and FLORIS itself read the same curves the single-turbine twin flies. A
-turbine spec YAML (``<name>.yaml`` with a ``rosco:`` section, see ``data/nrel_5MW.yaml``) names
+turbine spec YAML (``<name>.yaml`` with a ``rosco:`` section, see ``data/nrel_5MW_rosco.yaml``) names
 the ROSCO files and adds what they lack (hub height, precone, cut-in/out, yaw-loss exponent).
 """
 
@@ -47,18 +47,21 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import brentq
 from twingym.envs.turbines.floris_yaml import TurbineCurves, TurbineFileError
-from twingym.envs.turbines.rosco import DATA_DIR, RoscoTurbine, RotorPerformance, load_rosco_turbine
+from twingym.envs.turbines.rosco import DATA_DIR, RoscoTurbine, RotorPerformance
 
 RPM = np.pi / 30.0  # rad/s per rpm
+#: above the surfaces' highest tip-speed ratio they are extrapolated linearly up to this factor
+#: times it, then held (a rotor at minimum speed in light wind runs above the tabulated range).
+TSR_EXTRAPOLATION = 1.5
 
 __all__ = [
     "OperatingPoints",
     "TorqueLaw",
     "curves_from_spec",
-    "rated_wind_speed",
+    "curves_from_turbine_spec",
     "rotor_coefficients",
+    "spec_operating_points",
     "steady_operating_points",
-    "steady_state_curves",
     "table_wind_speeds",
 ]
 
@@ -128,9 +131,11 @@ class TorqueLaw:
 def rotor_coefficients(perf: RotorPerformance, tsr: np.ndarray, pitch_deg: np.ndarray
                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(Cp, Ct, Cq)`` of the surfaces at tip-speed ratio ``tsr`` and pitch ``pitch_deg`` (deg),
-    bilinear over the grid and clamped at its edges (inputs broadcast together)."""
+    bilinear over the grid, clamped at its edges except above the highest TSR, where the last cell
+    is extrapolated linearly up to ``TSR_EXTRAPOLATION`` times it (a rotor at minimum speed in
+    light wind; inputs broadcast together)."""
     tsr, pitch = np.broadcast_arrays(np.asarray(tsr, np.float64), np.asarray(pitch_deg, np.float64))
-    x = np.clip(tsr, perf.tsr[0], perf.tsr[-1])
+    x = np.clip(tsr, perf.tsr[0], TSR_EXTRAPOLATION * perf.tsr[-1])   # above the grid: extrapolated
     y = np.clip(pitch, perf.pitch_deg[0], perf.pitch_deg[-1])
     i = np.clip(np.searchsorted(perf.tsr, x, side="right") - 1, 0, perf.tsr.size - 2)
     j = np.clip(np.searchsorted(perf.pitch_deg, y, side="right") - 1, 0, perf.pitch_deg.size - 2)
@@ -229,23 +234,6 @@ def steady_operating_points(turbine: RoscoTurbine, wind_speeds: np.ndarray,
         thrust=0.5 * turbine.air_density * np.pi * turbine.rotor_radius**2 * ws**2 * ct, region=region)
 
 
-def rated_wind_speed(turbine: RoscoTurbine, law: TorqueLaw | None = None) -> float:
-    """Lowest wind speed (m/s) at which the turbine reaches rated power (the region-3 start)."""
-    law = TorqueLaw.from_rosco(turbine) if law is None else law
-    target = turbine.rated_power * (1.0 - 1e-9)
-
-    def short(u):
-        return float(steady_operating_points(turbine, [u], law).power[0]) - target
-
-    lo, hi = 3.0, 30.0
-    if short(hi) < 0:
-        raise TurbineFileError("the turbine never reaches rated power below 30 m/s")
-    for _ in range(60):  # bisection: power is monotone in wind speed below rated
-        mid = 0.5 * (lo + hi)
-        lo, hi = (mid, hi) if short(mid) < 0 else (lo, mid)
-    return hi
-
-
 def table_wind_speeds(cut_in: float, cut_out: float, rated: float, step: float = 0.25) -> np.ndarray:
     """Table abscissa (m/s): 0 and just below cut-in (zero power), ``cut_in .. cut_out`` every
     ``step`` plus the exact rated wind speed (so linear interpolation keeps the rated kink), just
@@ -255,96 +243,94 @@ def table_wind_speeds(cut_in: float, cut_out: float, rated: float, step: float =
     return np.concatenate([[0.0, cut_in - 0.1], inner, [cut_out + 0.1, 50.0]])
 
 
-def steady_state_curves(turbine: RoscoTurbine, *, name: str, hub_height: float,
-                        precone_deg: float = 0.0, cut_in: float = 3.0, cut_out: float = 25.0,
-                        step: float = 0.25, law: TorqueLaw | None = None,
-                        cosine_loss_exponent_yaw: float = 1.88, cosine_loss_exponent_tilt: float = 1.88,
-                        ref_tilt: float = 5.0, operation_model: str = "cosine-loss") -> TurbineCurves:
-    """FLORIS-format :class:`TurbineCurves` derived from the ROSCO data (see the module doc).
-
-    Args:
-        turbine: the loaded ROSCO turbine (surfaces + DISCON settings).
-        name: ``turbine_type`` of the result.
-        hub_height: m (not in the ROSCO files).
-        precone_deg: blade precone; the rotor diameter is the swept (projected) one,
-            ``2 R cos(precone)``, which the wake model uses.
-        cut_in, cut_out: m/s, outside which the table gives zero power and thrust coefficient.
-        step: m/s, table spacing between cut-in and cut-out.
-        law: generator-torque law (default: the 2009 law from the DISCON settings).
-        cosine_loss_exponent_yaw, cosine_loss_exponent_tilt, ref_tilt, operation_model: carried
-            into the FLORIS definition unchanged.
-    """
-    law = TorqueLaw.from_rosco(turbine) if law is None else law
-    rated = rated_wind_speed(turbine, law)
-    ws = table_wind_speeds(cut_in, cut_out, rated, step)
-    inside = (ws >= cut_in - 1e-9) & (ws <= cut_out + 1e-9)
-    pts = steady_operating_points(turbine, ws[inside], law)
-    power, ct = np.zeros_like(ws), np.zeros_like(ws)
-    power[inside] = np.minimum(pts.power, turbine.rated_power)   # rated exactly in region 3
-    ct[inside] = pts.thrust_coefficient
-    for a in (ws, power, ct):
-        a.setflags(write=False)
-    return TurbineCurves(
-        name=name, wind_speed=ws, power=power, thrust_coefficient=ct,
-        rotor_diameter=float(2.0 * turbine.rotor_radius * np.cos(np.deg2rad(precone_deg))),
-        hub_height=float(hub_height), ref_air_density=turbine.air_density,
-        cosine_loss_exponent_yaw=float(cosine_loss_exponent_yaw),
-        cosine_loss_exponent_tilt=float(cosine_loss_exponent_tilt), ref_tilt=float(ref_tilt),
-        tsr=float(turbine.discon.get("VS_TSRopt", turbine.performance.max_cp()[1])),
-        operation_model=str(operation_model))
-
-
-_CACHE: dict[tuple, TurbineCurves] = {}
-
-
 def _data_file(name: str, base: Path) -> Path:
     path = base / name
     return path if path.exists() else DATA_DIR / Path(name).name
 
 
-def curves_from_spec(data: dict, base_dir: Path = DATA_DIR, where: str = "turbine") -> TurbineCurves:
-    """Derive :class:`TurbineCurves` from a turbine spec (parsed YAML with a ``rosco:`` section).
+_CACHE: dict[tuple, TurbineCurves] = {}
 
-    The spec holds FLORIS's top-level fields (``turbine_type``, ``hub_height``,
-    ``operation_model``, and in ``power_thrust_table`` the yaw/tilt exponents and ``ref_tilt``)
-    and, under ``rosco``: ``discon`` (file, relative to ``base_dir`` or bundled), optional
-    ``performance``, ``precone_deg``, ``cut_in_wind_speed``, ``cut_out_wind_speed``,
-    ``wind_speed_step`` and ``torque_law`` (``cut_in_gen_speed_rpm``,
-    ``rgn2_start_gen_speed_rpm``, ``rgn3_fraction``, ``rgn25_slip``). Results are cached per
-    spec and file contents.
-    """
-    spec = data.get("rosco")
-    if not isinstance(spec, dict) or "discon" not in spec:
+
+def spec_operating_points(spec, wind_speeds: np.ndarray) -> OperatingPoints:
+    """Static steady operating points of a :class:`~twingym.envs.turbines.turbine_spec.TurbineSpec`
+    under the controller it names: the 2009 torque law (:func:`steady_operating_points`) or ROSCO's
+    TSR tracking (:func:`twingym.envs.turbines.tsr_tracking.tsr_tracking_operating_points`)."""
+    from twingym.envs.turbines.tsr_tracking import tsr_tracking_operating_points
+
+    if spec.controller == "jonkman_2009":
+        try:
+            law = TorqueLaw.from_rosco(spec.turbine, **spec.torque_law)
+        except TypeError as exc:
+            raise TurbineFileError(f"{spec.source}: unknown torque_law setting ({exc})") from exc
+        return steady_operating_points(spec.turbine, wind_speeds, law)
+    return tsr_tracking_operating_points(spec.turbine, wind_speeds)
+
+
+def spec_rated_wind_speed(spec, highest: float = 25.0) -> float:
+    """Lowest wind speed (m/s, at most ``highest``) at which ``spec`` reaches rated power under
+    its controller."""
+    target = spec.turbine.rated_power * (1.0 - 1e-5)  # DISCON rounds VS_RtTq and PC_RefSpd
+
+    def short(u):
+        return float(spec_operating_points(spec, [u]).power[0]) - target
+
+    lo, hi = 3.0, float(highest)
+    if short(hi) < 0:
+        raise TurbineFileError(f"{spec.source}: the turbine never reaches rated power below {hi} m/s")
+    for _ in range(60):  # bisection: power is monotone in wind speed below rated
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if short(mid) < 0 else (lo, mid)
+    return hi
+
+
+def curves_from_turbine_spec(spec) -> TurbineCurves:
+    """FLORIS-format :class:`TurbineCurves` of a turbine spec: its static operating points every
+    ``wind_speed_step`` from cut-in to cut-out plus the exact rated wind speed (module doc)."""
+    opts, data = spec.rosco_options, spec.data
+    table = data.get("power_thrust_table") or {}
+    cut_in = float(opts.get("cut_in_wind_speed", 3.0))
+    cut_out = float(opts.get("cut_out_wind_speed", 25.0))
+    ws = table_wind_speeds(cut_in, cut_out, spec_rated_wind_speed(spec, cut_out), float(opts.get("wind_speed_step", 0.25)))
+    inside = (ws >= cut_in - 1e-9) & (ws <= cut_out + 1e-9)
+    pts = spec_operating_points(spec, ws[inside])
+    power, ct = np.zeros_like(ws), np.zeros_like(ws)
+    power[inside] = np.minimum(pts.power, spec.turbine.rated_power)   # rated exactly in region 3
+    ct[inside] = pts.thrust_coefficient
+    for a in (ws, power, ct):
+        a.setflags(write=False)
+    turbine = spec.turbine
+    return TurbineCurves(
+        name=spec.name, wind_speed=ws, power=power, thrust_coefficient=ct,
+        rotor_diameter=float(2.0 * turbine.rotor_radius * np.cos(np.deg2rad(spec.precone_deg))),
+        hub_height=float(spec.hub_height), ref_air_density=turbine.air_density,
+        cosine_loss_exponent_yaw=float(table.get("cosine_loss_exponent_yaw", 1.88)),
+        cosine_loss_exponent_tilt=float(table.get("cosine_loss_exponent_tilt", 1.88)),
+        ref_tilt=float(table.get("ref_tilt", 5.0)),
+        tsr=float(turbine.discon.get("VS_TSRopt", turbine.performance.max_cp()[1])),
+        operation_model=str(data.get("operation_model", "cosine-loss")))
+
+
+def curves_from_spec(data: dict, base_dir: Path = DATA_DIR, where: str = "turbine") -> TurbineCurves:
+    """Derive :class:`TurbineCurves` from a turbine spec (parsed YAML with a ``rosco:`` section,
+    fields in :mod:`twingym.envs.turbines.turbine_spec`; its files relative to ``base_dir``, or
+    bundled). Results are cached per spec and file contents."""
+    from twingym.envs.turbines.turbine_spec import spec_from_data
+
+    spec_opts = data.get("rosco")
+    if not isinstance(spec_opts, dict) or "discon" not in spec_opts:
         raise TurbineFileError(f"{where}: the 'rosco' section needs at least 'discon'")
     if "hub_height" not in data:
         raise TurbineFileError(f"{where}: missing field 'hub_height'")
-    discon = _data_file(str(spec["discon"]), base_dir)
-    perf = spec.get("performance")
+    discon = _data_file(str(spec_opts["discon"]), base_dir)
+    perf = spec_opts.get("performance")
     perf_path = _data_file(str(perf), base_dir) if perf is not None else None
     files = [p for p in (discon, perf_path) if p is not None and p.exists()]
     key = (repr(sorted((k, repr(v)) for k, v in data.items())), str(base_dir),
            tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in files))
     if key in _CACHE:
         return _CACHE[key]
-    try:
-        turbine = load_rosco_turbine(discon, perf_path)
-    except ValueError as exc:
-        raise TurbineFileError(f"{where}: {exc}") from exc
-    table = data.get("power_thrust_table") or {}
-    law_opts = {k: float(v) for k, v in (spec.get("torque_law") or {}).items()}
-    try:
-        law = TorqueLaw.from_rosco(turbine, **law_opts)
-    except TypeError as exc:
-        raise TurbineFileError(f"{where}: unknown torque_law setting ({exc})") from exc
-    curves = steady_state_curves(
-        turbine, name=str(data.get("turbine_type", where)), hub_height=float(data["hub_height"]),
-        precone_deg=float(spec.get("precone_deg", 0.0)),
-        cut_in=float(spec.get("cut_in_wind_speed", 3.0)), cut_out=float(spec.get("cut_out_wind_speed", 25.0)),
-        step=float(spec.get("wind_speed_step", 0.25)), law=law,
-        cosine_loss_exponent_yaw=float(table.get("cosine_loss_exponent_yaw", 1.88)),
-        cosine_loss_exponent_tilt=float(table.get("cosine_loss_exponent_tilt", 1.88)),
-        ref_tilt=float(table.get("ref_tilt", 5.0)),
-        operation_model=str(data.get("operation_model", "cosine-loss")))
+    spec = spec_from_data(data, discon, where=where, base_dir=base_dir)
+    curves = curves_from_turbine_spec(spec)
     if "rotor_diameter" in data and not np.isclose(float(data["rotor_diameter"]), curves.rotor_diameter,
                                                    rtol=1e-3):
         raise TurbineFileError(f"{where}: rotor_diameter {data['rotor_diameter']} disagrees with "

@@ -2,11 +2,11 @@
 
 - :func:`farm_power`: turbine powers (W) for layouts, inflow conditions and yaw angles; FLORIS 4
   parity, jittable and differentiable.
-- :class:`WindFarmEnv`: the dynamic twin (wind processes, sensors, yaw actuators, wake delay).
+- :class:`WindFarm`: the dynamic twin (wind processes, sensors, yaw actuators, wake delay).
 - Layout generators :func:`grid_layout`, :func:`random_layout`, :func:`custom_layout`.
 """
 
-from twingym.envs.wind_farm.env import WindFarmEnv, WindFarmParams, WindFarmState
+from twingym.envs.wind_farm.env import WindFarm
 from twingym.envs.wind_farm.farm import (
     FarmModel,
     default_model,
@@ -17,10 +17,11 @@ from twingym.envs.wind_farm.farm import (
     solve_conditions,
 )
 from twingym.envs.wind_farm.layouts import custom_layout, grid_layout, random_layout
+from twingym.envs.wind_farm.types import WindFarmParams, WindFarmState
 
 __all__ = [
     "FarmModel",
-    "WindFarmEnv",
+    "WindFarm",
     "WindFarmParams",
     "WindFarmState",
     "custom_layout",

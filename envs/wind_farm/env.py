@@ -64,7 +64,6 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-from flax import struct
 from twingym.envs import spaces
 from twingym.envs.core import Baseline, Label, TwinEnv
 from twingym.envs.wind_farm import layouts
@@ -75,6 +74,7 @@ from twingym.envs.wind_farm.farm import (
     rotate_to_wind,
     vmappable_solve_condition,
 )
+from twingym.envs.wind_farm.types import WindFarmParams, WindFarmState
 
 YAW_HISTORY = 8          # steps of yaw history kept for the wake advection delay
 OBS_PER_TURBINE = 4
@@ -89,85 +89,6 @@ def wrap180(angle: jax.Array) -> jax.Array:
     return jnp.mod(angle + 180.0, 360.0) - 180.0
 
 
-@struct.dataclass
-class WindFarmParams:
-    """Everything physical about the farm, the wind, the sensors, the actuators and the reward.
-
-    Shape-defining options (layout, turbine type) are set through ``make_params``.
-    """
-
-    layout_x: jax.Array                  # (n,) m, east
-    layout_y: jax.Array                  # (n,) m, north
-    model: FarmModel                     # turbine curves and wake constants
-    dt: float = 30.0                     # s per step
-    # wind direction
-    wd_low: float = 260.0                # deg, range of the episode's mean direction
-    wd_high: float = 280.0
-    wd_drift_rate: float = 0.0           # deg/s, deterministic drift added to every episode
-    wd_drift_std: float = 10.0 / 3600.0  # deg/s, std of the per-episode drift rate
-    wd_fluct_std: float = 3.0            # deg, stationary std of the OU fluctuation
-    wd_fluct_tau: float = 300.0          # s
-    # wind speed
-    ws_low: float = 5.0                  # m/s, range of the episode's mean speed
-    ws_high: float = 13.0
-    ws_fluct_std: float = 0.6            # m/s
-    ws_fluct_tau: float = 120.0          # s
-    gust_rate: float = 2.0 / 3600.0      # gusts per second
-    gust_amplitude: float = 2.5          # m/s, mean gust bump
-    gust_tau: float = 60.0               # s, gust decay time
-    ti_low: float = 0.04                 # turbulence intensity range (per episode)
-    ti_high: float = 0.12
-    # sensors (noise levels are multiplied by sensor_noise)
-    sensor_noise: float = 1.0
-    wd_noise_std: float = 3.0            # deg, vane noise per sample
-    vane_tau: float = 60.0               # s, vane low-pass filter
-    ws_noise_std: float = 0.3            # m/s, anemometer noise
-    ti_noise_std: float = 0.005          # met-mast TI noise
-    power_noise_std: float = 0.01        # fraction of rated power
-    # actuators and wakes
-    yaw_rate: float = 0.3                # deg/s
-    max_yaw_offset: float = struct.field(pytree_node=False, default=25.0)  # deg, action bound
-    misalignment_limit: float = 30.0     # deg, cost above this
-    wake_delay: float = 1.0              # scale of the advection delay (0 = instantaneous)
-    power_curve_scale: float = 1.0       # true power / tabulated power (model mismatch)
-    # reward
-    travel_weight: float = 0.005
-    violation_weight: float = 0.05       # per unit of cost (fraction of turbines past the limit)
-    available_power_baseline: float = 1.0  # 1: subtract the unwaked farm's power (see docstring)
-    load_weight: float = 0.002
-    max_steps: int = struct.field(pytree_node=False, default=120)
-
-    @property
-    def n_turbines(self) -> int:
-        return int(self.layout_x.shape[0])
-
-
-@struct.dataclass
-class WindFarmState:
-    """State of one farm. Angles in deg, speeds in m/s, shapes noted per field."""
-
-    time: jax.Array          # () int32, steps since the episode began
-    wd_mean: jax.Array       # () episode mean direction (drifts)
-    wd_drift: jax.Array      # () deg/s drift rate of this episode
-    wd_fluct: jax.Array      # () OU fluctuation
-    ws_mean: jax.Array       # ()
-    ws_fluct: jax.Array      # ()
-    gust: jax.Array          # () current gust bump
-    ti: jax.Array            # () ambient turbulence intensity
-    heading: jax.Array       # (n,) nacelle headings
-    vane: jax.Array          # (n,) filtered vane readings
-    yaw_hist: jax.Array      # (YAW_HISTORY, n) true misalignment now (row 0) and in past steps
-    power: jax.Array         # (n,) W, true power at the last step
-    rotor_speed: jax.Array   # (n,) m/s, rotor-average wind speed at the last step
-
-    @property
-    def wind_direction(self) -> jax.Array:
-        return jnp.mod(self.wd_mean + self.wd_fluct, 360.0)
-
-    @property
-    def wind_speed(self) -> jax.Array:
-        return jnp.maximum(self.ws_mean + self.ws_fluct + self.gust, 0.5)
-
 
 def _ou(z, x, std, tau, dt):
     """Exact OU update with stationary std ``std`` and time constant ``tau`` (``z`` ~ N(0, 1))."""
@@ -175,7 +96,7 @@ def _ou(z, x, std, tau, dt):
     return a * x + std * jnp.sqrt(1.0 - a * a) * z
 
 
-class WindFarmEnv(TwinEnv[WindFarmState, WindFarmParams]):
+class WindFarm(TwinEnv[WindFarmState, WindFarmParams]):
     __doc__ = __doc__
     reference_baseline = "greedy"
 
@@ -189,12 +110,13 @@ class WindFarmEnv(TwinEnv[WindFarmState, WindFarmParams]):
         Layout options: ``layout`` = ``"grid"`` (default; ``rows``=3, ``cols``=3,
         ``spacing_d``=5.0) or ``"random"`` (``n_turbines``, ``min_spacing_d``=3.0,
         ``layout_seed``=0), or explicit ``layout_x``/``layout_y`` (m). ``turbine``: a bundled
-        turbine name or a FLORIS turbine YAML path (default ``"nrel_5MW"``).
+        turbine name (default ``"nrel_5MW_rosco"``; ``"iea_15MW_rosco"``; ``"nrel_5MW"`` is
+        FLORIS's table), a FLORIS turbine YAML or spec path, or a ``DISCON.IN`` path.
         """
         opts = {k: overrides.pop(k) for k in ("layout", "rows", "cols", "spacing_d", "n_turbines",
                                               "min_spacing_d", "layout_seed", "turbine")
                 if k in overrides}
-        turbine = tb.turbine_model(opts.get("turbine", "nrel_5MW"))
+        turbine = tb.turbine_model(opts.get("turbine", "nrel_5MW_rosco"))
         diameter = float(turbine.rotor_diameter)
         if "layout_x" in overrides or "layout_y" in overrides:
             if "layout_x" not in overrides or "layout_y" not in overrides:
@@ -389,6 +311,13 @@ class WindFarmEnv(TwinEnv[WindFarmState, WindFarmParams]):
     def scenarios(self) -> dict[str, dict[str, Any]]:
         from twingym.envs.wind_farm.scenarios import SCENARIOS
         return {k: dict(v) for k, v in SCENARIOS.items()}
+
+    def schematic(self, params) -> dict[str, Any]:
+        """Layout (m, x east / y north), rotor diameter (m) and rated power (MW) for a viewer."""
+        return {"kind": "wind_farm", "x": np.asarray(params.layout_x, float).round(2).tolist(),
+                "y": np.asarray(params.layout_y, float).round(2).tolist(),
+                "rotor_diameter": float(params.model.turbine.rotor_diameter),
+                "rated_power_mw": float(params.model.turbine.rated_power) / 1e6}
 
     def render(self, state, params) -> np.ndarray:
         from twingym.envs.wind_farm.render import render_state

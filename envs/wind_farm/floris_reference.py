@@ -1,6 +1,6 @@
 """FLORIS 4 configured like ``farm_power``: the parity reference of the tests and the benchmark.
 
-FLORIS is handed the very turbine curves ``farm_power`` uses (by default ``nrel_5MW``, derived
+FLORIS is handed the very turbine curves ``farm_power`` uses (by default ``nrel_5MW_rosco``, derived
 from the ROSCO surfaces; any bundled name, YAML path or ``TurbineCurves`` works), written as a
 FLORIS v4 turbine dictionary, so the comparison is wake model against wake model.
 FLORIS is a test dependency; it is imported only when these functions run.
@@ -14,7 +14,7 @@ import numpy as np
 from twingym.envs.turbines.floris_yaml import TurbineCurves, floris_turbine_dict, load_floris_turbine
 
 
-def floris_model(layout_x, layout_y, turbine: str | Path | TurbineCurves = "nrel_5MW"):
+def floris_model(layout_x, layout_y, turbine: str | Path | TurbineCurves = "nrel_5MW_rosco"):
     """FLORIS 4 with gauss/gauss/crespo_hernandez/sosfs, GCH extras off, 3x3 grid, shear 0.12,
     and the turbine curves twingym uses for ``turbine``."""
     import floris
@@ -53,7 +53,7 @@ def floris_model(layout_x, layout_y, turbine: str | Path | TurbineCurves = "nrel
 
 
 def floris_power(layout_x, layout_y, wind_directions, wind_speeds, turbulence_intensities,
-                 yaw_angles=None, turbine: str | Path | TurbineCurves = "nrel_5MW") -> np.ndarray:
+                 yaw_angles=None, turbine: str | Path | TurbineCurves = "nrel_5MW_rosco") -> np.ndarray:
     """Turbine powers (n_conditions, n_turbines), W, from FLORIS."""
     fm = floris_model(layout_x, layout_y, turbine)
     fm.set(wind_directions=np.asarray(wind_directions, float),

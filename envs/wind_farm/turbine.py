@@ -10,9 +10,10 @@ The turbine follows FLORIS's ``cosine-loss`` operation model (the FLORIS v3 turb
 
 Tables are linearly interpolated; outside the table power is 0 and Ct is 1e-4.
 
-The default turbine ``nrel_5MW`` is derived from the ROSCO rotor surfaces and ``DISCON.IN`` that
-WindTurbine-v0 flies (``twingym.envs.turbines.steady_state``); ``nrel_5MW_fast`` is FLORIS's FAST
-table of the same turbine.
+The default turbine ``nrel_5MW_rosco`` is derived from the ROSCO rotor surfaces and ``DISCON.IN``
+that WindTurbine-v0 flies (``twingym.envs.turbines.steady_state``); ``iea_15MW_rosco`` likewise
+from the IEA 15-MW's ROSCO files. ``nrel_5MW`` is FLORIS's own NREL 5-MW table (FAST steady
+states), under FLORIS's name; a ``DISCON.IN`` path loads like WindTurbine-v0's ``turbine=``.
 """
 
 from __future__ import annotations
@@ -54,9 +55,10 @@ class TurbineModel:
         return jnp.max(self.power)
 
 
-def turbine_model(turbine: str | TurbineCurves = "nrel_5MW") -> TurbineModel:
-    """:class:`TurbineModel` from a bundled name (``"nrel_5MW"``: ROSCO-derived; ``"nrel_5MW_fast"``),
-    a FLORIS YAML or turbine-spec path, or :class:`TurbineCurves`."""
+def turbine_model(turbine: str | TurbineCurves = "nrel_5MW_rosco") -> TurbineModel:
+    """:class:`TurbineModel` from a bundled name (``"nrel_5MW_rosco"``: ROSCO-derived, the default;
+    ``"iea_15MW_rosco"``; ``"nrel_5MW"``: FLORIS's table),
+    a FLORIS YAML or turbine-spec path, a ``DISCON.IN`` path, or :class:`TurbineCurves`."""
     curves = turbine if isinstance(turbine, TurbineCurves) else load_floris_turbine(turbine)
     f32 = lambda v: np.asarray(v, dtype=np.float32)  # noqa: E731  (numpy: safe to cache and to build under a trace)
     return TurbineModel(

@@ -4,6 +4,7 @@ Modules: ``dynamics`` (rotor, drivetrain, actuators), ``wind`` (Kaimal turbulenc
 ``env`` (the twin), ``baselines`` (the reference controller), ``scenarios``, ``render``.
 """
 
-from twingym.envs.wind_turbine.env import WindTurbine, WindTurbineParams, WindTurbineState, build_params
+from twingym.envs.wind_turbine.env import WindTurbine, build_params
+from twingym.envs.wind_turbine.types import WindTurbineParams, WindTurbineState
 
 __all__ = ["WindTurbine", "WindTurbineParams", "WindTurbineState", "build_params"]

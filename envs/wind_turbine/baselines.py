@@ -36,6 +36,8 @@ call) restarts the integrator bumplessly from the held pitch setpoint. Its comma
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import jax
@@ -45,11 +47,12 @@ from flax import struct
 from twingym.envs.core import Baseline
 from twingym.envs.turbines.rosco import RoscoTurbine
 from twingym.envs.wind_turbine.dynamics import physical_to_action
+from twingym.envs.wind_turbine.rosco_controller import RoscoControllerParams, rosco_commands, rosco_init
 
 RPM = np.pi / 30.0  # rad/s per rpm
 
 #: indices of the observation components the controller reads (see ``env.WindTurbine``).
-OBS_SPEED_FILTERED, OBS_TORQUE_SETPOINT, OBS_PITCH_SETPOINT, OBS_PROGRESS = 1, 5, 6, 7
+OBS_SPEED, OBS_SPEED_FILTERED, OBS_PITCH, OBS_TORQUE_SETPOINT, OBS_PITCH_SETPOINT, OBS_PROGRESS = 0, 1, 2, 5, 6, 7
 
 
 @struct.dataclass
@@ -118,20 +121,6 @@ def torque_law(c: ReferenceControllerParams, gen_speed: Any, pitch_command: Any 
     return xp.clip(torque, c.min_torque, c.max_torque)
 
 
-class ControllerCarry(NamedTuple):
-    """Internal state of the reference controller (float32 scalars). The last torque and pitch
-    commands are the setpoints the twin holds and reports in the observation."""
-
-    integrator: jax.Array     # rad, integral part of the pitch command
-    progress: jax.Array       # last episode progress seen (detects a new episode)
-
-
-def controller_init(params: Any) -> ControllerCarry:
-    """Fresh carry; the first ``act`` starts the integrator at the held pitch setpoint."""
-    del params
-    return ControllerCarry(jnp.zeros((), jnp.float32), jnp.asarray(np.inf, jnp.float32))
-
-
 def reference_commands(c: ReferenceControllerParams, dt: Any, pitch_cmd_max: Any, gen_speed: jax.Array,
                        last_torque: jax.Array, last_pitch: jax.Array, integrator: jax.Array
                        ) -> tuple[jax.Array, jax.Array, jax.Array]:
@@ -164,35 +153,117 @@ def reference_commands(c: ReferenceControllerParams, dt: Any, pitch_cmd_max: Any
     return torque_cmd, pitch_cmd, integrator
 
 
+class Measurements(NamedTuple):
+    """What a controller reads from the twin's observation, in SI units (float32 scalars)."""
+
+    rotor_speed: jax.Array          # rad/s, measured (LSS)
+    gen_speed_filtered: jax.Array   # rad/s, the twin's low-passed generator speed (HSS)
+    pitch: jax.Array                # rad, measured collective pitch
+    torque_setpoint: jax.Array      # N m, HSS, the held torque command
+    pitch_setpoint: jax.Array       # rad, the held pitch command
+
+
+def measurements(obs: jax.Array, params: Any) -> Measurements:
+    """Controller inputs from an observation of ``env.WindTurbine``."""
+    return Measurements(
+        rotor_speed=obs[OBS_SPEED] * RPM, gen_speed_filtered=obs[OBS_SPEED_FILTERED] * RPM * params.gearbox_ratio,
+        pitch=jnp.deg2rad(obs[OBS_PITCH]), torque_setpoint=obs[OBS_TORQUE_SETPOINT] * 1e3,
+        pitch_setpoint=jnp.deg2rad(obs[OBS_PITCH_SETPOINT]))
+
+
+@dataclass(frozen=True)
+class ControllerKind:
+    """A reference controller the twin can fly: bumpless start and one step.
+
+    ``init(c, m) -> carry`` continues from the turbine as measured; ``commands(c, dt,
+    pitch_cmd_max, m, carry) -> (torque N m, pitch rad, carry)`` is one control step, rate limited
+    from the held commands (so rate actions represent it exactly).
+    """
+
+    description: str
+    init: Callable[[Any, Measurements], Any]
+    commands: Callable[[Any, Any, Any, Measurements, Any], tuple[jax.Array, jax.Array, Any]]
+
+
+def _jonkman_commands(c, dt, pitch_cmd_max, m: Measurements, integrator):
+    return reference_commands(c, dt, pitch_cmd_max, m.gen_speed_filtered, m.torque_setpoint,
+                              m.pitch_setpoint, integrator)
+
+
+def _rosco_commands(c, dt, pitch_cmd_max, m: Measurements, carry):
+    return rosco_commands(c, dt, pitch_cmd_max, m.rotor_speed, m.pitch, m.torque_setpoint,
+                          m.pitch_setpoint, carry)
+
+
+#: controller settings type -> how to fly it.
+CONTROLLER_KINDS: dict[type, ControllerKind] = {
+    ReferenceControllerParams: ControllerKind(
+        description="NREL 5-MW reference controller (Jonkman et al. 2009): region-2 k*w^2 torque, "
+                    "region 1.5/2.5 transitions, gain-scheduled PI pitch, gains from ROSCO DISCON.IN",
+        init=lambda c, m: m.pitch_setpoint, commands=_jonkman_commands),
+    RoscoControllerParams: ControllerKind(
+        description="ROSCO controller from DISCON.IN (Abbas et al. 2022): TSR tracking with the EKF "
+                    "wind-speed estimator, minimum rotor speed, peak shaving, setpoint smoother, "
+                    "gain-scheduled PI pitch",
+        init=lambda c, m: rosco_init(c, m.rotor_speed, m.pitch, m.torque_setpoint, m.pitch_setpoint),
+        commands=_rosco_commands),
+}
+
+
+def controller_kind(controller: Any) -> ControllerKind:
+    """The :class:`ControllerKind` of a controller-settings object."""
+    try:
+        return CONTROLLER_KINDS[type(controller)]
+    except KeyError:
+        raise TypeError(f"no reference controller for settings of type {type(controller).__name__}") from None
+
+
+class ControllerCarry(NamedTuple):
+    """The reference controller's carry: its own state (a pytree of float32 arrays; for the 2009
+    controller the pitch integrator, rad) and the last episode progress seen."""
+
+    state: Any
+    progress: jax.Array
+
+
+def controller_init(params: Any) -> ControllerCarry:
+    """Fresh carry; the first ``act`` restarts the controller from the turbine as observed."""
+    kind = controller_kind(params.controller)
+    zero = jnp.zeros((), jnp.float32)
+    state = kind.init(params.controller, Measurements(zero, zero, zero, zero, zero))
+    state = jax.tree.map(lambda x: jnp.zeros_like(jnp.asarray(x, jnp.float32)), state)
+    return ControllerCarry(state, jnp.asarray(np.inf, jnp.float32))
+
+
 def controller_act(carry: ControllerCarry, obs: jax.Array, params: Any
                    ) -> tuple[jax.Array, ControllerCarry]:
     """One control step: observation -> normalised action ``(torque, pitch)`` in [-1, 1]^2.
 
     In the twin's ``residual`` action mode the twin applies this controller itself and the action
     is a correction on top of it, so the controller's own action there is zero (its carry is kept
-    all the same)."""
-    c: ReferenceControllerParams = params.controller
-    gen_speed = obs[OBS_SPEED_FILTERED] * RPM * params.gearbox_ratio
-    last_pitch = jnp.deg2rad(obs[OBS_PITCH_SETPOINT])
-    last_torque = obs[OBS_TORQUE_SETPOINT] * 1e3
+    all the same). A new episode (progress going back) restarts it bumplessly."""
+    c = params.controller
+    kind = controller_kind(c)
+    m = measurements(obs, params)
     restart = obs[OBS_PROGRESS] < carry.progress
-    integrator = jnp.where(restart, last_pitch, carry.integrator)
-    torque_cmd, pitch_cmd, integrator = reference_commands(
-        c, params.dt, params.pitch_cmd_max, gen_speed, last_torque, last_pitch, integrator)
+    state = jax.tree.map(lambda fresh, old: jnp.where(restart, fresh, old).astype(jnp.float32),
+                         kind.init(c, m), carry.state)
+    torque_cmd, pitch_cmd, state = kind.commands(c, params.dt, params.pitch_cmd_max, m, state)
     if params.action_mode == "residual":
         action = jnp.zeros((2,), jnp.float32)
     else:
-        action = physical_to_action(torque_cmd, pitch_cmd, params, last_torque, last_pitch)
-    carry = ControllerCarry(integrator.astype(jnp.float32), jnp.asarray(obs[OBS_PROGRESS], jnp.float32))
-    return action, carry
+        action = physical_to_action(torque_cmd, pitch_cmd, params, m.torque_setpoint, m.pitch_setpoint)
+    state = jax.tree.map(lambda x: jnp.asarray(x, jnp.float32), state)
+    return action, ControllerCarry(state, jnp.asarray(obs[OBS_PROGRESS], jnp.float32))
 
 
-REFERENCE_CONTROLLER = "nrel5mw_reference"
+REFERENCE_CONTROLLER = "reference_controller"
 
 
 def wind_turbine_baselines() -> dict[str, Baseline]:
-    """The twin's classical controllers by name."""
+    """The twin's classical controllers by name: the turbine's own reference controller (the 2009
+    NREL 5-MW controller or DISCON's ROSCO controller, whichever the params hold)."""
     return {REFERENCE_CONTROLLER: Baseline(
         name=REFERENCE_CONTROLLER, init=controller_init, act=controller_act,
-        description="NREL 5-MW reference controller (Jonkman et al. 2009): region-2 k*w^2 torque, "
-                    "region 1.5/2.5 transitions, gain-scheduled PI pitch, gains from ROSCO DISCON.IN")}
+        description="the turbine's reference controller: "
+                    + "; or ".join(k.description for k in CONTROLLER_KINDS.values()))}

@@ -4,7 +4,8 @@ Model (SI units; LSS = rotor side, HSS = generator side, ``N`` = gearbox ratio)
 -------------------------------------------------------------------------------
 - Aerodynamics from the rotor coefficient surfaces (ROSCO ``Cp_Ct_Cq`` format) at the
   tip-speed ratio ``lambda = omega R / U`` and collective pitch ``beta``, by bilinear interpolation
-  over the (TSR, pitch) grid, clamped at the grid edges::
+  over the (TSR, pitch) grid, clamped at the grid edges except above the highest TSR, where the
+  last cell is extrapolated linearly (up to 1.5 x, ``bilinear``)::
 
       Q_aero = 0.5 rho pi R^3 U^2 Cq(lambda, beta) * cp_scale     (N m, LSS)
       T      = 0.5 rho pi R^2 U^2 Ct(lambda, beta) * ct_scale     (N, rotor thrust)
@@ -31,16 +32,19 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from twingym.envs.turbines.steady_state import TSR_EXTRAPOLATION
 
 
 def bilinear(x_grid: Any, y_grid: Any, tables: Any, x: Any, y: Any, xp: Any = jnp) -> Any:
     """Bilinear interpolation of ``tables`` (shape ``(..., nx, ny)``) at ``(x, y)`` scalars.
 
-    ``x_grid`` (nx,) and ``y_grid`` (ny,) are strictly increasing; queries outside the grid are
-    clamped to its edge. Works with ``xp=jnp`` (jittable, traced ``x``, ``y``) and ``xp=np``.
-    Returns shape ``(...)``.
+    ``x_grid`` (nx,) and ``y_grid`` (ny,) are strictly increasing. Above the last ``x`` (tip-speed
+    ratio: a rotor held at its minimum speed in light wind) the last cell is extrapolated
+    linearly up to ``TSR_EXTRAPOLATION`` times the last ``x``; below the first ``x``, beyond that
+    and outside the ``y`` range queries are clamped.
+    Works with ``xp=jnp`` (jittable, traced ``x``, ``y``) and ``xp=np``. Returns shape ``(...)``.
     """
-    x = xp.clip(x, x_grid[0], x_grid[-1])
+    x = xp.clip(x, x_grid[0], TSR_EXTRAPOLATION * x_grid[-1])
     y = xp.clip(y, y_grid[0], y_grid[-1])
     kw = {"method": "compare_all"} if xp is jnp else {}  # small grids: cheapest to compile and run
     i = xp.clip(xp.searchsorted(x_grid, x, side="right", **kw) - 1, 0, x_grid.shape[0] - 2)

@@ -1,14 +1,17 @@
 """WindTurbine-v0: one turbine in turbulent wind; hold power and rotor speed, spare the structure.
 
-The NREL 5-MW turbine (ROSCO ``Cp_Ct_Cq`` surfaces and ``DISCON.IN``, hub height from the FLORIS
-turbine file; ``twingym.envs.turbines``) with a one-mass drivetrain, rate-limited generator torque
+One ROSCO turbine (``turbine=``: ``nrel_5MW_rosco``, the default, flown by the 2009 NREL 5-MW
+reference controller; ``iea_15MW_rosco`` by DISCON's ROSCO controller; a spec YAML or a
+``DISCON.IN`` path, ``resolve_turbine``; its ``Cp_Ct_Cq`` surfaces, DISCON settings and spec facts
+from ``twingym.envs.turbines``) with a one-mass drivetrain, rate-limited generator torque
 and a rate-limited first-order pitch actuator (``dynamics.py``), in Kaimal turbulence with optional
 gust and ramp (``wind.py``). One control step is ``dt = 0.2`` s (two 0.1 s physics substeps); one
 episode is ``max_steps = 600`` steps (2 minutes) at a mean wind drawn uniformly in
 ``[wind_mean_min, wind_mean_max]`` (5..20 m/s), starting at the steady operating point of the
 reference controller for the initial wind.
 
-Observation (float32, shape (8,)), noisy sensors (std x ``sensor_noise``):
+Observation (float32, shape (8,)), noisy sensors (std x ``sensor_noise``); ranges below are the
+NREL 5-MW's, other turbines get theirs from their rated figures (``observation_bounds``):
 
 ==  ======================  ======  ===========  ==================================================
  i  name                    unit    range        meaning
@@ -29,8 +32,8 @@ Action (float32, shape (2,), in [-1, 1], clipped), scaled to physical commands
 (``dynamics.action_to_physical``). Default ``action_mode = "rate"``: the action moves the two
 setpoints the twin holds,
 
-- ``a[0]``: generator torque command change of ``a * VS_MaxRat * dt`` (up to 8,000 N m per step,
-  HSS), the command kept in ``[VS_MinTq, VS_MaxTq]`` = 0 .. 47,403 N m;
+- ``a[0]``: generator torque command change of ``a * VS_MaxRat * dt`` (NREL 5-MW: up to 8,000 N m
+  per step, HSS), the command kept in ``[VS_MinTq, VS_MaxTq]`` = 0 .. 47,403 N m;
 - ``a[1]``: collective pitch command change of ``a * PC_MaxRat * dt`` (up to 2 deg per step), the
   command kept in ``[PC_MinPit, pitch_cmd_max]`` = 0 .. 30 deg;
 
@@ -74,19 +77,16 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-from flax import struct
 from twingym.envs import spaces
 from twingym.envs.core import Baseline, Label, TwinEnv, replace_fields
-from twingym.envs.turbines.floris_yaml import load_floris_turbine
-from twingym.envs.turbines.rosco import load_rosco_turbine
+from twingym.envs.turbines.tsr_tracking import TsrTrackingSettings, operating_point
+from twingym.envs.turbines.turbine_spec import TurbineSpec, load_turbine_spec
 from twingym.envs.wind_turbine import wind as wind_model
 from twingym.envs.wind_turbine.baselines import (
-    OBS_PITCH_SETPOINT,
-    OBS_SPEED_FILTERED,
-    OBS_TORQUE_SETPOINT,
     REFERENCE_CONTROLLER,
     ReferenceControllerParams,
-    reference_commands,
+    controller_kind,
+    measurements,
     reference_controller_params,
     torque_law,
     wind_turbine_baselines,
@@ -94,119 +94,36 @@ from twingym.envs.wind_turbine.baselines import (
 from twingym.envs.wind_turbine.dynamics import (
     action_to_physical,
     aero_loads,
+    physical_to_action,
     rotor_substeps,
     steady_state_table,
     torque_actuator,
 )
+from twingym.envs.wind_turbine.rosco_controller import rosco_controller_params
+from twingym.envs.wind_turbine.types import WindTurbineParams, WindTurbineState
 
 RPM = np.pi / 30.0
-OBS_LOW = np.array([0.0, 0.0, -10.0, -5.0, -1.0, 0.0, 0.0, 0.0], dtype=np.float32)
-OBS_HIGH = np.array([30.0, 30.0, 95.0, 60.0, 10.0, 60.0, 35.0, 1.0], dtype=np.float32)
+#: WindTurbine-v0 ``turbine=`` short names: the twin flies ROSCO turbines only, so FLORIS's names
+#: of the two reference turbines select their ROSCO models (the wind farm keeps the names apart).
+TURBINE_ALIASES = {"nrel_5MW": "nrel_5MW_rosco", "iea_15MW": "iea_15MW_rosco"}
+DEFAULT_TURBINE = "nrel_5MW_rosco"
 #: rows of ``WindTurbineState.history``.
 HISTORY_ROWS = ("rotor_speed_rpm", "pitch_deg", "power_mw", "wind_ms")
 
 
-@struct.dataclass
-class WindTurbineParams:
-    """Everything physical of the twin. Units SI unless named; HSS = generator side."""
 
-    # --- turbine (ROSCO DISCON.IN and Cp_Ct_Cq surfaces; hub height from the FLORIS file)
-    rotor_radius: float              # m
-    hub_height: float                # m
-    gearbox_ratio: float             # -
-    inertia: float                   # kg m^2, drivetrain on the LSS
-    air_density: float               # kg/m^3
-    generator_efficiency: float      # 0..1
-    rated_power: float               # W, electrical
-    rated_gen_speed: float           # rad/s, HSS
-    shutdown_gen_speed: float        # rad/s, HSS (SD_MaxGenSpd): overspeed shutdown, terminates
-    min_gen_torque: float            # N m, HSS
-    max_gen_torque: float            # N m, HSS
-    max_torque_rate: float           # N m/s, HSS
-    min_pitch: float                 # rad
-    max_pitch: float                 # rad (physical limit)
-    pitch_cmd_max: float             # rad, upper end of the pitch command range
-    pitch_cmd_rate: float            # rad/s, largest pitch command change (rate actions; PC_MaxRat)
-    pitch_rate_max: float            # rad/s, actuator rate limit (8 deg/s, Jonkman 2009)
-    pitch_tau: float                 # s, actuator lag (1 / PA_CornerFreq)
-    speed_filter_corner: float       # rad/s, low-pass of the measured speed (F_LPFCornerFreq)
-    tsr_grid: jax.Array              # (n_tsr,) -
-    pitch_grid: jax.Array            # (n_pitch,) rad
-    coefficients: jax.Array          # (3, n_tsr, n_pitch): Cp, Ct, Cq
-    cp_max: float                    # max of the Cp surface (unscaled)
-    cp_scale: float                  # multiplies Cp and Cq (surface shift scenarios)
-    ct_scale: float                  # multiplies Ct
-    # --- steady operating points of the reference controller (episode start), and load scales
-    ss_wind: jax.Array               # (m,) m/s
-    ss_omega: jax.Array              # (m,) rad/s
-    ss_pitch: jax.Array              # (m,) rad
-    ss_torque: jax.Array             # (m,) N m, HSS
-    rated_thrust: float              # N, steady thrust at rated wind
-    rated_aero_torque: float         # N m, LSS, rated mechanical torque
-    # --- wind
-    wind_mean_min: float             # m/s
-    wind_mean_max: float             # m/s
-    turbulence_intensity: float      # sigma / U
-    turbulence_length: float         # m, Kaimal L
-    turbulence_time_factors: jax.Array  # (K,) T_k = c_k L / U
-    turbulence_weights: jax.Array    # (K,) variance fractions
-    gust_scale: float                # 0: no gust; 1: IEC extreme operating gust
-    gust_iref: float                 # IEC reference turbulence intensity for the EOG
-    gust_duration: float             # s
-    ramp_delta: float                # m/s, change of the mean wind (0: none)
-    ramp_duration: float             # s
-    event_window: jax.Array          # (2,) fraction of the episode where gusts/ramps may start
-    # --- sensors
-    sensor_noise: float              # multiplier of the noise levels below
-    noise_speed: float               # fraction of rated rotor speed
-    noise_pitch_deg: float           # deg
-    noise_torque: float              # fraction of max generator torque
-    noise_power: float               # fraction of rated power
-    # --- reward and cost
-    w_power: float
-    w_pitch: float
-    w_torque_rate: float
-    w_tower: float
-    w_drivetrain: float
-    w_cost: float                    # reward penalty per cost event
-    fatigue_tau: float               # s
-    shutdown_penalty: float
-    overspeed_factor: float
-    overpower_factor: float
-    controller: ReferenceControllerParams
-    # --- residual action mode: the largest correction on top of the reference controller
-    residual_torque: float = 4000.0  # N m, HSS (half of VS_MaxRat * dt)
-    residual_pitch: float = float(np.deg2rad(1.0))  # rad (half of PC_MaxRat * dt)
-    dt: float = 0.2                  # s, control step
-    max_steps: int = struct.field(pytree_node=False, default=600)
-    action_mode: str = struct.field(pytree_node=False, default="rate")  # rate | absolute | residual
-    n_substeps: int = struct.field(pytree_node=False, default=2)
-    history_len: int = struct.field(pytree_node=False, default=60)
-    history_every: int = struct.field(pytree_node=False, default=5)
+def observation_bounds(rated_rotor_rpm: float, max_torque: float, rated_power: float
+                       ) -> tuple[tuple, tuple]:
+    """``(low, high)`` of the observation: rotor speed up to 2.4 x rated (rounded up to 10 rpm),
+    torque -1/12 .. 1.25 x ``VS_MaxTq`` (rounded up to 5 kN m), power -0.1 .. 2 x rated, pitch
+    -10 .. 95 deg (setpoint 0 .. 35). The NREL 5-MW gets 0..30 rpm, -5..60 kN m, -1..10 MW."""
+    speed = 10.0 * np.ceil(2.4 * rated_rotor_rpm / 10.0)
+    torque = 5.0 * np.ceil(1.25 * max_torque / 1e3 / 5.0)
+    power = 2.0 * rated_power / 1e6
+    low = (0.0, 0.0, -10.0, -torque / 12.0, -0.1 * power, 0.0, 0.0, 0.0)
+    high = (speed, speed, 95.0, torque, power, torque, 35.0, 1.0)
+    return tuple(float(x) for x in low), tuple(float(x) for x in high)
 
-
-@struct.dataclass
-class WindTurbineState:
-    """State of one turbine episode (float32 scalars unless shaped)."""
-
-    time: jax.Array                  # int32, steps since the episode began
-    omega: jax.Array                 # rad/s, rotor speed (LSS)
-    pitch: jax.Array                 # rad, collective pitch
-    gen_torque: jax.Array            # N m, HSS
-    torque_setpoint: jax.Array       # N m, HSS, generator torque command held
-    pitch_setpoint: jax.Array        # rad, pitch command held
-    speed_filtered: jax.Array        # rad/s, low-pass of the measured rotor speed
-    turbulence: jax.Array            # (K,) m/s, AR components
-    wind_mean: jax.Array             # m/s, episode mean wind before any ramp
-    ramp_start: jax.Array            # s
-    gust_start: jax.Array            # s
-    gust_amplitude: jax.Array        # m/s
-    wind: jax.Array                  # m/s, current hub wind
-    power: jax.Array                 # W, electrical
-    thrust_lp: jax.Array             # N, low-passed thrust
-    torque_lp: jax.Array             # N m, low-passed aerodynamic torque
-    ref_integrator: jax.Array        # rad, pitch integrator of the reference controller (residual mode)
-    history: jax.Array               # (4, history_len): HISTORY_ROWS, one sample per history_every
 
 
 #: param fields that change the steady operating points (make_params recomputes them).
@@ -214,30 +131,46 @@ _AERO_FIELDS = {"cp_scale", "ct_scale", "air_density", "rotor_radius", "coeffici
                 "gearbox_ratio", "rated_power", "generator_efficiency", "rated_gen_speed"}
 
 
-def build_params(discon: str | Path = "DISCON.IN", performance: str | Path | None = None,
-                 floris_turbine: str | Path = "nrel_5MW", **overrides: Any) -> WindTurbineParams:
-    """Params from turbine data files, then ``overrides`` (checked names).
+def resolve_turbine(turbine: str | Path | TurbineSpec = DEFAULT_TURBINE) -> TurbineSpec:
+    """The :class:`TurbineSpec` of ``turbine``: a bundled ROSCO turbine (``nrel_5MW_rosco``,
+    ``iea_15MW_rosco``, or the short names in ``TURBINE_ALIASES``), a spec YAML, or a
+    ``DISCON.IN`` path with its geometry YAML beside it (``twingym.envs.turbines.turbine_spec``)."""
+    if isinstance(turbine, TurbineSpec):
+        return turbine
+    return load_turbine_spec(TURBINE_ALIASES.get(str(turbine), turbine))
 
-    Args:
-        discon: ROSCO ``DISCON.IN`` (path or bundled name).
-        performance: ``Cp_Ct_Cq`` file; default: the one the DISCON file names.
-        floris_turbine: FLORIS turbine YAML giving the hub height (and rotor diameter for the gust).
+
+#: controller kind named in a turbine spec -> settings for the twin's reference controller.
+CONTROLLER_BUILDERS = {
+    "jonkman_2009": lambda spec: reference_controller_params(spec.turbine),
+    "rosco": lambda spec: rosco_controller_params(spec.turbine),
+}
+
+
+def build_params(turbine: str | Path | TurbineSpec = DEFAULT_TURBINE, **overrides: Any) -> WindTurbineParams:
+    """Params from a turbine (:func:`resolve_turbine`), then ``overrides`` (checked names).
+
+    The spec's controller (``rosco.controller``) picks the reference controller: the 2009 NREL
+    5-MW law (``jonkman_2009``) or DISCON's ROSCO controller (``rosco``).
     """
-    turbine = load_rosco_turbine(discon, performance)
-    floris = load_floris_turbine(floris_turbine)
-    perf = turbine.performance
+    spec = resolve_turbine(turbine)
+    turbine_data = spec.turbine
+    perf = turbine_data.performance
     f32 = lambda x: jnp.asarray(x, dtype=jnp.float32)  # noqa: E731
     factors = np.asarray(wind_model.KAIMAL_TIME_FACTORS)
-    shutdown = turbine.discon.get("SD_MaxGenSpd", 1.2 * turbine.rated_gen_speed)
+    shutdown = turbine_data.discon.get("SD_MaxGenSpd", 1.2 * turbine_data.rated_gen_speed)
+    obs_low, obs_high = observation_bounds(turbine_data.rated_rotor_speed / RPM, turbine_data.max_gen_torque,
+                                           turbine_data.rated_power)
+    turbine = turbine_data
     params = WindTurbineParams(
-        rotor_radius=turbine.rotor_radius, hub_height=floris.hub_height,
+        rotor_radius=turbine.rotor_radius, hub_height=spec.hub_height,
         gearbox_ratio=turbine.gearbox_ratio, inertia=turbine.inertia,
         air_density=turbine.air_density, generator_efficiency=turbine.generator_efficiency,
         rated_power=turbine.rated_power, rated_gen_speed=turbine.rated_gen_speed,
         shutdown_gen_speed=float(shutdown), min_gen_torque=turbine.min_gen_torque,
         max_gen_torque=turbine.max_gen_torque, max_torque_rate=turbine.max_torque_rate,
         min_pitch=turbine.min_pitch, max_pitch=turbine.max_pitch,
-        pitch_cmd_max=float(np.deg2rad(perf.pitch_deg.max())), pitch_rate_max=float(np.deg2rad(8.0)),
+        pitch_cmd_max=float(np.deg2rad(perf.pitch_deg.max())), pitch_rate_max=spec.pitch_rate_max,
         pitch_cmd_rate=abs(turbine.max_pitch_rate),
         pitch_tau=1.0 / turbine.pitch_actuator_bandwidth,
         speed_filter_corner=float(turbine.discon["F_LPFCornerFreq"]),
@@ -247,7 +180,7 @@ def build_params(discon: str | Path = "DISCON.IN", performance: str | Path | Non
         ss_wind=f32(np.zeros(1)), ss_omega=f32(np.zeros(1)), ss_pitch=f32(np.zeros(1)),
         ss_torque=f32(np.zeros(1)), rated_thrust=1.0, rated_aero_torque=1.0,
         wind_mean_min=5.0, wind_mean_max=20.0, turbulence_intensity=0.10,
-        turbulence_length=wind_model.turbulence_length_scale(floris.hub_height),
+        turbulence_length=wind_model.turbulence_length_scale(spec.hub_height),
         turbulence_time_factors=f32(factors),
         turbulence_weights=f32(wind_model.kaimal_ar_weights(tuple(factors))),
         gust_scale=0.0, gust_iref=0.14, gust_duration=10.5, ramp_delta=0.0, ramp_duration=30.0,
@@ -256,24 +189,55 @@ def build_params(discon: str | Path = "DISCON.IN", performance: str | Path | Non
         w_power=1.0, w_pitch=0.1, w_torque_rate=0.1, w_tower=0.1, w_drivetrain=0.1, w_cost=0.05,
         fatigue_tau=5.0,
         shutdown_penalty=10.0, overspeed_factor=1.1, overpower_factor=1.1,
-        controller=reference_controller_params(turbine))
+        controller=CONTROLLER_BUILDERS[spec.controller](spec),
+        residual_torque=0.5 * turbine.max_torque_rate * 0.2,
+        residual_pitch=0.5 * abs(turbine.max_pitch_rate) * 0.2, obs_low=obs_low, obs_high=obs_high)
     params = replace_fields(params, overrides, what="WindTurbine-v0 parameter")
     return with_operating_points(params)
+
+
+def _start_table(host: Any, winds: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(omega rad/s, pitch rad, torque N m)`` of the reference controller's steady state at
+    ``winds`` on the twin's (possibly scaled) surfaces: the episode start."""
+    c = host.controller
+    if isinstance(c, ReferenceControllerParams):
+        return steady_state_table(host, lambda w: torque_law(c, w, 0.0, xp=np), winds, c.ref_speed,
+                                  c.rated_power_mech)
+    settings = TsrTrackingSettings(
+        tsr_opt=c.tsr_opt, min_gen_speed=c.min_gen_speed, vs_ref_speed=c.vs_ref_speed,
+        pc_ref_speed=c.pc_ref_speed, rated_torque=c.rated_torque, max_torque=c.max_torque,
+        min_torque=c.min_torque, const_power=c.const_power,
+        rated_power_mech=c.rated_power / c.generator_efficiency, fine_pitch=c.fine_pitch,
+        ps_wind=np.asarray(c.ps_wind), ps_pitch=np.asarray(c.ps_pitch))
+    max_pitch = float(np.rad2deg(host.pitch_cmd_max))
+    out = []
+    for u in winds:
+        def q_aero(om, beta_deg, u=float(u)):
+            om, beta = np.broadcast_arrays(np.asarray(om, np.float64), np.deg2rad(beta_deg))
+            return aero_loads(host, u, om, beta, xp=np)[0]
+
+        try:
+            om, beta, torque, _ = operating_point(settings, q_aero, float(host.gearbox_ratio),
+                                                  float(host.rotor_radius), float(u), max_pitch)
+            out.append((om, float(np.deg2rad(beta)), torque))
+        except ValueError:   # beyond what the surface can hold at rated: repeat the last point
+            out.append(out[-1] if out else (c.pc_ref_speed / float(host.gearbox_ratio),
+                                            float(host.pitch_cmd_max), c.rated_torque))
+    omega, pitch, torque = np.asarray(out, dtype=np.float64).T
+    return omega, pitch, torque
 
 
 def with_operating_points(params: WindTurbineParams) -> WindTurbineParams:
     """Recompute the steady operating-point table and the load scales for ``params``."""
     host = jax.tree.map(lambda x: np.asarray(x, dtype=np.float64) if isinstance(x, jax.Array) else x, params)
-    c = host.controller
     winds = np.arange(2.0, 35.01, 0.25)
-    omega, pitch, torque = steady_state_table(
-        host, lambda w: torque_law(c, w, 0.0, xp=np), winds, c.ref_speed, c.rated_power_mech)
+    omega, pitch, torque = _start_table(host, winds)
     _, thrusts = aero_loads(host, winds, omega, pitch, xp=np)
     f32 = lambda x: jnp.asarray(x, dtype=jnp.float32)  # noqa: E731
+    rated_mech = float(host.rated_power / host.generator_efficiency)
     return params.replace(ss_wind=f32(winds), ss_omega=f32(omega), ss_pitch=f32(pitch),
                           ss_torque=f32(torque), rated_thrust=float(np.max(thrusts)),
-                          rated_aero_torque=float(c.rated_power_mech / (host.rated_gen_speed
-                                                                        / host.gearbox_ratio)))
+                          rated_aero_torque=rated_mech / (float(host.rated_gen_speed) / float(host.gearbox_ratio)))
 
 
 class WindTurbine(TwinEnv[WindTurbineState, WindTurbineParams]):
@@ -285,11 +249,11 @@ class WindTurbine(TwinEnv[WindTurbineState, WindTurbineParams]):
         return _default_params()
 
     def make_params(self, **overrides: Any) -> WindTurbineParams:
-        """Default params with ``overrides``. ``discon``, ``performance`` and ``floris_turbine``
-        load another turbine; aerodynamic changes (e.g. ``cp_scale``) refresh the start table."""
-        files = {k: overrides.pop(k) for k in ("discon", "performance", "floris_turbine") if k in overrides}
-        if files:
-            return build_params(**files, **overrides)
+        """Default params with ``overrides``. ``turbine`` loads another turbine (a bundled name,
+        a spec YAML or a DISCON path: :func:`resolve_turbine`); aerodynamic changes (e.g.
+        ``cp_scale``) refresh the start table."""
+        if "turbine" in overrides:
+            return build_params(overrides.pop("turbine"), **overrides)
         params = self.replace_params(self.default_params(), **overrides)
         if _AERO_FIELDS & set(overrides):
             params = with_operating_points(params)
@@ -321,7 +285,8 @@ class WindTurbine(TwinEnv[WindTurbineState, WindTurbineParams]):
                          meas[2] / 1e3, meas[3] / 1e6, state.torque_setpoint / 1e3,
                          jnp.rad2deg(state.pitch_setpoint), state.time / params.max_steps])
         obs = jnp.nan_to_num(obs, nan=0.0)
-        return jnp.clip(obs, OBS_LOW, OBS_HIGH).astype(jnp.float32)
+        return jnp.clip(obs, np.asarray(params.obs_low, np.float32),
+                        np.asarray(params.obs_high, np.float32)).astype(jnp.float32)
 
     def _history_sample(self, state: WindTurbineState) -> jax.Array:
         return jnp.stack([state.omega / RPM, jnp.rad2deg(state.pitch), state.power / 1e6, state.wind])
@@ -351,35 +316,35 @@ class WindTurbine(TwinEnv[WindTurbineState, WindTurbineParams]):
             speed_filtered=f32(omega), turbulence=f32(turbulence), wind_mean=f32(wind_mean),
             ramp_start=f32(ramp_start), gust_start=f32(gust_start), gust_amplitude=f32(gust_amp),
             wind=f32(hub), power=f32(power), thrust_lp=f32(thrust), torque_lp=f32(q_aero),
-            ref_integrator=f32(0.0),
+            measured=jnp.zeros((4,), jnp.float32), ref_carry=None,
             history=jnp.zeros((len(HISTORY_ROWS), params.history_len), jnp.float32))
-        obs = self._obs(self._measure(k_obs, state, params), state, params)
-        # the reference controller (re)starts its integrator bumplessly at the held pitch setpoint
+        meas = self._measure(k_obs, state, params)
+        obs = self._obs(meas, state, params)
+        # the reference controller (re)starts bumplessly from the first observation
+        carry = controller_kind(params.controller).init(params.controller, measurements(obs, params))
         state = state.replace(
             history=jnp.tile(self._history_sample(state)[:, None], (1, params.history_len)).astype(jnp.float32),
-            ref_integrator=jnp.deg2rad(obs[OBS_PITCH_SETPOINT]))
+            measured=meas.astype(jnp.float32), ref_carry=jax.tree.map(lambda x: jnp.asarray(x, jnp.float32), carry))
         return obs, state
 
     def _commands(self, action: jax.Array, state: WindTurbineState, params: WindTurbineParams
-                  ) -> tuple[jax.Array, jax.Array, jax.Array]:
-        """New (torque N m, pitch rad) setpoints for ``action`` and the reference integrator.
+                  ) -> tuple[jax.Array, jax.Array, Any]:
+        """New (torque N m, pitch rad) setpoints for ``action`` and the reference controller's state.
 
-        ``residual`` mode: the reference controller's step, computed from exactly the observation
-        values the controller baseline reads, plus ``a * (residual_torque, residual_pitch)``; the
+        ``residual`` mode: the reference controller's step, computed from the last observation
+        (the one the controller baseline reads), plus ``a * (residual_torque, residual_pitch)``; the
         sum is held to the rate limits of the ``rate`` mode (``VS_MaxRat``, ``PC_MaxRat``) and the
         setpoint ranges, so residual commands are a subset of rate commands.
         """
         if params.action_mode != "residual":
             torque, pitch = action_to_physical(jnp.asarray(action, jnp.float32), params,
                                                state.torque_setpoint, state.pitch_setpoint)
-            return torque, pitch, state.ref_integrator
-        obs = self._obs(jnp.zeros((4,), jnp.float32), state, params)  # exact entries only are read
-        gen_speed = obs[OBS_SPEED_FILTERED] * RPM * params.gearbox_ratio
-        last_torque = obs[OBS_TORQUE_SETPOINT] * 1e3
-        last_pitch = jnp.deg2rad(obs[OBS_PITCH_SETPOINT])
-        torque_ref, pitch_ref, integrator = reference_commands(
-            params.controller, params.dt, params.pitch_cmd_max, gen_speed, last_torque, last_pitch,
-            state.ref_integrator)
+            return torque, pitch, state.ref_carry
+        m = measurements(self._obs(state.measured, state, params), params)
+        last_torque, last_pitch = m.torque_setpoint, m.pitch_setpoint
+        torque_ref, pitch_ref, carry = controller_kind(params.controller).commands(
+            params.controller, params.dt, params.pitch_cmd_max, m, state.ref_carry)
+        carry = jax.tree.map(lambda x: jnp.asarray(x, jnp.float32), carry)
         a = jnp.clip(jnp.reshape(jnp.asarray(action, jnp.float32), (2,)), -1.0, 1.0)
         t_step = params.max_torque_rate * params.dt
         p_step = params.pitch_cmd_rate * params.dt
@@ -388,13 +353,13 @@ class WindTurbine(TwinEnv[WindTurbineState, WindTurbineParams]):
         pitch = last_pitch + jnp.clip(pitch_ref + a[1] * params.residual_pitch - last_pitch,
                                       -p_step, p_step)
         return (jnp.clip(torque, params.min_gen_torque, params.max_gen_torque),
-                jnp.clip(pitch, params.min_pitch, params.pitch_cmd_max), integrator)
+                jnp.clip(pitch, params.min_pitch, params.pitch_cmd_max), carry)
 
     def step_env(self, key: jax.Array, state: WindTurbineState, action: jax.Array,
                  params: WindTurbineParams):
         k_turb, k_obs = jax.random.split(key)
         dt = params.dt
-        torque_cmd, pitch_cmd, ref_integrator = self._commands(action, state, params)
+        torque_cmd, pitch_cmd, ref_carry = self._commands(action, state, params)
         time = state.time + 1
         t = time * dt
         turbulence = wind_model.turbulence_step(
@@ -411,8 +376,9 @@ class WindTurbine(TwinEnv[WindTurbineState, WindTurbineParams]):
         new = state.replace(time=time, omega=omega, pitch=pitch, gen_torque=gen_torque,
                             torque_setpoint=torque_cmd, pitch_setpoint=pitch_cmd,
                             turbulence=turbulence, wind=hub, power=power,
-                            thrust_lp=thrust_lp, torque_lp=torque_lp, ref_integrator=ref_integrator)
+                            thrust_lp=thrust_lp, torque_lp=torque_lp, ref_carry=ref_carry)
         meas = self._measure(k_obs, new, params)
+        new = new.replace(measured=meas.astype(jnp.float32))
         beta_f = 1.0 - jnp.exp(-dt * params.speed_filter_corner)
         new = new.replace(speed_filtered=state.speed_filtered + beta_f * (meas[0] - state.speed_filtered))
         every = params.history_every
@@ -450,7 +416,15 @@ class WindTurbine(TwinEnv[WindTurbineState, WindTurbineParams]):
         return obs, new, jnp.nan_to_num(reward, nan=-10.0), terminated, truncated, info
 
     def observation_space(self, params: WindTurbineParams) -> spaces.Box:
-        return spaces.Box(low=OBS_LOW, high=OBS_HIGH)
+        return spaces.Box(low=np.asarray(params.obs_low, np.float32), high=np.asarray(params.obs_high, np.float32))
+
+    def safe_action(self, state: WindTurbineState, action: jax.Array, params: WindTurbineParams) -> jax.Array:
+        """Hold the current setpoints: zero in ``rate`` mode, the reference controller in
+        ``residual`` mode, the held setpoints mapped back onto [-1, 1] in ``absolute`` mode."""
+        if params.action_mode != "absolute":
+            return jnp.zeros_like(action)
+        return physical_to_action(state.torque_setpoint, state.pitch_setpoint, params,
+                                  state.torque_setpoint, state.pitch_setpoint).reshape(jnp.shape(action))
 
     def action_space(self, params: WindTurbineParams) -> spaces.Box:
         return spaces.Box(low=-1.0, high=1.0, shape=(2,))
@@ -478,6 +452,12 @@ class WindTurbine(TwinEnv[WindTurbineState, WindTurbineParams]):
         from twingym.envs.wind_turbine.scenarios import SCENARIOS
 
         return {name: dict(overrides) for name, overrides in SCENARIOS.items()}
+
+    def schematic(self, params: WindTurbineParams) -> dict[str, Any]:
+        """Rated power (MW) and rated rotor speed (rpm) for the viewer's gauges."""
+        rpm = float(params.rated_gen_speed) / float(params.gearbox_ratio) * 60.0 / (2.0 * np.pi)
+        return {"kind": "wind_turbine", "rated_power_mw": float(params.rated_power) / 1e6,
+                "rated_rotor_speed_rpm": rpm}
 
     def render(self, state: WindTurbineState, params: WindTurbineParams) -> np.ndarray:
         from twingym.envs.wind_turbine.render import render_history

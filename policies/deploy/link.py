@@ -1,34 +1,31 @@
 """The deploy runtime's OPC UA side: connect to a live twin, discover it, read snapshots, write setpoints.
 
-The live twin describes itself (``twingym/ObservationNodes``, ``twingym/SetpointNodes``, ...), so the
-client needs only the namespace URI and the twin-level node ids below, a copy of
-``twingym.envs.live.naming`` kept here because importing ``twingym.envs`` loads JAX, which this
-runtime must not (a test checks both copies agree).
+The live twin describes itself (``twingym/ObservationNodes``, ``twingym/SetpointNodes``, ...); the
+node names, the description and snapshot layout and the consistency rule come from the JAX-free
+protocol module :mod:`twingym.live.contract`, which the server uses too. This module only moves them
+over asyncua.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from asyncua import Client, ua
 from asyncua.crypto.security_policies import SecurityPolicyBasic256Sha256
+from twingym.live.contract import (
+    DESCRIPTION_VARS,
+    NAMESPACE_URI,
+    Snapshot,
+    TwinDescription,
+    snapshot_node_ids,
+    twin_node,
+)
 
-NAMESPACE_URI = "urn:twingym:live"
-ROOT = "twingym"
 PASSWORD_ENV = "TWINGYM_OPCUA_PASSWORD"
-
-#: twin-level variables read once after connecting
-DESCRIPTION_VARS = ("TwinId", "Scenario", "ServerId", "Dt", "SpeedFactor", "ActionKind", "ActionLow",
-                    "ActionHigh", "ObservationNodes", "ObservationLabels", "SetpointNodes",
-                    "AppliedNodes", "BaselineNodes", "ActionLabels", "BaselineName")
-#: twin-level variables read every poll (``Publishing`` first and ``Step`` last: equal when consistent)
-SNAPSHOT_VARS = ("Publishing", "SimTime", "Episode", "EpisodeStep", "LastReward", "LastCost",
-                 "EpisodeReturn", "LastEpisodeReturn", "TotalReward", "ControlMode", "ServerId", "Faults")
 
 #: what a dropped or refused connection raises inside asyncua / asyncio
 CONNECTION_ERRORS: tuple[type[BaseException], ...] = (OSError, TimeoutError, asyncio.TimeoutError,
@@ -48,6 +45,8 @@ class ClientSecurity:
         mode: ``none``, ``sign`` or ``sign_encrypt`` (Basic256Sha256 for the last two).
         cert, key: client certificate (DER/PEM) and private key (PEM) for sign modes.
         generate_certs: folder where a self-signed client certificate is created when missing.
+        server_cert: the server's certificate (DER/PEM) for sign modes: pinned, instead of fetched
+            from the server over an unsecured channel (which a strict server refuses).
     """
 
     username: str | None = None
@@ -56,61 +55,13 @@ class ClientSecurity:
     cert: str | None = None
     key: str | None = None
     generate_certs: str | None = None
+    server_cert: str | None = None
 
 
-@dataclass
-class TwinDescription:
-    """What the live twin says about itself (read once per connection)."""
-
-    twin_id: str
-    scenario: str
-    server_id: str
-    dt: float
-    speed: float
-    action_kind: str
-    action_low: list[float]
-    action_high: list[float]
-    observation_nodes: list[str]
-    observation_labels: list[str]
-    setpoint_nodes: list[str]
-    applied_nodes: list[str]
-    baseline_nodes: list[str]
-    action_labels: list[str]
-    baseline_name: str
-
-    @property
-    def period(self) -> float:
-        """Wall seconds between two twin steps."""
-        return self.dt / self.speed
-
-
-@dataclass
-class Snapshot:
-    """One consistent read of the live twin (``consistent`` False when an update was in progress)."""
-
-    step: int
-    consistent: bool
-    sim_time: float
-    episode: int
-    episode_step: int
-    last_reward: float
-    last_cost: float
-    episode_return: float
-    last_episode_return: float
-    total_reward: float
-    mode: str
-    server_id: str
-    faults: str
-    measurements: list[float] = field(default_factory=list)
-    applied: list[float] = field(default_factory=list)
-    baseline: list[float] = field(default_factory=list)
-
-
-def _float(value: Any) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return math.nan
+def refused_channel(exc: BaseException) -> bool:
+    """Whether a connect failure is the server closing the connection as the secure channel opened
+    (it refuses that security), rather than the endpoint being unreachable (refused, reset, timed out)."""
+    return type(exc) is ConnectionError and "connection lost" in str(exc)
 
 
 class TwinLink:
@@ -127,6 +78,11 @@ class TwinLink:
     @property
     def connected(self) -> bool:
         return self.client is not None
+
+    @property
+    def namespace_index(self) -> int:
+        """Index of the twingym namespace on the connected server."""
+        return self._idx
 
     def _node(self, identifier: str) -> Any:
         assert self.client is not None
@@ -149,43 +105,52 @@ class TwinLink:
             mode = (ua.MessageSecurityMode.Sign if sec.mode == "sign"
                     else ua.MessageSecurityMode.SignAndEncrypt)
             client.application_uri = "urn:twingym:deploy:client"
-            await client.set_security(SecurityPolicyBasic256Sha256, cert, key, mode=mode)
+            await client.set_security(SecurityPolicyBasic256Sha256, cert, key, mode=mode,
+                                      server_certificate=sec.server_cert)
 
     async def connect(self) -> TwinDescription:
         """Open a session and read the twin's description. Raises a connection error or LinkError."""
         await self.close()
         client = Client(self.endpoint, timeout=self.timeout)
         client.session_timeout = 30_000
-        await self._configure(client)
         try:
+            await self._configure(client)
             await client.connect()
         except ua.uaerrors.BadUserAccessDenied as exc:
             raise LinkError(f"{self.endpoint} refused the login (user access denied): {exc}") from None
         except (ua.uaerrors.BadIdentityTokenRejected, ua.uaerrors.BadIdentityTokenInvalid) as exc:
             raise LinkError(f"{self.endpoint} refused this kind of login: {exc}") from None
+        except ua.UaError as exc:
+            if "No matching endpoints" in str(exc):
+                raise LinkError(f"security mismatch: {self.endpoint} offers no endpoint for --security "
+                                f"{self.security.mode} ({exc})") from None
+            raise
+        except ConnectionError as exc:
+            if refused_channel(exc):
+                raise LinkError(self._refused_channel_message()) from None
+            raise
         self.client = client
         try:
             self._idx = await client.get_namespace_index(NAMESPACE_URI)
         except (ValueError, ua.UaError):
             await self.close()
             raise LinkError(f"{self.endpoint} is not a twingym live twin (no namespace {NAMESPACE_URI})") from None
-        values = await client.read_values([self._node(f"{ROOT}/{v}") for v in DESCRIPTION_VARS])
-        d = dict(zip(DESCRIPTION_VARS, values, strict=True))
-        self.description = TwinDescription(
-            twin_id=d["TwinId"], scenario=d["Scenario"], server_id=d["ServerId"], dt=float(d["Dt"]),
-            speed=float(d["SpeedFactor"]), action_kind=d["ActionKind"], action_low=list(d["ActionLow"]),
-            action_high=list(d["ActionHigh"]), observation_nodes=list(d["ObservationNodes"]),
-            observation_labels=list(d["ObservationLabels"]), setpoint_nodes=list(d["SetpointNodes"]),
-            applied_nodes=list(d["AppliedNodes"]), baseline_nodes=list(d["BaselineNodes"]),
-            action_labels=list(d["ActionLabels"]), baseline_name=d["BaselineName"] or "")
-        desc = self.description
-        self._snapshot_nodes = ([self._node(f"{ROOT}/{v}") for v in SNAPSHOT_VARS]
-                                + [self._node(n) for n in desc.observation_nodes + desc.applied_nodes
-                                   + desc.baseline_nodes]
-                                + [self._node(f"{ROOT}/Step")])
+        values = await client.read_values([self._node(twin_node(v)) for v in DESCRIPTION_VARS])
+        self.description = desc = TwinDescription.from_values(values)
+        self._snapshot_nodes = [self._node(n) for n in snapshot_node_ids(desc)]
         self._setpoint_nodes = [self._node(n) for n in desc.setpoint_nodes]
-        self._mode_node = self._node(f"{ROOT}/ControlMode")
+        self._mode_node = self._node(twin_node("ControlMode"))
         return desc
+
+    def _refused_channel_message(self) -> str:
+        sec = self.security
+        if sec.mode == "none":
+            return (f"security mismatch: {self.endpoint} refused a security-None channel (it requires "
+                    "Basic256Sha256): use --security sign_encrypt (or sign) with --generate-certs DIR")
+        if not sec.server_cert:
+            return (f"security mismatch: {self.endpoint} refuses unsecured channels, so its certificate "
+                    "cannot be fetched from it: give --server-cert (the server's certificate file)")
+        return f"security mismatch: {self.endpoint} refused a {sec.mode} channel"
 
     async def close(self) -> None:
         client, self.client = self.client, None
@@ -200,20 +165,8 @@ class TwinLink:
         """One Read of every snapshot variable (a single request: one server-side instant)."""
         assert self.client is not None and self.description is not None
         values = await self.client.read_values(self._snapshot_nodes)
-        n_snap = len(SNAPSHOT_VARS)
-        d = dict(zip(SNAPSHOT_VARS, values[:n_snap], strict=True))
-        rest = values[n_snap:-1]
-        n_obs, n_act = len(self.description.observation_nodes), len(self.description.applied_nodes)
-        step = int(values[-1])
-        return Snapshot(
-            step=step, consistent=int(d["Publishing"]) == step, sim_time=_float(d["SimTime"]),
-            episode=int(d["Episode"]), episode_step=int(d["EpisodeStep"]),
-            last_reward=_float(d["LastReward"]), last_cost=_float(d["LastCost"]),
-            episode_return=_float(d["EpisodeReturn"]), last_episode_return=_float(d["LastEpisodeReturn"]),
-            total_reward=_float(d["TotalReward"]), mode=str(d["ControlMode"]), server_id=str(d["ServerId"]),
-            faults=str(d["Faults"] or ""), measurements=[_float(v) for v in rest[:n_obs]],
-            applied=[_float(v) for v in rest[n_obs:n_obs + n_act]],
-            baseline=[_float(v) for v in rest[n_obs + n_act:]])
+        desc = self.description
+        return Snapshot.from_values(values, len(desc.observation_nodes), len(desc.applied_nodes))
 
     async def write(self, setpoints: list[float] | None = None, mode: str | None = None) -> None:
         """Write setpoints (action order) and/or the control mode, in one Write request."""

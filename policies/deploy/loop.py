@@ -35,13 +35,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from twingym.live.contract import Snapshot, TwinDescription, label_text, space_bounds
 from twingym.policies.bundle import BundleError, load_bundle, require_validated, validation_problem
 from twingym.policies.deploy.link import (
     CONNECTION_ERRORS,
     ClientSecurity,
     LinkError,
-    Snapshot,
-    TwinDescription,
     TwinLink,
 )
 from twingym.policies.deploy.log import DecisionLog
@@ -73,6 +72,8 @@ class DeployConfig:
         give_up_after: stop when no connection could be made for this long (``None``: never).
         security: how to log in (see :class:`ClientSecurity`).
         require_validation: refuse bundles without a passing validation (only tests turn it off).
+        trust: a public key or trust file (:mod:`twingym.policies.signing`): refuse bundles whose
+            validation is not signed by one of its keys (``None``: unsigned validation is accepted).
     """
 
     bundle: str
@@ -90,6 +91,7 @@ class DeployConfig:
     give_up_after: float | None = None
     security: ClientSecurity = field(default_factory=ClientSecurity)
     require_validation: bool = True
+    trust: str | None = None
 
     def log_path(self) -> Path:
         if self.log:
@@ -130,46 +132,79 @@ class DeploySummary:
     def mean_episode_return(self) -> float:
         return float(np.mean(self.episode_returns)) if self.episode_returns else math.nan
 
+    def failure(self) -> str | None:
+        """Why this run did not do its job (one line), or None: it gave up on the connection, or
+        the policy never controlled the twin (shadow: never observed a step)."""
+        if self.stopped_by == "gave_up":
+            return (f"gave up: no connection to {self.endpoint} could be made"
+                    + (f" ({self.steps} steps observed before)" if self.steps else ""))
+        if self.shadow and self.steps == 0:
+            return f"never observed a step of the live twin at {self.endpoint}"
+        if not self.shadow and self.policy_steps == 0:
+            return (f"the policy never controlled the twin at {self.endpoint} "
+                    + (f"({self.steps} steps, all on the fallback)" if self.steps else "(no step observed)"))
+        return None
 
-def _floats(values: list) -> np.ndarray:
-    return np.asarray([float(v) for v in values], dtype=np.float64)
+
+@dataclass
+class LoopState:
+    """What the control loop carries from one poll to the next.
+
+    ``first_step``/``last_step``: first and last twin step acted on (``None`` before any);
+    ``server_id``: the server run being followed; ``total_at``/``total_last``: the twin's
+    ``TotalReward`` when this server segment began and at the last step; ``start_episode``: the
+    episode running when this deployment first acted on the segment; ``last_seen_wall``: monotonic
+    time of the last new step; ``bad_periods``: stale periods already fed to the observation guard.
+    """
+
+    first_step: int | None = None
+    last_step: int | None = None
+    server_id: str | None = None
+    total_at: float | None = None
+    total_last: float = 0.0
+    start_episode: int | None = None
+    last_seen_wall: float = field(default_factory=time.monotonic)
+    bad_periods: int = 0
+
+    def segment_reward(self) -> float:
+        """Reward the twin collected during the current server segment (0 before any)."""
+        return self.total_last - (self.total_at or 0.0) if self.total_at is not None else 0.0
 
 
 class BundlePolicy:
     """The bundle side of deployment: checked bundle, ONNX policy, limits and labels from the manifest."""
 
-    def __init__(self, path: str, require_validation: bool = True, shadow: bool = False) -> None:
+    def __init__(self, path: str, require_validation: bool = True, shadow: bool = False,
+                 trust: str | None = None) -> None:
+        from twingym.policies.signing import SigningError, load_trusted_keys
+
         #: why the bundle could not take control (shadow runs of unvalidated or failed bundles)
         self.validation_warning: str | None = None
         try:
+            trusted = load_trusted_keys(trust) if trust is not None else None
             self.bundle = load_bundle(path)  # integrity (sealed manifest, policy.onnx) always checked
             if require_validation and shadow:
                 # shadow mode writes nothing, so a bundle that is not (yet) cleared for control may
                 # still be watched against the live twin; the reason is logged and shown
-                self.validation_warning = validation_problem(self.bundle)
+                self.validation_warning = validation_problem(self.bundle, trusted)
                 self.validation = None if self.validation_warning else self.bundle.validation()
             else:
-                self.validation = require_validated(self.bundle) if require_validation else None
-        except BundleError as exc:
+                self.validation = require_validated(self.bundle, trusted) if require_validation else None
+        except (BundleError, SigningError) as exc:
             raise DeployError(str(exc)) from None
         m = self.bundle.manifest
-        self.twin_id = m["twin"]["id"]
-        obs, act = m["observation_space"], m["action_space"]
-        if obs.get("type") != "Box":
-            raise DeployError(f"deploy supports Box observations, the bundle has {obs.get('type')}")
-        self.obs_low, self.obs_high = _floats(obs["low"]), _floats(obs["high"])
-        if act["type"] == "Box":
-            self.act_low, self.act_high, self.kind = _floats(act["low"]), _floats(act["high"]), "box"
-            self.action_shape = tuple(act["shape"])
-        elif act["type"] == "Discrete":
-            self.act_low, self.act_high = np.zeros(1), np.array([act["n"] - 1.0])
-            self.kind, self.action_shape = "discrete", ()
-        else:
-            nvec = np.asarray(act["nvec"], dtype=np.float64)
-            self.act_low, self.act_high = np.zeros_like(nvec), nvec - 1
-            self.kind, self.action_shape = "multidiscrete", (len(nvec),)
-        self.obs_labels = [f"{a}/{n} [{u}]" for a, n, u in m.get("observation_labels") or []]
-        self.act_labels = [f"{a}/{n} [{u}]" for a, n, u in m.get("action_labels") or []]
+        self.twin_id = m.twin.id
+        obs_desc = m.observation_space
+        if obs_desc.get("type") != "Box":
+            raise DeployError(f"deploy supports Box observations, the bundle has {obs_desc.get('type')}")
+        try:
+            obs, act = space_bounds(obs_desc), space_bounds(m.action_space)
+        except ValueError as exc:
+            raise DeployError(f"bundle {path}: {exc}") from None
+        self.obs_low, self.obs_high = obs.low, obs.high
+        self.act_low, self.act_high, self.kind, self.action_shape = act.low, act.high, act.kind, act.shape
+        self.obs_labels = [label_text(*lb) for lb in m.observation_labels or []]
+        self.act_labels = [label_text(*lb) for lb in m.action_labels or []]
         try:
             self.policy = OnnxPolicy(self.bundle.policy_bytes, action_shape=self.action_shape)
         except Exception as exc:  # onnxruntime refuses the graph
@@ -206,7 +241,7 @@ class Deployment:
 
     def __init__(self, config: DeployConfig) -> None:
         self.config = config
-        self.policy = BundlePolicy(config.bundle, config.require_validation, config.shadow)
+        self.policy = BundlePolicy(config.bundle, config.require_validation, config.shadow, config.trust)
         self.safety = SafetyLayer(self.policy.act_low, self.policy.act_high, self.policy.kind,
                                   config.max_rate)
         self.guard = ObservationGuard(self.policy.obs_low, self.policy.obs_high, config.max_hold)
@@ -331,126 +366,164 @@ class Deployment:
                   twin_applied=d["applied"], baseline_action=snap.baseline, reward=snap.last_reward,
                   cost=snap.last_cost, wrote=wrote, missed=missed or None, faults=snap.faults or None)
 
-    # ---- the run -----------------------------------------------------------------------------------
-    async def run(self) -> DeploySummary:
-        cfg, s = self.config, self.summary
-        self._loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
-        log = DecisionLog(self.log_path)
+    # ---- the run: named steps ---------------------------------------------------------------------
+    def _log_start(self, log: DecisionLog) -> None:
+        cfg = self.config
         log.write("start", bundle=str(cfg.bundle), twin_id=self.policy.twin_id, endpoint=cfg.endpoint,
                   shadow=cfg.shadow, steps=cfg.steps, duration=cfg.duration, max_rate=cfg.max_rate,
                   recover_after=cfg.recover_after, max_hold=cfg.max_hold,
-                  validation_digest=(self.policy.validation or {}).get("validation_sha256"),
+                  validation_digest=self.policy.validation.digest if self.policy.validation else None,
                   validation_warning=self.policy.validation_warning)
+
+    async def _lose_connection(self, log: DecisionLog, step: int | None, exc: BaseException,
+                               log_fallback: bool) -> None:
+        """Log a dropped connection, close the link and tell the watchdog (the loop reconnects)."""
+        log.write("connection_lost", step=step, error=f"{type(exc).__name__}: {exc}")
+        await self.link.close()
+        self.summary.reconnects += 1
+        transition = self.watchdog.update("connection_lost")
+        if log_fallback and transition is not None:
+            log.write("fallback", step=step, reason="connection_lost",
+                      baseline="the twin holds its last setpoints (or its failsafe)")
+
+    async def _read(self, log: DecisionLog, st: LoopState) -> Snapshot | None:
+        """One snapshot, or None when the connection dropped."""
+        try:
+            return await self.link.read()
+        except CONNECTION_ERRORS as exc:
+            await self._lose_connection(log, st.last_step, exc, log_fallback=True)
+            return None
+
+    def _new_server(self, snap: Snapshot, st: LoopState, log: DecisionLog) -> bool:
+        """First snapshot of a server run (first connection or a restart): close the previous reward
+        segment, start a new one. True when the server has not stepped yet (nothing to act on)."""
+        if st.server_id is not None:
+            log.write("server_restarted", old=st.server_id, new=snap.server_id, step=snap.step)
+            self.summary.reward_sum += st.total_last - (st.total_at or 0.0)
+            self.guard.reset()
+        st.server_id, st.total_at, st.last_step, st.start_episode = snap.server_id, snap.total_reward, None, None
+        if snap.step == 0:
+            st.last_step = 0
+            return True
+        return False
+
+    async def _idle(self, snap: Snapshot, st: LoopState, log: DecisionLog) -> None:
+        """No new step: stale after ``stale_periods`` twin periods, then one bad reading per period;
+        the guard's verdict may hand the twin to its local baseline."""
+        cfg = self.config
+        idle = time.monotonic() - st.last_seen_wall
+        periods = int(idle / self.desc.period) - int(cfg.stale_periods) + 1
+        if periods <= st.bad_periods:
+            return
+        st.bad_periods = periods
+        last = self._last_raw if self._last_raw is not None else np.zeros(len(self.obs_index))
+        _, guard_fallback = self.guard.update(last.astype(np.float32), force_bad=np.ones(len(last), dtype=bool))
+        if not guard_fallback:
+            return
+        transition = self.watchdog.update("stale")
+        if transition is None:
+            return
+        log.write("fallback", step=snap.step, reason="stale", idle_seconds=round(idle, 3),
+                  baseline=self.desc.baseline_name or "hold setpoints")
+        if not cfg.shadow and snap.mode != "local":
+            self._took_control = True
+            with contextlib.suppress(CONNECTION_ERRORS):
+                await self.link.write(mode="local")
+
+    async def _new_step(self, snap: Snapshot, st: LoopState, log: DecisionLog) -> bool:
+        """Act on a step not seen before; False when the connection dropped while acting."""
+        missed = 0 if st.last_step is None else max(0, snap.step - st.last_step - 1)
+        st.last_step, st.last_seen_wall, st.bad_periods = snap.step, time.monotonic(), 0
+        st.first_step = snap.step if st.first_step is None else st.first_step
+        st.total_last = snap.total_reward
+        try:
+            await self._act(snap, log, missed)
+        except CONNECTION_ERRORS as exc:
+            await self._lose_connection(log, snap.step, exc, log_fallback=False)
+            return False
+        self._count_episode(snap, st)
+        return True
+
+    def _count_episode(self, snap: Snapshot, st: LoopState) -> None:
+        """Record the return of an episode that ended, if it started under this deployment."""
+        s = self.summary
+        if st.start_episode is None:
+            st.start_episode = snap.episode
+            self._episode_fallback = 0
+            self._episode_seen = snap.episode
+        elif snap.episode != self._episode_seen:
+            if self._episode_seen > st.start_episode and math.isfinite(snap.last_episode_return):
+                s.episode_returns.append(snap.last_episode_return)
+                s.episode_fallback_steps.append(self._episode_fallback)
+            self._episode_seen = snap.episode
+            self._episode_fallback = 0
+
+    def _duration_over(self, start: float) -> bool:
+        """The ``duration`` limit is reached (the stop reason is set)."""
+        if self.config.duration is not None and time.monotonic() - start >= self.config.duration:
+            self._stop_reason = "duration"
+            return True
+        return False
+
+    def _steps_done(self) -> bool:
+        """The ``steps`` limit is reached, missed steps included (the stop reason is set)."""
+        s = self.summary
+        if self.config.steps is not None and s.steps + s.missed_steps >= self.config.steps:
+            self._stop_reason = "steps"
+            return True
+        return False
+
+    async def _finish(self, log: DecisionLog, start: float) -> None:
+        """Fill in the summary, hand a controlled twin back to its local baseline, close the log."""
+        cfg, s = self.config, self.summary
+        s.fallbacks = self.watchdog.fallbacks
+        s.stopped_by = self._stop_reason or "stop"
+        s.wall_seconds = time.monotonic() - start
+        if self.link.connected and not cfg.shadow and self._took_control:
+            try:
+                await asyncio.wait_for(self.link.write(mode="local"), 3.0)
+                log.write("handover", to="local", reason=s.stopped_by,
+                          baseline=getattr(self, "desc", None) and (self.desc.baseline_name
+                                                                    or "hold last setpoints"))
+            except (*CONNECTION_ERRORS, AssertionError) as exc:
+                log.write("handover_failed", error=f"{type(exc).__name__}: {exc}")
+        await self.link.close()
+        log.write("stop", summary=asdict(s))
+        log.close()
+
+    async def run(self) -> DeploySummary:
+        """Poll the twin and act once per new step until stopped, a limit, or giving up reconnecting."""
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        log = DecisionLog(self.log_path)
+        self._log_start(log)
         start = time.monotonic()
-        first_step = last_step = None
-        server_id = None
-        total_at: float | None = None        # TotalReward when the current server segment began
-        total_last = 0.0
-        start_episode: int | None = None
-        last_seen_wall = time.monotonic()
-        bad_periods = 0
+        st = LoopState()
         try:
             while not self._stop.is_set():
-                if cfg.duration is not None and time.monotonic() - start >= cfg.duration:
-                    self._stop_reason = "duration"
+                if self._duration_over(start):
                     break
                 if not self.link.connected:
                     if not await self._connect(log):
                         break
-                    last_seen_wall = time.monotonic()
-                period = self.desc.period
-                poll = min(max(period / 10.0, 0.001), 0.05)
-                try:
-                    snap = await self.link.read()
-                except CONNECTION_ERRORS as exc:
-                    log.write("connection_lost", step=last_step, error=f"{type(exc).__name__}: {exc}")
-                    await self.link.close()
-                    s.reconnects += 1
-                    transition = self.watchdog.update("connection_lost")
-                    if transition is not None:
-                        log.write("fallback", step=last_step, reason="connection_lost",
-                                  baseline="the twin holds its last setpoints (or its failsafe)")
+                    st.last_seen_wall = time.monotonic()
+                poll = min(max(self.desc.period / 10.0, 0.001), 0.05)
+                snap = await self._read(log, st)
+                if snap is None:
                     continue
                 if not snap.consistent:
                     await self._sleep(poll / 4)
-                    continue
-                if snap.server_id != server_id:       # first connection, or the server restarted
-                    if server_id is not None:
-                        log.write("server_restarted", old=server_id, new=snap.server_id, step=snap.step)
-                        s.reward_sum += total_last - (total_at or 0.0)
-                        self.guard.reset()
-                    server_id, total_at, last_step = snap.server_id, snap.total_reward, None
-                    start_episode = None
-                    if snap.step == 0:
-                        last_step = 0
-                        await self._sleep(poll)
-                        continue
-                if last_step is not None and snap.step == last_step:
-                    # no new step: stale after stale_periods, then one bad reading per period
-                    idle = time.monotonic() - last_seen_wall
-                    periods = int(idle / period) - int(cfg.stale_periods) + 1
-                    if periods > bad_periods:
-                        bad_periods = periods
-                        last = (self._last_raw if self._last_raw is not None
-                                else np.zeros(len(self.obs_index)))
-                        _, guard_fallback = self.guard.update(
-                            last.astype(np.float32), force_bad=np.ones(len(last), dtype=bool))
-                        if guard_fallback:
-                            transition = self.watchdog.update("stale")
-                            if transition is not None:
-                                log.write("fallback", step=snap.step, reason="stale",
-                                          idle_seconds=round(idle, 3),
-                                          baseline=self.desc.baseline_name or "hold setpoints")
-                                if not cfg.shadow and snap.mode != "local":
-                                    self._took_control = True
-                                    with contextlib.suppress(CONNECTION_ERRORS):
-                                        await self.link.write(mode="local")
+                elif snap.server_id != st.server_id and self._new_server(snap, st, log):
                     await self._sleep(poll)
-                    continue
-                missed = 0 if last_step is None else max(0, snap.step - last_step - 1)
-                last_step, last_seen_wall, bad_periods = snap.step, time.monotonic(), 0
-                first_step = snap.step if first_step is None else first_step
-                total_last = snap.total_reward
-                try:
-                    await self._act(snap, log, missed)
-                except CONNECTION_ERRORS as exc:
-                    log.write("connection_lost", step=snap.step, error=f"{type(exc).__name__}: {exc}")
-                    await self.link.close()
-                    s.reconnects += 1
-                    self.watchdog.update("connection_lost")
-                    continue
-                if start_episode is None:
-                    start_episode = snap.episode
-                    self._episode_fallback = 0
-                    self._episode_seen = snap.episode
-                elif snap.episode != self._episode_seen:
-                    # an episode ended; count it only if it started under this deployment
-                    if self._episode_seen > start_episode and math.isfinite(snap.last_episode_return):
-                        s.episode_returns.append(snap.last_episode_return)
-                        s.episode_fallback_steps.append(self._episode_fallback)
-                    self._episode_seen = snap.episode
-                    self._episode_fallback = 0
-                if cfg.steps is not None and s.steps + s.missed_steps >= cfg.steps:
-                    self._stop_reason = "steps"
+                elif st.last_step is not None and snap.step == st.last_step:
+                    await self._idle(snap, st, log)
+                    await self._sleep(poll)
+                elif await self._new_step(snap, st, log) and self._steps_done():
                     break
-            s.reward_sum += total_last - (total_at or 0.0) if total_at is not None else 0.0
+            self.summary.reward_sum += st.segment_reward()
         finally:
-            s.fallbacks = self.watchdog.fallbacks
-            s.stopped_by = self._stop_reason or "stop"
-            s.wall_seconds = time.monotonic() - start
-            if self.link.connected and not cfg.shadow and self._took_control:
-                try:
-                    await asyncio.wait_for(self.link.write(mode="local"), 3.0)
-                    log.write("handover", to="local", reason=s.stopped_by,
-                              baseline=getattr(self, "desc", None) and (self.desc.baseline_name
-                                                                        or "hold last setpoints"))
-                except (*CONNECTION_ERRORS, AssertionError) as exc:
-                    log.write("handover_failed", error=f"{type(exc).__name__}: {exc}")
-            await self.link.close()
-            log.write("stop", summary=asdict(s))
-            log.close()
-        return s
+            await self._finish(log, start)
+        return self.summary
 
 
 def deploy(config: DeployConfig, handle_signals: bool = True) -> DeploySummary:

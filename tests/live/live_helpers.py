@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from twingym.agents.policy_spec import DenseLayer, PolicySpec
-from twingym.envs.live import ServerConfig, ServerThread, free_port, start_server_thread
+from twingym.live import ServerConfig, ServerThread, free_port, start_server_thread
 from twingym.policies import bundle as bundle_mod
 from twingym.policies.export import export_spec
 
@@ -45,8 +45,9 @@ def make_bundle(path: Path, validated: bool = True, passed: bool = True) -> Path
     out = export_spec(tank_spec(), path, twin_id="ToyTank-v0", backend="synthetic", run_id="test")
     if validated:
         b = bundle_mod.load_bundle(out)
-        bundle_mod.write_validation(b, {"suite": "test-fixture", "gates": [
-            {"name": "fixture", "value": 1.0, "threshold": 1.0, "passed": passed}]}, {})
+        record = bundle_mod.ValidationRecord(suite={"name": "test-fixture"}, passed=passed, gates=[
+            {"name": "fixture", "value": 1.0, "threshold": 1.0, "passed": passed}])
+        bundle_mod.write_validation(b, record, {})
     return out
 
 

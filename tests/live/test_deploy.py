@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from live_helpers import make_bundle, tank_spec
-from twingym.envs.live import Fault, ServerConfig, free_port, read_record, spawn_server, start_server_thread
+from twingym.live import Fault, ServerConfig, free_port, read_record, spawn_server, start_server_thread
 from twingym.policies.deploy import DeployConfig, DeployError, Deployment, deploy, read_log
 
 REPO = Path(__file__).resolve().parents[2]
@@ -100,7 +100,8 @@ def test_a_bundle_for_another_twin_is_refused_without_touching_the_twin(shared_s
                       layers=[DenseLayer(np.zeros((3, 8), np.float32), np.zeros(8, np.float32))],
                       action_transform="multi_argmax", nvec=(3, 5))
     path = export_spec(spec, tmp_path / "discrete", twin_id="ToyTankDiscrete-v0")
-    bundle_mod.write_validation(bundle_mod.load_bundle(path), {"gates": [{"name": "fixture", "passed": True}]}, {})
+    bundle_mod.write_validation(bundle_mod.load_bundle(path), bundle_mod.ValidationRecord(
+        passed=True, gates=[{"name": "fixture", "passed": True}]), {})
     log = tmp_path / "wrong.jsonl"
     with pytest.raises(DeployError, match="bundle is for twin ToyTankDiscrete-v0 but the live twin is ToyTank-v0"):
         deploy(DeployConfig(str(path), shared_server.endpoint, steps=5, log=str(log)), handle_signals=False)

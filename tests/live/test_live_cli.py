@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from twingym.envs import BUILTIN_TWINS
-from twingym.envs.live import read_record
+from twingym.live import read_record
 
 from twingym.cli import app
 from twingym.cli.errors import run_guarded

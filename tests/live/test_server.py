@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from asyncua import Client, ua
 from twingym.envs import make
-from twingym.envs.live import SecurityConfig, read_record
-from twingym.envs.live.naming import NAMESPACE_URI
+from twingym.live import SecurityConfig, read_record
+from twingym.live.contract import NAMESPACE_URI
 
 
 def run(coro, timeout: float = 30.0):
@@ -160,3 +160,86 @@ def test_credentials_refuse_anonymous_and_wrong_passwords_and_sign_encrypt_works
     with pytest.raises(LinkError, match="refused"):
         run(connect(ClientSecurity(username="operator", password="nope", mode="sign_encrypt",
                                    generate_certs=str(tmp_path / "cli"))))
+
+
+def test_sign_encrypt_server_refuses_none_and_sign_channels_before_any_login(serve_thread, tmp_path):
+    from asyncua.crypto.security_policies import SecurityPolicyBasic256Sha256
+    from twingym.live.security import generate_certificate
+
+    handle = serve_thread(speed=5.0, security=SecurityConfig(
+        username="operator", password="s3cret", mode="sign_encrypt", generate_certs=str(tmp_path / "srv")))
+    cert, key = generate_certificate(tmp_path / "cli", "127.0.0.1", "urn:twingym:test:client", "client")
+    server_cert = str(tmp_path / "srv" / "server-cert.der")
+
+    async def open_channel(mode):
+        """A raw client: socket, hello, OpenSecureChannel in ``mode``; then a session only if it opened."""
+        client = Client(handle.endpoint, timeout=3)
+        client.set_user("operator")
+        client.set_password("s3cret")
+        if mode is not None:
+            await client.set_security(SecurityPolicyBasic256Sha256, str(cert), str(key),
+                                      server_certificate=server_cert, mode=mode)
+        try:
+            await client.connect_socket()
+            await client.send_hello()
+            await client.open_secure_channel()
+        except Exception:
+            client.disconnect_socket()
+            return "channel refused"
+        try:
+            await client.create_session()
+            await client.activate_session(username="operator", password="s3cret")
+            return await (await _node(client, "twingym/TwinId")).read_value()
+        finally:
+            await client.disconnect()
+
+    gate = handle.server.channel_gate
+    assert run(open_channel(None)) == "channel refused"   # the password would travel in clear text
+    assert gate.refused >= 1
+    assert run(open_channel(ua.MessageSecurityMode.Sign)) == "channel refused"
+    assert run(open_channel(ua.MessageSecurityMode.SignAndEncrypt)) == "ToyTank-v0"
+
+
+def test_repeated_failed_logins_are_slowed_down_without_blocking():
+    from twingym.live.security import LoginThrottle, PasswordUserManager
+
+    now = [100.0]
+    logs: list[str] = []
+    users = PasswordUserManager("operator", "s3cret", LoginThrottle(free_failures=3, initial_delay=1.0,
+                                                                    max_delay=8.0, clock=lambda: now[0],
+                                                                    log=logs.append))
+    login = lambda password: users.get_user(None, "operator", password)  # noqa: E731
+    assert [login(f"guess{i}") for i in range(3)] == [None] * 3
+    assert login("s3cret") is None                  # locked for 1 s: even the right password waits
+    now[0] += 1.0
+    assert login("guess4") is None                  # checked, failed: the wait doubles to 2 s
+    now[0] += 1.5
+    assert login("s3cret") is None
+    now[0] += 0.5
+    assert login("s3cret").name == "operator"       # after the wait the right password works again
+    assert login("guess5") is None and login("guess6") is None  # the count starts over after success
+    assert login("s3cret").name == "operator"
+    for _ in range(10):                              # the wait is capped at max_delay
+        now[0] += 60.0
+        login("nope")
+    assert users.throttle.delay("configured user") == 8.0
+    assert any("failed OPC UA logins in a row" in line for line in logs)
+    # guesses at other user names do not lock the configured user out
+    other = PasswordUserManager("operator", "s3cret", LoginThrottle(clock=lambda: now[0]))
+    for i in range(20):
+        other.get_user(None, f"intruder{i}", "x")
+    assert other.get_user(None, "operator", "s3cret").name == "operator"
+
+
+def test_password_file_readable_by_others_is_warned_about(tmp_path, capsys):
+    from twingym.cli.live_cmd import read_password
+
+    secret = tmp_path / "pw"
+    secret.write_text("s3cret\n")
+    secret.chmod(0o644)
+    assert read_password("operator", secret) == "s3cret"
+    err = capsys.readouterr().err
+    assert "accessible by its group or others (mode 644)" in err and "chmod 600" in err
+    secret.chmod(0o600)
+    assert read_password("operator", secret) == "s3cret"
+    assert capsys.readouterr().err == ""

@@ -10,17 +10,17 @@ import jax
 import numpy as np
 import pytest
 from twingym.envs import make
-from twingym.envs.live import (
+from twingym.live import (
     Fault,
     LiveTwin,
     SecurityConfig,
     SecurityError,
     StepRecorder,
+    contract,
     is_loopback,
-    naming,
     read_record,
 )
-from twingym.envs.live.security import plan_security
+from twingym.live.security import plan_security
 from twingym.policies.deploy import SafetyLayer, Watchdog
 from twingym.policies.deploy import link as deploy_link
 
@@ -174,10 +174,54 @@ def test_watchdog_falls_back_at_once_and_recovers_after_healthy_steps():
 
 
 def test_deploy_runtime_keeps_the_same_address_space_contract():
-    assert deploy_link.NAMESPACE_URI == naming.NAMESPACE_URI and deploy_link.ROOT == naming.ROOT
-    for var in deploy_link.DESCRIPTION_VARS + deploy_link.SNAPSHOT_VARS + ("Step", "ControlMode"):
-        assert var in naming.TWIN_VARIABLES, var
+    assert deploy_link.NAMESPACE_URI is contract.NAMESPACE_URI
+    assert deploy_link.Snapshot is contract.Snapshot and deploy_link.TwinDescription is contract.TwinDescription
+    for var in contract.DESCRIPTION_VARS + contract.SNAPSHOT_VARS + ("Step", "ControlMode"):
+        assert var in contract.TWIN_VARIABLES, var
     assert deploy_link.PASSWORD_ENV == "TWINGYM_OPCUA_PASSWORD"
+
+
+def test_contract_imports_no_jax():
+    code = "import sys, twingym.live.contract; print(sorted(m for m in ('jax', 'torch') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_snapshot_is_consistent_only_between_updates_and_decodes_in_read_order():
+    desc = contract.TwinDescription(
+        twin_id="t", scenario="s", server_id="x", dt=1.0, speed=2.0, action_kind="box", action_low=[0.0],
+        action_high=[1.0], observation_nodes=["a/p/Measurements/m1", "a/p/Measurements/m2"],
+        observation_labels=["p/m1 [kW]", "p/m2 [kW]"], setpoint_nodes=["a/p/Setpoints/s"],
+        applied_nodes=["a/p/Applied/s"], baseline_nodes=["a/p/Baseline/s"], action_labels=["p/s [-]"],
+        baseline_name="")
+    ids = contract.snapshot_node_ids(desc)
+    assert ids[0] == contract.twin_node("Publishing") and ids[-1] == contract.twin_node("Step")
+    assert len(ids) == len(contract.SNAPSHOT_VARS) + 2 + 1 + 1 + 1
+    head = [7, 1.5, 0, 3, 0.1, 0.0, 0.2, "nan", 9.0, "remote", "x", ""]
+    snap = contract.Snapshot.from_values([*head, 1.0, 2.0, 0.5, 0.6, 7], n_obs=2, n_act=1)
+    assert snap.consistent and snap.step == 7 and snap.measurements == [1.0, 2.0]
+    assert snap.applied == [0.5] and snap.baseline == [0.6] and np.isnan(snap.last_episode_return)
+    torn = contract.Snapshot.from_values([8, *head[1:], 1.0, 2.0, 0.5, 0.6, 7], n_obs=2, n_act=1)
+    assert not torn.consistent
+    layout = contract.node_layout([("p", "m", "kW"), ("p", "m", "kW")], [("p", "s", "-")])
+    assert layout.measurements == ["a/p/Measurements/m", "a/p/Measurements/m_2"]
+    assert layout.applied == ["a/p/Applied/s"] and layout.baseline == ["a/p/Baseline/s"]
+
+
+def test_space_bounds_of_a_description_match_the_twin_action_bounds():
+    from twingym.envs import spaces
+    from twingym.live.twin_runtime import action_bounds
+
+    for space in (spaces.Box(np.array([-1.0, 0.0], np.float32), np.array([1.0, 5.0], np.float32), shape=(2,)),
+                  spaces.Discrete(4), spaces.MultiDiscrete((3, 2))):
+        low, high, kind = action_bounds(space)
+        desc = contract.space_to_json(space)
+        bounds = contract.space_bounds(json.loads(json.dumps(desc)))
+        assert bounds.kind == kind
+        np.testing.assert_array_equal(bounds.low, low)
+        np.testing.assert_array_equal(bounds.high, high)
+        assert type(contract.space_from_json(desc)) is type(space)
 
 
 def test_deploy_runtime_imports_neither_jax_nor_torch():
@@ -232,3 +276,37 @@ def test_failed_or_non_finite_inference_asks_for_fallback(tank_bundle):
     assert bad["problem"] == "inference_failed" and bad["safe_action"] is None
     dep.policy.policy = Nan()
     assert dep._decide(snap)["problem"] == "inference_non_finite"
+
+
+def test_deploy_loop_steps_count_episodes_and_server_segments_without_a_network(tank_bundle):
+    """The loop's named steps on hand-made snapshots: a server restart closes the reward segment, an
+    episode counts only when it started under the deployment, a step-0 server waits."""
+    from twingym.policies.deploy import DeployConfig, Deployment
+    from twingym.policies.deploy.link import Snapshot
+    from twingym.policies.deploy.loop import LoopState
+
+    class Log:
+        def __init__(self):
+            self.events = []
+
+        def write(self, event, **fields):
+            self.events.append((event, fields))
+
+    def snap(step, episode, total, server="a", last_return=float("nan")):
+        return Snapshot(step=step, consistent=True, sim_time=float(step), episode=episode, episode_step=0,
+                        last_reward=0.0, last_cost=0.0, episode_return=0.0, last_episode_return=last_return,
+                        total_reward=total, mode="remote", server_id=server, faults="")
+
+    dep = Deployment(DeployConfig(str(tank_bundle), "opc.tcp://127.0.0.1:1/twingym/"))
+    st, log = LoopState(), Log()
+    assert dep._new_server(snap(0, 0, 0.0), st, log) is True and st.last_step == 0   # nothing to act on yet
+    assert dep._new_server(snap(5, 1, 2.0, server="b"), st, log) is False
+    assert log.events[0][0] == "server_restarted" and st.total_at == 2.0 and st.last_step is None
+    for step, episode, ret in ((5, 1, None), (9, 2, 3.0), (14, 3, 4.5)):
+        st.total_last = 2.0 + step
+        dep._count_episode(snap(step, episode, st.total_last, "b", float("nan") if ret is None else ret), st)
+    assert dep.summary.episode_returns == [4.5]   # episode 1 began before the deployment: not counted
+    assert st.segment_reward() == 14.0
+    dep.summary.steps = 3
+    dep.config.steps = 3
+    assert dep._steps_done() and dep._stop_reason == "steps"

@@ -24,14 +24,14 @@ def test_manifest_contents(good_bundle):
     b = B.load_bundle(good_bundle)
     m = b.manifest
     _env, params = make("ToyTank-v0")
-    assert m["format_version"] == B.FORMAT_VERSION
-    assert m["twin"]["id"] == "ToyTank-v0" and m["twin"]["params_hash"] == B.params_hash(params)
-    assert m["files"][B.POLICY_FILE] == B.sha256_bytes((good_bundle / B.POLICY_FILE).read_bytes())
-    assert m["observation_labels"] == [["tank", "level", "m"], ["tank", "reference", "m"],
-                                       ["twin", "episode_progress", "1"]]
-    assert m["action_labels"] == [["tank", "valve", "1"]]
+    assert m.format_version == B.FORMAT_VERSION
+    assert m.twin.id == "ToyTank-v0" and m.twin.params_hash == B.params_hash(params)
+    assert m.files[B.POLICY_FILE] == B.sha256_bytes((good_bundle / B.POLICY_FILE).read_bytes())
+    assert m.observation_labels == [["tank", "level", "m"], ["tank", "reference", "m"],
+                                    ["twin", "episode_progress", "1"]]
+    assert m.action_labels == [["tank", "valve", "1"]]
     assert b.action_space().low_array.tolist() == [0.0] and b.observation_space().shape == (3,)
-    assert m["backend"] == "synthetic" and m["run_id"] == "good"
+    assert m.backend == "synthetic" and m.run_id == "good"
 
 
 def test_params_hash_tracks_params():
@@ -123,7 +123,8 @@ def test_export_refuses_existing_output_and_mismatched_twin(tmp_path):
 
 def _fake_validation(bundle, passed=True):
     gates = [{"name": "performance", "passed": passed}, {"name": "safety", "passed": True}]
-    return B.write_validation(bundle, {"gates": gates, "passed": passed}, {"report.html": b"<html></html>"})
+    return B.write_validation(bundle, B.ValidationRecord(gates=gates, passed=passed),
+                              {"report.html": b"<html></html>"})
 
 
 def test_require_validated(good_bundle, tmp_path):
@@ -136,7 +137,7 @@ def test_require_validated(good_bundle, tmp_path):
         B.require_validated(B.load_bundle(path))
     _fake_validation(B.load_bundle(path), passed=True)
     record = B.require_validated(B.load_bundle(path))
-    assert record["binding"]["policy_onnx_sha256"] == B.sha256_bytes((path / B.POLICY_FILE).read_bytes())
+    assert record.binding.policy_onnx_sha256 == B.sha256_bytes((path / B.POLICY_FILE).read_bytes())
     # validation.json edited to claim a pass it did not have
     vpath = path / B.VALIDATION_FILE
     original = vpath.read_bytes()
@@ -169,6 +170,27 @@ def test_zip_bundle_validation_written_into_archive(tmp_path):
     spec = random_spec(3, "clip", out=1, low=np.zeros(1), high=np.ones(1))
     zpath = export_spec(spec, tmp_path / "b.zip", twin_id="ToyTank-v0")
     _fake_validation(B.load_bundle(zpath))
-    assert B.require_validated(B.load_bundle(zpath))["passed"] is True
+    assert B.require_validated(B.load_bundle(zpath)).passed is True
     with zipfile.ZipFile(zpath) as zf:
         assert {B.VALIDATION_FILE, "report.html", B.POLICY_FILE} <= set(zf.namelist())
+
+
+def test_run_directory_is_read_by_the_training_schema(tmp_path):
+    from twingym.policies.export import run_info
+
+    run = tmp_path / "ToyTank-v0_jax_ppo_x"
+    run.mkdir()
+    (run / "config.yaml").write_text("twin: ToyTank-v0\nenv_params: {noise_std: 0.02}\ntotal_steps: 64\n"
+                                     "agent: {backend: jax_ppo}\n")
+    info = run_info(run)
+    assert info.config.twin == "ToyTank-v0" and info.config.env_params == {"noise_std": 0.02}
+    assert info.config.backend == "jax_ppo" and info.run_id == run.name and info.raw["total_steps"] == 64
+    (run / "config.yaml").write_text("env: ToyTank-v0\ntotal_steps: 64\nagent: {backend: jax_ppo}\n")
+    with pytest.raises(ExportFailed) as err:
+        run_info(run)
+    assert "missing config key 'twin'" in str(err.value) and "\n" not in str(err.value)
+    (run / "config.yaml").write_text("twin: [unclosed\n")
+    with pytest.raises(ExportFailed, match="not valid YAML"):
+        run_info(run)
+    with pytest.raises(ExportFailed, match="not a training run directory"):
+        run_info(tmp_path)

@@ -12,8 +12,7 @@ from twingym.policies.export import export_spec
 from twingym.policies.scenarios import default_suite
 from twingym.policies.validate import validate_bundle
 
-pytestmark = [pytest.mark.slow, pytest.mark.skipif("WindFarm-v0" not in twin_envs.registered(),
-                                               reason="WindFarm-v0 is not registered yet (issue 3)")]
+pytestmark = pytest.mark.slow
 
 
 def test_degraded_wind_farm_policy_fails_with_gates_named(tmp_path):
@@ -24,13 +23,13 @@ def test_degraded_wind_farm_policy_fails_with_gates_named(tmp_path):
                        low=act_space.low_array.ravel(), high=act_space.high_array.ravel(), seed=11)
     path = export_spec(spec, tmp_path / "wf", twin_id="WindFarm-v0", backend="synthetic")
     manifest = load_bundle(path).manifest
-    assert len(manifest["observation_labels"]) == int(np.prod(obs_space.shape))
-    assert len(manifest["action_labels"]) == int(np.prod(act_space.shape))
+    assert len(manifest.observation_labels) == int(np.prod(obs_space.shape))
+    assert len(manifest.action_labels) == int(np.prod(act_space.shape))
     suite = default_suite(env, params, "WindFarm-v0")
     suite.episodes, suite.max_horizon = 8, 40
     outcome = validate_bundle(path, suite=suite)
     assert not outcome.passed
     assert "performance" in outcome.failed_gates
     assert {"equivalence", "fuzz", "latency"}.isdisjoint(outcome.failed_gates)
-    assert set(env.scenarios()) <= set(outcome.record["scenarios"])
+    assert set(env.scenarios()) <= set(outcome.record.scenarios)
     assert (path / "report.html").is_file()

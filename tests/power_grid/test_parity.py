@@ -108,7 +108,7 @@ def test_unsupported_elements_are_refused_by_name():
     with pytest.raises(UnsupportedElementError, match="load"):
         from_pandapower(net)
     net = _custom_net()
-    pp.create_switch(net, 0, 1, et="b", closed=True)
+    pp.create_switch(net, 0, 1, et="b", closed=True, z_ohm=0.5)
     with pytest.raises(UnsupportedElementError, match="switch"):
         from_pandapower(net)
     net = _custom_net()

@@ -104,3 +104,30 @@ def test_bad_twin_params_or_scenarios_fail_before_training(config, needle, tmp_p
     assert run_guarded(app, ["train", str(cfg), "--set", f"run.root={tmp_path}"]) == 2
     assert needle in capsys.readouterr().err
     assert not list(tmp_path.glob("ToyTank*"))  # no run directory was created
+
+
+def test_every_registered_backend_is_complete_and_an_unknown_one_is_one_line(tmp_path):
+    """Each registry entry resolves: its hyperparameter model carries its name as the schema tag, its
+    train loop is callable, its policy module has the export interface and its sweep space parses."""
+    from twingym.agents import BACKENDS, UnknownBackendError, backend, run_backend
+    from twingym.training.config import TrainConfig
+    from twingym.training.sweep import trial_config
+
+    for name, entry in BACKENDS.items():
+        assert entry.params_model().model_fields["backend"].default == name
+        assert callable(entry.train_function())
+        module = entry.policy_module()
+        assert all(callable(getattr(module, f)) for f in ("policy_spec", "load_actor", "deterministic_actions"))
+        base = {**BASE, "agent": {"backend": name}}
+        cfg = parse_config(base)
+        assert isinstance(cfg, TrainConfig)
+        (copies, _), (samples, _) = cfg.agent.batch_sizes()
+        assert 0 < copies <= samples
+        for key in entry.sweep_space:
+            trial_config(base, {key: 0.5 if "rate" not in key else 1e-3}, str(tmp_path), "check")
+    with pytest.raises(UnknownBackendError) as err:
+        backend("tf_ppo")
+    assert str(err.value) == "unknown agent.backend 'tf_ppo'; expected one of " + ", ".join(BACKENDS)
+    (tmp_path / "config.yaml").write_text("agent: {backend: tf_ppo}\n")
+    with pytest.raises(UnknownBackendError, match=r"config.yaml: unknown agent.backend 'tf_ppo'"):
+        run_backend(tmp_path)

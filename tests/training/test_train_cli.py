@@ -205,3 +205,31 @@ def test_sweep_runs_trials_as_run_directories(tmp_path, capsys):
     rates = sorted(load_config(str(t / "config.yaml")).agent.learning_rate for t in trials)
     assert all(r in (0.001, 0.0001) for r in rates)
     assert "sweep (best first)" in capsys.readouterr().out
+
+
+IEA_CFG = """\
+twin: WindTurbine-v0
+env_params: {turbine: iea_15MW, action_mode: residual}
+total_steps: 512
+seed: 0
+agent: {backend: jax_ppo, num_envs: 4, rollout_steps: 64, num_minibatches: 2, num_epochs: 2,
+        updates_per_chunk: 1, hidden_sizes: [16, 16], gamma: 0.95}
+eval: {episodes: 4, every_steps: 1024, during_episodes: 4}
+run: {progress: false}
+"""
+
+
+@pytest.mark.slow   # about 150 s at load 15: three compilations of the turbine twin's scans
+def test_jax_ppo_trains_on_the_iea_15mw_turbine(tmp_path):
+    """The IEA 15-MW turbine (DISCON's ROSCO controller as the reference) through the CLI."""
+    run = _train(tmp_path, IEA_CFG, "iea")
+    assert load_config(str(run / "config.yaml")).env_params["turbine"] == "iea_15MW"
+    lines = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    train_lines = [x for x in lines if "loss/policy" in x]
+    assert [x["step"] for x in train_lines] == [256, 512]
+    assert all(np.isfinite(x["loss/value"]) and np.isfinite(x["loss/policy"]) for x in train_lines)
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["twin"] == "WindTurbine-v0" and summary["env_steps"] == 512
+    final = summary["final_eval"]
+    assert final["reference"] == "reference_controller" and final["policy"]["episodes"] == 4
+    assert np.isfinite(final["difference"]["mean"])

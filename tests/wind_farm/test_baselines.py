@@ -5,10 +5,10 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 import numpy as np
-from twingym.envs.wind_farm import WindFarmEnv, farm_power
+from twingym.envs.wind_farm import WindFarm, farm_power
 from twingym.envs.wind_farm import baselines as bl
 
-ENV = WindFarmEnv()
+ENV = WindFarm()
 PARAMS = ENV.make_params()
 
 

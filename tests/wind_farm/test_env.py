@@ -7,10 +7,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from twingym.envs import make
-from twingym.envs.wind_farm import WindFarmEnv, custom_layout, grid_layout, random_layout
+from twingym.envs.wind_farm import WindFarm, custom_layout, grid_layout, random_layout
 from twingym.envs.wind_farm.layouts import DEFAULT_DIAMETER as D
 
-ENV = WindFarmEnv()
+ENV = WindFarm()
 STEADY = {"wd_low": 270.0, "wd_high": 270.0, "ws_low": 8.0, "ws_high": 8.0, "ti_low": 0.06,
           "ti_high": 0.06, "wd_drift_std": 0.0, "wd_fluct_std": 0.0, "ws_fluct_std": 0.0,
           "gust_rate": 0.0, "sensor_noise": 0.0}

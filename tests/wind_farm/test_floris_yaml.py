@@ -14,8 +14,8 @@ def floris_library() -> Path:
     return Path(floris.__file__).parent / "turbine_library"
 
 
-def test_bundled_nrel_5mw_fast_matches_floris_library():
-    ours = load_floris_turbine("nrel_5MW_fast")
+def test_bundled_nrel_5mw_is_florises_nrel_5mw():
+    ours = load_floris_turbine("nrel_5MW")
     ref = yaml.safe_load((floris_library() / "nrel_5MW.yaml").read_text())
     table = ref["power_thrust_table"]
     np.testing.assert_allclose(ours.wind_speed, table["wind_speed"])
@@ -28,14 +28,31 @@ def test_bundled_nrel_5mw_fast_matches_floris_library():
     assert ours.cut_in_wind_speed == pytest.approx(3.0)
     assert ours.cut_out_wind_speed == pytest.approx(25.0)
     assert ours.rated_wind_speed == pytest.approx(11.4)
-    assert {"nrel_5MW", "nrel_5MW_fast"} <= set(available_turbines())
+    assert {"nrel_5MW", "nrel_5MW_rosco", "iea_15MW_rosco"} <= set(available_turbines())
 
 
-def test_default_nrel_5mw_is_derived_from_rosco_and_close_to_fast_table():
+def test_turbine_names_cannot_be_confused_with_floris():
+    """A bundled turbine named like one of FLORIS's library turbines is that turbine, table for
+    table; twingym's ROSCO-derived turbines carry names FLORIS does not use."""
+    library = {p.stem for p in floris_library().glob("*.yaml")}
+    for name in available_turbines():
+        ours = load_floris_turbine(name)
+        assert ours.name == name
+        if name in library:
+            ref = load_floris_turbine(floris_library() / f"{name}.yaml")
+            for field in ("wind_speed", "power", "thrust_coefficient"):
+                np.testing.assert_allclose(getattr(ours, field), getattr(ref, field), rtol=1e-12)
+            assert (ours.rotor_diameter, ours.hub_height) == (ref.rotor_diameter, ref.hub_height)
+        else:
+            assert name.endswith("_rosco"), name
+    assert {"nrel_5MW_rosco", "iea_15MW_rosco"} <= set(available_turbines()) - library
+
+
+def test_default_nrel_5mw_rosco_is_derived_from_rosco_and_close_to_fast_table():
     """The default turbine is the ROSCO-derived one: same headline figures as the FAST table,
     2.4-3.4 % less power below rated (peak Cp 0.466 vs ~0.48), thrust within 10 %."""
-    derived, fast = load_floris_turbine("nrel_5MW"), load_floris_turbine("nrel_5MW_fast")
-    assert derived.name == "nrel_5MW" and derived.hub_height == fast.hub_height == 90.0
+    derived, fast = load_floris_turbine("nrel_5MW_rosco"), load_floris_turbine("nrel_5MW")
+    assert derived.name == "nrel_5MW_rosco" and derived.hub_height == fast.hub_height == 90.0
     assert derived.rotor_diameter == pytest.approx(fast.rotor_diameter, abs=1e-3)
     assert derived.rated_power == pytest.approx(5e6) and derived.ref_air_density == 1.225
     assert derived.cut_in_wind_speed == 3.0 and derived.cut_out_wind_speed == 25.0

@@ -22,9 +22,15 @@ def test_bilinear_matches_scipy_on_the_rotor_surfaces(params):
     for table, ours in zip((perf.cp, perf.ct, perf.cq), coeffs, strict=True):
         ref = RegularGridInterpolator((perf.tsr, perf.pitch_deg), table)(np.c_[tsr, pitch])
         np.testing.assert_allclose(np.asarray(ours), ref, atol=2e-5)
-    # outside the grid the surfaces are held at their edge
-    cp_edge = dynamics.aero_coefficients(params, 50.0, 0.0)[0]
-    assert float(cp_edge) == pytest.approx(perf.cp[-1, list(perf.pitch_deg).index(0.0)], abs=1e-6)
+    # below the grid and in pitch the surfaces are held at their edge; above the highest TSR the
+    # last cell is extrapolated linearly up to 1.5 times it, then held
+    j = list(perf.pitch_deg).index(0.0)
+    assert float(dynamics.aero_coefficients(params, 0.5, np.deg2rad(40.0))[0]) == pytest.approx(perf.cp[0, -1], abs=1e-6)
+    slope = (perf.cp[-1, j] - perf.cp[-2, j]) / (perf.tsr[-1] - perf.tsr[-2])
+    for x in (perf.tsr[-1] + 1.0, 1.5 * perf.tsr[-1]):
+        cp = float(dynamics.aero_coefficients(params, x, 0.0)[0])
+        assert cp == pytest.approx(perf.cp[-1, j] + slope * (x - perf.tsr[-1]), abs=1e-5)
+    assert float(dynamics.aero_coefficients(params, 50.0, 0.0)[0]) == pytest.approx(cp, abs=1e-6)
 
 
 def test_freewheeling_rotor_runs_to_the_zero_torque_tip_speed_ratio(env, params):

@@ -126,8 +126,8 @@ def test_turbine_spec_derives_a_floris_table(tmp_path):
     for name in ("DISCON.IN", "Cp_Ct_Cq.NREL5MW.txt"):
         shutil.copy(DATA_DIR / name, tmp_path / name)
     spec = {"turbine_type": "toy", "hub_height": 100.0, "operation_model": "cosine-loss",
-            "rosco": {"discon": "DISCON.IN", "cut_in_wind_speed": 4.0, "cut_out_wind_speed": 20.0,
-                      "wind_speed_step": 1.0}}
+            "rosco": {"discon": "DISCON.IN", "controller": "jonkman_2009", "cut_in_wind_speed": 4.0,
+                      "cut_out_wind_speed": 20.0, "wind_speed_step": 1.0}}
     path = tmp_path / "toy.yaml"
     path.write_text(yaml.safe_dump(spec))
     c = load_floris_turbine(path)
@@ -146,3 +146,63 @@ def test_turbine_spec_derives_a_floris_table(tmp_path):
     with pytest.raises(TurbineFileError, match="torque_law"):
         parse_floris_turbine({**spec, "rosco": {"discon": "DISCON.IN", "torque_law": {"bogus": 1}}},
                              base_dir=tmp_path)
+
+
+# --- any ROSCO turbine by its DISCON file ------------------------------------------------------
+
+def _discon_folder(tmp_path, yaml_text: str | None, yaml_name: str = "DISCON.yaml"):
+    """A user's turbine folder: the IEA 15-MW DISCON as ``DISCON.IN``, its surface in a sibling
+    folder named by PerfFileName (as in the IEA-15-240-RWT repository), and a geometry YAML."""
+    from twingym.envs.turbines.rosco import DATA_DIR
+
+    (tmp_path / "IEA-15-240-RWT").mkdir()
+    (tmp_path / "IEA-15-240-RWT" / "Cp_Ct_Cq.IEA15MW.txt").write_bytes(
+        (DATA_DIR / "Cp_Ct_Cq.IEA15MW.txt").read_bytes())
+    folder = tmp_path / "monopile"
+    folder.mkdir()
+    (folder / "DISCON.IN").write_text((DATA_DIR / "DISCON.IEA15MW.IN").read_text())
+    if yaml_text is not None:
+        (folder / yaml_name).write_text(yaml_text)
+    return folder / "DISCON.IN"
+
+
+def test_a_discon_path_flies_like_the_bundled_turbine(tmp_path):
+    """``turbine="path/to/DISCON.IN"``: settings from DISCON, the surface from its PerfFileName
+    (relative to the DISCON file), hub height from the YAML beside it; the same twin params and
+    wind farm table as the bundled ``iea_15MW_rosco``."""
+    import jax
+    from twingym.envs import make
+    from twingym.envs.turbines import load_floris_turbine
+
+    discon = _discon_folder(tmp_path, "hub_height: 150.0\nrosco: {precone_deg: 4.0, pitch_rate_max_deg_s: 2.0}\n")
+    _, mine = make("WindTurbine-v0", turbine=str(discon))
+    _, bundled = make("WindTurbine-v0", turbine="iea_15MW")
+    for a, b in zip(jax.tree.leaves(mine), jax.tree.leaves(bundled), strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    ours, ref = load_floris_turbine(discon), load_floris_turbine("iea_15MW_rosco")
+    np.testing.assert_allclose(ours.power, ref.power)
+    assert ours.rotor_diameter == ref.rotor_diameter and ours.hub_height == 150.0
+
+
+def test_a_discon_path_names_what_is_missing(tmp_path):
+    from twingym.envs import make
+    from twingym.envs.turbines import TurbineFileError, load_turbine_spec
+
+    discon = _discon_folder(tmp_path, None)
+    with pytest.raises(TurbineFileError, match=r"DISCON\.yaml, turbine\.yaml"):
+        load_turbine_spec(discon)
+    (discon.parent / "turbine.yaml").write_text("rosco: {precone_deg: 4.0}\n")
+    with pytest.raises(TurbineFileError, match=r"turbine\.yaml: missing field 'hub_height'"):
+        make("WindTurbine-v0", turbine=str(discon))
+    (discon.parent / "turbine.yaml").write_text("hub_height: 150.0\n")
+    text = discon.read_text()
+    discon.write_text("\n".join(line for line in text.splitlines() if "! VS_RtPwr" not in line))
+    with pytest.raises(TurbineFileError, match=r"lacks the numeric setting 'VS_RtPwr'.*rated_power"):
+        load_turbine_spec(discon)
+    (discon.parent / "turbine.yaml").write_text("hub_height: 150.0\nrated_power: 15.0e6\n")
+    assert load_turbine_spec(discon).turbine.rated_power == 15.0e6
+    discon.write_text(text.replace("../IEA-15-240-RWT/Cp_Ct_Cq.IEA15MW.txt", "missing/Cp.txt"))
+    with pytest.raises(TurbineFileError, match=r"PerfFileName 'missing/Cp\.txt' does not exist"):
+        load_turbine_spec(discon)
+    with pytest.raises(TurbineFileError, match="unknown turbine 'nope'"):
+        make("WindTurbine-v0", turbine="nope")

@@ -14,7 +14,6 @@ from typing import Any
 
 import gymnasium
 import jax
-import numpy as np
 from rich.console import Console
 from rich.table import Table
 
@@ -139,6 +138,3 @@ def print_records(records: list[Record], title: str) -> None:
                       "" if r.get("ratio") is None else f"{r['ratio']:.1f}x", notes)
     Console(width=max(Console().width, 160)).print(table)
 
-
-def as_numpy(x: Any) -> np.ndarray:
-    return np.asarray(jax.device_get(x))

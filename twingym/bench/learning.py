@@ -4,9 +4,8 @@ Trains the default config (``configs/wind_farm/ppo_jax.yaml`` unless told otherw
 evaluation against the reference baseline every ``eval_every`` env steps, each on the same
 ``episodes`` scenario seeds as the baseline (common random numbers), and reports the wall time
 (since training started, evaluations included) of the first evaluation whose paired 95 % interval
-of the return difference lies above zero: the criterion of the learning target in the training
-issue. If no evaluation gets there, the record says so (``ours`` is NaN) and carries the last
-difference.
+of the return difference lies above zero (the policy beats the baseline with 95 % confidence). If
+no evaluation gets there, the record says so (``ours`` is NaN) and carries the last difference.
 
 Run ``python -m twingym.bench.learning [--quick] [--config wind_farm/ppo_jax]``.
 """

@@ -28,7 +28,7 @@ import numpy as np
 
 from twingym.bench.common import Record, print_records, record
 from twingym.envs import make
-from twingym.envs.live import ServerConfig, free_port, read_record, start_server_thread
+from twingym.live import ServerConfig, free_port, read_record, start_server_thread
 from twingym.policies.bundle import load_bundle, require_validated
 from twingym.policies.deploy import DeployConfig, deploy
 
@@ -72,11 +72,11 @@ def live_vs_validation(bundle_path: str | Path, *, episodes: int = 12, speed: fl
     """
     bundle = load_bundle(bundle_path)
     validation = require_validated(bundle)
-    nominal = validation["scenarios"]["nominal"]
+    nominal = validation.scenarios["nominal"]
     val = nominal["controllers"][POLICY_KEY]
     horizon = int(nominal["horizon"])
     twin_id = bundle.twin_id
-    overrides = bundle.manifest["twin"].get("param_overrides") or {}
+    overrides = bundle.manifest.twin.param_overrides or {}
     folder = Path(out_dir or tempfile.mkdtemp(prefix="twingym-live-bench-"))
     _, params = make(twin_id, **overrides)
     dt = float(getattr(params, "dt", 1.0))
@@ -132,13 +132,22 @@ def to_records(result: dict[str, Any]) -> list[Record]:
 
 
 def records(quick: bool = True, bundle: str | None = None) -> list[Record]:
-    """Bench section: needs a validated bundle (``bundle`` or ``$TWINGYM_LIVE_BENCH_BUNDLE``)."""
+    """Bench section: the step rate held under 50 readers and 2 writers
+    (:mod:`twingym.bench.live_load`), the dashboard fan-out (:mod:`twingym.bench.dashboard`), then
+    live return vs validation when a validated bundle is given (``bundle`` or
+    ``$TWINGYM_LIVE_BENCH_BUNDLE``; skipped, and said, without one)."""
     import os
 
+    from twingym.bench import live_load
+    from twingym.bench.dashboard import dashboard_records
+
+    out = live_load.records(quick=quick) + dashboard_records(quick=quick)
     path = bundle or os.environ.get("TWINGYM_LIVE_BENCH_BUNDLE")
     if not path:
-        raise ModuleNotFoundError("live bench needs a validated bundle: set TWINGYM_LIVE_BENCH_BUNDLE")
-    return to_records(live_vs_validation(path, episodes=6 if quick else 20))
+        print("live bench: live return vs validation skipped (set TWINGYM_LIVE_BENCH_BUNDLE to a validated "
+              "bundle)")
+        return out
+    return out + to_records(live_vs_validation(path, episodes=6 if quick else 20))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -69,6 +69,7 @@ SECTIONS: dict[str, Callable[[bool], list[Record]]] = {
     "assembly_cell": _module_section("assembly_cell"),
     "wind_turbine": _module_section("wind_turbine"),
     "scaling": _module_section("scaling"),
+    "scale": _module_section("cluster_scale"),
     "training": lambda quick: importlib.import_module("twingym.bench.training").training_throughput_records(
         quick=quick),
     "live": _module_section("live"),

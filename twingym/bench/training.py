@@ -111,7 +111,9 @@ def rllib_ppo_trainer(twin_id: str, num_envs: int, rollout: int, updates: int, e
                               rollout_fragment_length=rollout, num_epochs=epochs,
                               minibatch_size=num_envs * rollout // minibatches)
     started = not ray.is_initialized()
-    rllib.init_ray(None, 2)
+    if started:  # a private local Ray, never a cluster running on the machine
+        ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
+                 configure_logging=False)
     rllib.register_env()
     algo = rllib.build_config(hp, twin_id, {}, seed=0).build_algo()
     box = {"steps": 0}

@@ -71,7 +71,7 @@ def parity_records() -> list[Record]:
     winds = sorted(set(PITCH_TABLE_7_1) | set(ROTOR_SPEED_FIG_9_1))
     power, speed, pitch = (np.asarray(x) for x in _steady(env, params, 1500,
                                                           jnp.asarray(winds, jnp.float32)))
-    table = load_floris_turbine("nrel_5MW")
+    table = load_floris_turbine("nrel_5MW_rosco")
     out = []
     for i, u in enumerate(winds):
         if u in PITCH_TABLE_7_1:

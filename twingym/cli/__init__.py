@@ -14,7 +14,16 @@ use_every_core()  # before anything starts JAX's CPU backend
 
 import typer  # noqa: E402
 
-from twingym.cli import bench_cmd, envs_cmd, live_cmd, pipeline_cmd, policy_cmd, train_cmd  # noqa: E402
+from twingym.cli import (  # noqa: E402
+    bench_cmd,
+    dashboard_cmd,
+    envs_cmd,
+    keys_cmd,
+    live_cmd,
+    pipeline_cmd,
+    policy_cmd,
+    train_cmd,
+)
 from twingym.cli.errors import UserError, run_guarded  # noqa: E402
 
 app = typer.Typer(
@@ -29,13 +38,16 @@ envs_cmd.register(app)
 train_cmd.register(app)
 policy_cmd.register(app)
 live_cmd.register(app)
+dashboard_cmd.register(app)
 bench_cmd.register(app)
 pipeline_cmd.register(app)
+keys_cmd.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: run the app, turning user errors into one line and exit code 2."""
-    sys.exit(run_guarded(app, argv))
+    args = sys.argv[1:] if argv is None else argv
+    sys.exit(run_guarded(app, dashboard_cmd.expand_optional_port(list(args))))
 
 
 __all__ = ["UserError", "app", "main"]

@@ -45,10 +45,16 @@ def run_guarded(app: typer.Typer, argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("twingym: interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:  # the machine refused (full disk, permissions): one line, exit 1
+        print(f"twingym: error: {os_error_line(exc)}", file=sys.stderr)
+        return 1
     return 0
 
 
-def waits_for(feature: str, issue: int) -> None:
-    """Placeholder body of a verb that is not built yet: one line and exit code 3."""
-    print(f"twingym: '{feature}' is not available yet: it waits for issue #{issue}", file=sys.stderr)
-    raise typer.Exit(3)
+def os_error_line(exc: OSError) -> str:
+    """One line for an ``OSError``: its message, and the file it is about when it names one."""
+    text = exc.strerror or str(exc)
+    if exc.filename and str(exc.filename) not in text:
+        text = f"{text}: {exc.filename}"
+    return (text.strip().splitlines() or [type(exc).__name__])[0]
+

@@ -1,36 +1,24 @@
-"""CLI verbs: ``twingym twin serve TWIN`` (the live twin) and ``twingym deploy BUNDLE`` (issue #8).
+"""CLI verbs: ``twingym twin serve TWIN`` (the live twin) and ``twingym deploy BUNDLE`` (its controller).
 
 Heavy modules (asyncua, JAX twins, onnxruntime) are imported inside the commands so ``--help``
-stays fast. Passwords never travel on the command line: they come from ``TWINGYM_OPCUA_PASSWORD``
-or a ``--password-file``.
+stays fast. The OPC UA security options are the shared group of :mod:`twingym.cli.opcua_options`;
+passwords never travel on the command line: they come from ``TWINGYM_OPCUA_PASSWORD`` or a
+``--password-file``.
 """
 
 from __future__ import annotations
 
 import json
-import os
+import sys
 from pathlib import Path
 
 import typer
 
+from twingym.cli.dashboard_cmd import DASHBOARD_HELP, start_background
 from twingym.cli.errors import UserError
+from twingym.cli.opcua_options import OpcuaSecurityOptions, opcua_security_options, read_password
 
-PASSWORD_ENV = "TWINGYM_OPCUA_PASSWORD"
-
-
-def read_password(user: str | None, password_file: Path | None) -> str | None:
-    """The password for ``user`` from ``--password-file`` or ``TWINGYM_OPCUA_PASSWORD``."""
-    if password_file is not None:
-        if not password_file.is_file():
-            raise UserError(f"password file {password_file} not found")
-        password = password_file.read_text().strip()
-    else:
-        password = os.environ.get(PASSWORD_ENV)
-    if user and not password:
-        raise UserError(f"--user {user} needs a password: set {PASSWORD_ENV} or give --password-file")
-    if password and not user:
-        raise UserError("a password was given (file or environment) but no --user")
-    return password or None
+__all__ = ["parse_params", "read_password", "register"]
 
 
 def parse_params(items: list[str] | None) -> dict:
@@ -52,6 +40,7 @@ def register(app: typer.Typer) -> None:
                            no_args_is_help=True)
 
     @twin_app.command("serve")
+    @opcua_security_options("server")
     def serve_cmd(
         twin: str = typer.Argument(..., help="Registered twin id, e.g. WindFarm-v0."),
         speed: float = typer.Option(1.0, help="Speed factor: simulated seconds per wall-clock second."),
@@ -71,42 +60,48 @@ def register(app: typer.Typer) -> None:
         failsafe_after: float | None = typer.Option(None, help="Switch to local control when no client "
                                                     "wrote a setpoint for this many wall seconds."),
         param: list[str] | None = typer.Option(None, help="Parameter override NAME=VALUE (repeatable)."),
-        user: str | None = typer.Option(None, help="Require this user name (password from "
-                                        f"{PASSWORD_ENV} or --password-file); anonymous is refused."),
-        password_file: Path | None = typer.Option(None, help="File holding the password."),
-        security: str | None = typer.Option(None, help="none | sign | sign_encrypt | both (Basic256Sha256)."),
-        cert: Path | None = typer.Option(None, help="Server certificate (DER or PEM)."),
-        key: Path | None = typer.Option(None, help="Server private key (PEM)."),
-        generate_certs: Path | None = typer.Option(None, help="Create a self-signed certificate and key "
-                                                   "in this folder when missing."),
         insecure: bool = typer.Option(False, "--insecure", help="Allow a non-loopback endpoint without "
                                       "encryption/credentials (prints what it exposes)."),
         no_fsync: bool = typer.Option(False, "--no-fsync", help="Do not fsync the record (faster, "
                                       "less durable)."),
+        dashboard: int | None = typer.Option(None, "--dashboard", help=DASHBOARD_HELP),
+        opcua: OpcuaSecurityOptions = None,  # type: ignore[assignment]  (the shared security options)
     ) -> None:
         """Run TWIN in wall-clock time behind an OPC UA server until Ctrl-C or a limit."""
         from rich.console import Console
 
-        from twingym.envs.live import Fault, SecurityConfig, ServerConfig, serve
+        from twingym.live import Fault, SecurityConfig, ServerConfig, serve
 
         console = Console(stderr=True)
         try:
             faults = [Fault.parse(f) for f in fault or []]
         except ValueError as exc:
             raise UserError(str(exc)) from None
-        sec = SecurityConfig(username=user, password=read_password(user, password_file), mode=security,
-                             cert=str(cert) if cert else None, key=str(key) if key else None,
-                             generate_certs=str(generate_certs) if generate_certs else None,
+        sec = SecurityConfig(username=opcua.user, password=opcua.password(), mode=opcua.mode, **opcua.files(),
                              insecure=insecure)
         config = ServerConfig(twin, seed=seed, scenario=scenario, overrides=parse_params(param),
                               speed=speed, dt=dt, baseline=baseline, faults=faults, host=host, port=port,
                               path=path, steps=steps, duration=duration,
                               record=str(record) if record else None, fsync=not no_fsync,
                               failsafe_after=failsafe_after, security=sec)
+        page = []
+
+        def on_ready(endpoint: str) -> None:
+            if dashboard is not None:
+                from twingym.policies.deploy.link import ClientSecurity
+
+                reader = ClientSecurity(username=sec.username, password=sec.password) if sec.username else None
+                page.append(start_background(endpoint, dashboard, security=reader))
+                console.print(f"dashboard: {page[0].url}", markup=False)
+
         try:
-            summary = serve(config, log=lambda msg: console.print(msg, markup=False, highlight=False))
+            summary = serve(config, log=lambda msg: console.print(msg, markup=False, highlight=False),
+                            on_ready=on_ready)
         except OSError as exc:
             raise UserError(f"cannot serve on {config.endpoint}: {exc.strerror or exc}") from None
+        finally:
+            for handle in page:
+                handle.stop()
         console.print(f"stopped ({summary.stopped_by}) after {summary.steps} steps, "
                       f"{summary.episodes} episodes, total reward {summary.total_reward:.3f}, "
                       f"{summary.overruns} overruns; record {summary.record}", markup=False)
@@ -114,6 +109,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(twin_app, name="twin")
 
     @app.command("deploy")
+    @opcua_security_options("client")
     def deploy_cmd(
         bundle: Path = typer.Argument(..., help="Validated policy bundle (directory or .zip)."),
         endpoint: str = typer.Option("opc.tcp://127.0.0.1:4840/twingym/", help="Live twin endpoint."),
@@ -125,14 +121,12 @@ def register(app: typer.Typer) -> None:
                                        "fraction of its range (0 disables)."),
         recover_after: int = typer.Option(3, help="Healthy steps before the policy regains control."),
         give_up_after: float | None = typer.Option(None, help="Stop when no connection for this many seconds."),
-        user: str | None = typer.Option(None, help=f"User name (password from {PASSWORD_ENV} or "
-                                        "--password-file)."),
-        password_file: Path | None = typer.Option(None, help="File holding the password."),
-        security: str = typer.Option("none", help="none | sign | sign_encrypt (Basic256Sha256)."),
-        cert: Path | None = typer.Option(None, help="Client certificate (DER or PEM)."),
-        key: Path | None = typer.Option(None, help="Client private key (PEM)."),
-        generate_certs: Path | None = typer.Option(None, help="Create a self-signed client certificate "
-                                                   "here when missing."),
+        server_cert: Path | None = typer.Option(None, "--server-cert", help="The server's certificate "
+                                                "(pinned; needed when the server refuses unsecured channels)."),
+        trust: Path | None = typer.Option(None, "--trust", help="Public key (.pub) or trust file: refuse "
+                                          "bundles whose validation no listed key signed."),
+        dashboard: int | None = typer.Option(None, "--dashboard", help=DASHBOARD_HELP),
+        opcua: OpcuaSecurityOptions = None,  # type: ignore[assignment]  (the shared security options)
     ) -> None:
         """Control a live twin with a validated bundle (refuses tampered or unvalidated bundles)."""
         from rich.console import Console
@@ -142,17 +136,25 @@ def register(app: typer.Typer) -> None:
         console = Console(stderr=True)
         if not bundle.exists():
             raise UserError(f"bundle {bundle} does not exist")
-        sec = ClientSecurity(username=user, password=read_password(user, password_file), mode=security,
-                             cert=str(cert) if cert else None, key=str(key) if key else None,
-                             generate_certs=str(generate_certs) if generate_certs else None)
+        sec = ClientSecurity(username=opcua.user, password=opcua.password(), mode=opcua.mode or "none",
+                             server_cert=str(server_cert) if server_cert else None, **opcua.files())
         config = DeployConfig(bundle=str(bundle), endpoint=endpoint, shadow=shadow, steps=steps,
                               duration=duration, log=str(log) if log else None,
                               max_rate=max_rate if max_rate > 0 else None, recover_after=recover_after,
-                              give_up_after=give_up_after, security=sec)
+                              give_up_after=give_up_after, security=sec,
+                              trust=str(trust) if trust else None)
+        page = None
+        if dashboard is not None:
+            config.log = str(config.log_path())
+            page = start_background(endpoint, dashboard, security=sec, events_log=config.log)
+            console.print(f"dashboard: {page.url}", markup=False)
         try:
             summary = deploy(config)
         except DeployError as exc:
             raise UserError(str(exc)) from None
+        finally:
+            if page is not None:
+                page.stop()
         if summary.validation_warning:
             console.print(f"[yellow]shadow only, not cleared for control:[/] {summary.validation_warning}")
         mode = "shadow (nothing written)" if summary.shadow else "control"
@@ -163,3 +165,7 @@ def register(app: typer.Typer) -> None:
             + (f", mean episode return {summary.mean_episode_return:.3f} over "
                f"{len(summary.episode_returns)} episodes" if summary.episode_returns else "")
             + f"; stopped by {summary.stopped_by}; log {summary.log_path}", markup=False)
+        failure = summary.failure()
+        if failure:
+            print(f"twingym: error: deploy {failure}", file=sys.stderr)
+            raise typer.Exit(1)

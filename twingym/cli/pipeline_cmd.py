@@ -6,12 +6,16 @@
 3. validate the bundle against the twin's scenario suite (report path printed);
 4. start a live twin (OPC UA on loopback) in a child process;
 5. deploy the bundle against it for a short while (in shadow mode when validation failed: the
-   policy's actions are computed and logged next to what the twin does, nothing is written);
+   policy's actions are computed and logged next to what the twin does, nothing is written), with
+   a live dashboard of the twin on loopback (URL printed);
 6. print a summary: return versus baseline, validation gates, fallbacks, and where every artefact is.
 
-Everything lands in one folder (default ``runs/pipeline-<time>/``). A stage that fails stops the
-pipeline with one line and a non-zero exit; what earlier stages wrote stays on disk. Failed
-validation gates make the exit code 2 after the shadow run and the summary.
+Every stage's options (the training config, the live twin's speed, the deploy time, the episode
+count, the output folder) are checked before the first stage starts; a bad one stops the pipeline
+with one line and creates no folder. Everything lands in one folder (default
+``runs/pipeline-<time>/``). A stage that fails stops the pipeline with one line and a non-zero exit;
+what earlier stages wrote stays on disk. Failed validation gates make the exit code 2 after the
+shadow run and the summary.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from twingym.cli.dashboard_cmd import start_background
 from twingym.cli.errors import UserError
 
 console = Console()
@@ -40,37 +45,70 @@ def _done(start: float, what: str) -> None:
     console.print(f"[green]done[/] {what} ({time.perf_counter() - start:.0f} s)")
 
 
+def _train_sets(overrides: list[str], out: Path) -> list[str]:
+    return [*overrides, f"run.root={out}", "run.name=train"]
+
+
+def preflight(config: str, overrides: list[str], out: Path, deploy_seconds: float, speed: float,
+              episodes: int | None) -> None:
+    """Check every stage's options before anything runs; raise a one-line error on the first bad one."""
+    from twingym.live.server import ServerConfig
+    from twingym.training import run_dir as rd
+    from twingym.training.config import load_config
+    from twingym.training.driver import check_twin
+
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} is a file, not a folder")
+    cfg = load_config(config, _train_sets(overrides, out))
+    check_twin(cfg)
+    rd.check_root(out)
+    if episodes is not None and episodes < 1:
+        raise UserError(f"--episodes must be >= 1, got {episodes}")
+    if not (math.isfinite(deploy_seconds) and deploy_seconds > 0):
+        raise UserError(f"--deploy-seconds must be a finite number > 0, got {deploy_seconds:g}")
+    try:
+        ServerConfig(twin_id=cfg.twin, speed=speed, duration=deploy_seconds).check()
+    except ValueError as err:
+        raise UserError(f"live twin: {err}") from None
+
+
 def train_stage(config: str, overrides: list[str], out: Path, ray_address: str | None) -> tuple[Path, dict]:
     from twingym.training.driver import train_from_file
 
     if ray_address:  # RLlib runs join this cluster; without it they start a local Ray
         os.environ["RAY_ADDRESS"] = ray_address
-    sets = [*overrides, f"run.root={out}", "run.name=train"]
-    run_dir, summary = train_from_file(config, sets)
+    run_dir, summary = train_from_file(config, _train_sets(overrides, out))
     return Path(run_dir), summary or {}
 
 
 def run_pipeline(config: str, overrides: list[str], out: Path, deploy_seconds: float, speed: float,
-                 episodes: int | None, ray_address: str | None) -> int:
+                 episodes: int | None, ray_address: str | None, dashboard_port: int | None = 0) -> int:
     """Run all stages; return 0 when validation passed and the policy controlled the live twin.
 
     A policy that fails validation still meets the live twin, in shadow mode only (its actions are
     computed and logged, nothing is written); the summary is printed and a ``UserError`` (exit 2)
     names the failed gates.
     """
-    from twingym.envs.live.background import free_port, spawn_server
-    from twingym.envs.live.server import ServerConfig
+    from twingym.live.background import free_port, spawn_server
+    from twingym.live.server import ServerConfig
     from twingym.policies.bundle import load_bundle
     from twingym.policies.deploy.loop import DeployConfig, deploy
     from twingym.policies.export import export_run
     from twingym.policies.validate import validate_bundle
 
+    preflight(config, overrides, out, deploy_seconds, speed, episodes)
+    created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     t_all = time.perf_counter()
     artefacts: dict[str, str] = {}
 
     t0 = _stage(1, f"train ({config})")
-    run_dir, train_summary = train_stage(config, overrides, out, ray_address)
+    try:
+        run_dir, train_summary = train_stage(config, overrides, out, ray_address)
+    except BaseException:
+        if created and not any(out.iterdir()):  # training left nothing: no empty pipeline folder
+            out.rmdir()
+        raise
     artefacts["run directory"] = str(run_dir)
     _done(t0, f"training into {run_dir}")
 
@@ -85,7 +123,7 @@ def run_pipeline(config: str, overrides: list[str], out: Path, deploy_seconds: f
     gates = Table(title="validation gates")
     for col in ("gate", "verdict", "detail"):
         gates.add_column(col)
-    for gate in outcome.record.get("gates", []):
+    for gate in outcome.record.gates:
         verdict = "[green]pass[/]" if gate.get("passed") else "[red]FAIL[/]"
         gates.add_row(str(gate.get("name")), verdict, str(gate.get("detail", ""))[:100])
     console.print(gates)
@@ -103,14 +141,22 @@ def run_pipeline(config: str, overrides: list[str], out: Path, deploy_seconds: f
     server = spawn_server(server_cfg, log_dir=out / "live")
     artefacts["live twin record"] = str(server.record_path)
     _done(t0, f"serving at {server.endpoint}")
+    page = None
     try:
         t0 = _stage(5, f"deploy for {deploy_seconds:g} s" + (" (shadow mode)" if shadow else ""))
+        deploy_log = out / "deploy" / "deploy.jsonl"
+        if dashboard_port is not None:
+            page = start_background(server.endpoint, dashboard_port, events_log=str(deploy_log))
+            artefacts["live dashboard (during deploy)"] = page.url
+            console.print(f"dashboard: {page.url}", markup=False)
         summary = deploy(DeployConfig(bundle=str(bundle_path), endpoint=server.endpoint, shadow=shadow,
-                                      duration=deploy_seconds, log=str(out / "deploy" / "deploy.jsonl")),
+                                      duration=deploy_seconds, log=str(deploy_log)),
                          handle_signals=False)
         artefacts["deploy log"] = summary.log_path
         _done(t0, f"{summary.steps} steps, {summary.fallbacks} fallbacks")
     finally:
+        if page is not None:
+            page.stop()
         server.stop()
     _summary(train_summary, outcome, summary, artefacts, t_all)
     (out / "pipeline.json").write_text(json.dumps({"artefacts": artefacts, "train": train_summary,
@@ -119,6 +165,10 @@ def run_pipeline(config: str, overrides: list[str], out: Path, deploy_seconds: f
     if shadow:
         raise UserError(f"validation failed ({', '.join(outcome.failed_gates)}): the policy ran in shadow mode "
                         f"only. Report: {outcome.report_path}")
+    failure = summary.failure()
+    if failure:
+        console.print(f"[red]deploy {failure}[/]")
+        return 1
     return 0
 
 
@@ -129,66 +179,16 @@ def _deploy_dict(summary) -> dict:
             "episode_returns": summary.episode_returns, "log": summary.log_path}
 
 
-def _flatten(tree: dict, prefix: str = "") -> dict:
-    """Scalar leaves of a nested dict as ``a.b`` keys (lists and long strings left out)."""
-    flat: dict = {}
-    for key, value in tree.items():
-        if isinstance(value, dict):
-            flat.update(_flatten(value, f"{prefix}{key}."))
-        elif isinstance(value, bool | int | float) or (isinstance(value, str) and len(value) < 60):
-            flat[f"{prefix}{key}"] = value
-    return flat
-
-
-def _nominal(record: dict) -> dict:
-    for scenario in record.get("scenarios", {}).values() if isinstance(record.get("scenarios"), dict) else []:
-        if scenario.get("name") == "nominal":
-            return scenario
-    scenarios = record.get("scenarios")
-    if isinstance(scenarios, dict):
-        return scenarios.get("nominal", {})
-    return next((s for s in scenarios or [] if s.get("name") == "nominal"), {})
-
-
 def _summary(train_summary: dict, outcome, deploy_summary, artefacts: dict[str, str], t_all: float) -> None:
+    from twingym.cli.pipeline_summary import summary_rows, summary_table
+
     console.rule("[bold]summary")
-    table = Table(title="twingym pipeline")
-    table.add_column("what")
-    table.add_column("figure")
-    wanted = ("return_mean", "difference.mean", "difference.ci_low", "difference.ci_high", "reference",
-              "total_env_steps", "wall", "steps_per_s")
-    for key, value in _flatten(train_summary).items():
-        if any(w in key for w in wanted) and not key.endswith("run_dir"):
-            table.add_row(f"training: {key}", f"{value:.4g}" if isinstance(value, float) else str(value))
-    controllers = _nominal(outcome.record).get("controllers", {})
-    for name, stats in sorted(controllers.items(), key=lambda kv: -kv[1].get("mean_return", -math.inf)):
-        table.add_row(f"validation nominal: {name} return",
-                      f"{stats.get('mean_return', math.nan):.4g} +- {stats.get('ci95_return', math.nan):.2g} "
-                      f"(cost rate {stats.get('cost_rate', math.nan):.3g})")
-    table.add_row("validation", "passed" if outcome.passed else "FAILED: " + ", ".join(outcome.failed_gates))
-    if deploy_summary is not None:
-        mean = deploy_summary.mean_episode_return
-        table.add_row("deploy: mode", "shadow (validation failed; nothing written)" if deploy_summary.shadow
-                      else "control")
-        table.add_row("deploy: steps (policy / fallback / missed)",
-                      f"{deploy_summary.steps} ({deploy_summary.policy_steps} / "
-                      f"{deploy_summary.fallback_steps} / {deploy_summary.missed_steps})")
-        table.add_row("deploy: fallbacks", str(deploy_summary.fallbacks))
-        table.add_row("deploy: reward sum", f"{deploy_summary.reward_sum:.3f}")
-        per_step = {name: stats["mean_return"] / stats["mean_length"] for name, stats in controllers.items()
-                    if stats.get("mean_length")}
-        if deploy_summary.steps and per_step:
-            offline = ", ".join(f"{name} {value:.4g}" for name, value in
-                                sorted(per_step.items(), key=lambda kv: -kv[1]))
-            table.add_row("deploy: mean reward per step (live wind; offline nominal for comparison)",
-                          f"{deploy_summary.reward_sum / deploy_summary.steps:.4g} (offline: {offline})")
-        table.add_row("deploy: complete episodes, mean return",
-                      f"{len(deploy_summary.episode_returns)}, "
-                      f"{'n/a' if math.isnan(mean) else f'{mean:.3f}'}")
+    rows = summary_rows(train_summary, outcome.record, outcome.passed, outcome.failed_gates, deploy_summary,
+                        time.perf_counter() - t_all)
+    console.print(summary_table(rows))
+    console.print("[bold]where everything is[/]")
     for what, where in artefacts.items():
-        table.add_row(what, where)
-    table.add_row("total wall time", f"{time.perf_counter() - t_all:.0f} s")
-    console.print(table)
+        console.print(f"  {what}: {where}", markup=False, highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:
@@ -202,9 +202,12 @@ def register(app: typer.Typer) -> None:
         episodes: int = typer.Option(None, help="Validation episodes per scenario (suite default)."),
         ray_address: str = typer.Option(None, "--ray-address", envvar="RAY_ADDRESS",
                                         help="Join this Ray cluster for RLlib configs (default: local Ray)."),
+        dashboard: int = typer.Option(0, "--dashboard", help="Port of the live dashboard served during the "
+                                      "deploy stage (0: a free port; -1: none)."),
     ) -> None:
         """Main job: train, export, validate, serve a live twin and deploy the policy to it."""
         folder = out or Path("runs") / f"pipeline-{time.strftime('%Y%m%d-%H%M%S')}"
         console.print(f"[bold]twingym pipeline[/]: artefacts under {folder}")
-        code = run_pipeline(config, list(set_ or []), folder, deploy_seconds, speed, episodes, ray_address)
+        code = run_pipeline(config, list(set_ or []), folder, deploy_seconds, speed, episodes, ray_address,
+                            dashboard_port=None if dashboard < 0 else dashboard)
         raise typer.Exit(code)

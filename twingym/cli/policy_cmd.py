@@ -1,4 +1,4 @@
-"""CLI verbs ``export``, ``validate`` and ``inspect``: policy bundles (issue #7).
+"""CLI verbs ``export``, ``validate`` and ``inspect``: policy bundles.
 
 - ``twingym export RUN -o BUNDLE``: a training run directory (any backend) -> bundle dir or ``.zip``.
 - ``twingym validate BUNDLE [--suite FILE] [--gates FILE]``: scenario suite + gates; writes
@@ -58,9 +58,9 @@ def register(app: typer.Typer) -> None:
         from twingym.policies.bundle import load_bundle
 
         bundle = load_bundle(path)
-        check = bundle.manifest.get("export_check")
+        check = bundle.manifest.export_check
         console = Console()
-        console.print(f"exported [bold]{bundle.twin_id}[/] policy ({bundle.manifest['backend']}) to {path}")
+        console.print(f"exported [bold]{bundle.twin_id}[/] policy ({bundle.manifest.backend}) to {path}")
         if check:
             verdict = "[green]ok[/]" if check["passed"] else "[red]MISMATCH[/]"
             console.print(f"equivalence with the backend over {check['n']} rollout observations: "
@@ -75,30 +75,38 @@ def register(app: typer.Typer) -> None:
         episodes: int = typer.Option(None, "--episodes", min=2, help="Episodes per scenario (overrides the suite)."),
         max_horizon: int = typer.Option(None, "--max-horizon", min=1, help="Longest episode, steps."),
         save_suite: Path = typer.Option(None, "--save-suite", help="Also write the suite used to this YAML file."),
+        sign_key: Path = typer.Option(None, "--sign-key", help="Sign the validation record with this Ed25519 "
+                                      "private key (twingym keys new); deploy --trust then accepts it."),
     ) -> None:
         """Validate a bundle on its twin's scenario suite; exit 0 only when every gate passes."""
+        from twingym.policies.signing import SigningError, load_private_key
         from twingym.policies.validate import validate_bundle
 
         console = Console()
         try:
+            key = load_private_key(sign_key) if sign_key is not None else None
             outcome = validate_bundle(bundle, suite=suite, gates_file=gates, episodes=episodes,
-                                      max_horizon=max_horizon, progress=lambda m: console.print(f"  {m}"))
-        except _user_errors() as exc:
+                                      max_horizon=max_horizon, progress=lambda m: console.print(f"  {m}"),
+                                      sign_key=key)
+        except (*_user_errors(), SigningError) as exc:
             raise UserError(str(exc)) from None
         record = outcome.record
         if save_suite is not None:
             import yaml
-            save_suite.write_text(yaml.safe_dump(record["suite"], sort_keys=False))
-        table = Table(title=f"validation of {bundle} ({record['twin']})")
+            save_suite.write_text(yaml.safe_dump(record.suite, sort_keys=False))
+        table = Table(title=f"validation of {bundle} ({record.twin})")
         for col in ("gate", "verdict", "figure", "", "threshold", "tightest check"):
             table.add_column(col)
-        for g in record["gates"]:
+        for g in record.gates:
             fig = "-" if g["figure"] is None else f"{g['figure']:.4g}"
             thr = "-" if g["threshold"] is None else f"{g['threshold']:.4g}"
             table.add_row(g["name"], "[green]pass[/]" if g["passed"] else "[red]FAIL[/]", fig, g["op"] or "",
                           thr, escape(g["detail"]))
         console.print(table)
         console.print(f"report: {outcome.report_path}")
+        signature = record.signature
+        console.print(f"validation record signed by key {signature['key_id']}" if signature else
+                      "validation record unsigned (local experiments; sign with --sign-key for deploy --trust)")
         if outcome.passed:
             console.print("[green]validation PASSED[/]: every gate passed")
             return
@@ -109,52 +117,60 @@ def register(app: typer.Typer) -> None:
     def inspect(
         bundle: Path = typer.Argument(..., help="Policy bundle (directory or .zip)."),
         as_json: bool = typer.Option(False, "--json", help="Print the manifest as JSON."),
+        trust: Path = typer.Option(None, "--trust", help="Public key or trust file: also say whether a "
+                                   "trusted key signed the validation (as deploy --trust would)."),
     ) -> None:
         """Show a bundle's manifest, spaces and validation status (refuses a tampered bundle)."""
-        from twingym.policies.bundle import BundleError, load_bundle, validation_problem
+        from twingym.policies.bundle import BundleError, load_bundle, signature_status, validation_problem
+        from twingym.policies.signing import SigningError, load_trusted_keys
 
         try:
+            trusted = load_trusted_keys(trust) if trust is not None else None
             b = load_bundle(bundle)
-        except BundleError as exc:
+        except (BundleError, SigningError) as exc:
             raise UserError(str(exc)) from None
         m = b.manifest
         if as_json:
-            print(json.dumps(m, indent=2, sort_keys=True))
+            print(json.dumps(m.to_json(), indent=2, sort_keys=True))
             return
         console = Console()
         table = Table(title=f"bundle {bundle}", show_header=False)
         table.add_column("field", style="bold")
         table.add_column("value")
-        pol = m.get("policy") or {}
+        pol = m.policy or {}
         rows = [
-            ("format version", str(m["format_version"])),
-            ("twin", m["twin"]["id"]),
-            ("params hash", m["twin"]["params_hash"]),
-            ("param overrides", json.dumps(m["twin"].get("param_overrides") or {})),
-            ("backend", m.get("backend") or "-"),
-            ("run id", m.get("run_id") or "-"),
+            ("format version", str(m.format_version)),
+            ("twin", m.twin.id),
+            ("params hash", m.twin.params_hash),
+            ("param overrides", json.dumps(m.twin.param_overrides or {})),
+            ("backend", m.backend or "-"),
+            ("run id", m.run_id or "-"),
             ("policy", f"{pol.get('action_transform', '?')} head, layers "
                        f"{[tuple(x[:2]) for x in pol.get('layers', [])]}"),
-            ("observation space", _space_line(m["observation_space"])),
-            ("action space", _space_line(m["action_space"])),
-            ("observations", ", ".join(f"{a}.{n}[{u}]" for a, n, u in m.get("observation_labels", []))[:400]),
-            ("actions", ", ".join(f"{a}.{n}[{u}]" for a, n, u in m.get("action_labels", []))),
+            ("observation space", _space_line(m.observation_space)),
+            ("action space", _space_line(m.action_space)),
+            ("observations", ", ".join(f"{a}.{n}[{u}]" for a, n, u in m.observation_labels)[:400]),
+            ("actions", ", ".join(f"{a}.{n}[{u}]" for a, n, u in m.action_labels)),
         ]
-        check = m.get("export_check")
+        check = m.export_check
         if check:
             rows.append(("export check", f"{check['metric']} {check['value']:.2e} vs backend over {check['n']} obs"))
-        for name, digest in sorted(m["files"].items()):
+        for name, digest in sorted(m.files.items()):
             rows.append((name, f"sha256 {digest}"))
-        problem = validation_problem(b)
+        problem = validation_problem(b, trusted)
         if problem is None:
             rec = b.validation()
-            status = f"[green]VALIDATED[/]: all {len(rec['gates'])} gates passed ({rec['created']})"
+            status = f"[green]VALIDATED[/]: all {len(rec.gates)} gates passed ({rec.created})"
         elif "failed validation gates" in problem:
             status = f"[red]FAILED[/]: {escape(problem)}"
         else:
             status = f"[yellow]NOT VALIDATED[/]: {escape(problem)}"
-        rows.append(("validation", status))
-        for k, v in rows[:-1]:
+        try:
+            signature = signature_status(b, trusted)[1] if b.validation() is not None else "-"
+        except BundleError:  # an unreadable validation.json: the status above says why
+            signature = "-"
+        for k, v in rows:
             table.add_row(k, escape(v))
-        table.add_row(*rows[-1])
+        table.add_row("validation", status)
+        table.add_row("signature", escape(signature))
         console.print(table)

@@ -1,4 +1,5 @@
-"""CLI verbs ``train``, ``evaluate`` and ``sweep`` (issue #6)."""
+"""CLI verbs ``train`` (a config into a run directory, or ``--resume RUN``), ``evaluate`` (a run or a
+baseline on common scenario seeds) and ``sweep`` (a Ray Tune search, one run directory per trial)."""
 
 from __future__ import annotations
 
@@ -20,23 +21,39 @@ def register(app: typer.Typer) -> None:
         resume: Path = typer.Option(None, "--resume", help="Continue this run directory from its last checkpoint."),
         ray_address: str = typer.Option(None, "--ray-address", help="Join this Ray cluster (RLlib; else RAY_ADDRESS)."),
         no_progress: bool = typer.Option(False, "--no-progress", help="Hide the progress bar."),
+        coordinator: str = typer.Option(None, "--coordinator", help="JAX PPO across processes: HOST:PORT of "
+                                        "process 0 (with --num-processes, --process-id; Slurm sets these itself)."),
+        num_processes: int = typer.Option(None, "--num-processes", help="JAX PPO: number of processes."),
+        process_id: int = typer.Option(None, "--process-id", help="JAX PPO: this process's index (0 writes)."),
     ) -> None:
         """Train an agent on a twin; writes a run directory (config, TensorBoard, checkpoints, final policy)."""
-        from twingym.training import driver
+        from twingym.training import distributed, driver
         from twingym.training.config import load_config
 
         if ray_address:
             os.environ["RAY_ADDRESS"] = ray_address
+        layout = distributed.from_flags(coordinator, num_processes, process_id)
         if resume is not None:
             if config is not None or set_:
                 raise UserError("--resume RUN continues a run with its saved config; give no CONFIG or --set")
-            run_dir, summary = driver.resume(resume)
+            cfg = driver.run_config(resume)
         else:
             if config is None:
                 raise UserError("give a CONFIG (e.g. configs/wind_farm/ppo_jax.yaml) or --resume RUN")
             overrides = list(set_) + (["run.progress=false"] if no_progress else [])
-            run_dir, summary = driver.train(load_config(config, overrides))
-        _print_summary(run_dir, summary)
+            cfg = load_config(config, overrides)
+        if (layout is not None or distributed.slurm_tasks() > 1) and cfg.backend != "jax_ppo":
+            if layout is not None:
+                raise UserError(f"--coordinator/--num-processes/--process-id run jax_ppo across processes; "
+                                f"{cfg.backend} scales with Ray (--ray-address)")
+        elif distributed.initialize(layout):
+            typer.echo(f"process {distributed.process_index()} of {distributed.process_count()}", err=True)
+        if resume is not None:
+            run_dir, summary = driver.resume(resume)
+        else:
+            run_dir, summary = driver.train(cfg)
+        if distributed.is_main():
+            _print_summary(run_dir, summary)
 
     @app.command("evaluate")
     def _evaluate(
@@ -62,8 +79,14 @@ def register(app: typer.Typer) -> None:
         param: list[str] = typer.Option([], "--param", help="Search space entry key=SPEC, SPEC one of "
                                         "loguniform:LOW:HIGH, uniform:LOW:HIGH, randint:LOW:HIGH, choice:A,B,C; "
                                         "repeatable (default: a space per backend)."),
+        scheduler: str = typer.Option("fifo", "--scheduler", help="fifo (whole budgets), asha (early stopping) "
+                                      "or pbt (population-based training; jax_ppo)."),
+        cpus_per_trial: float = typer.Option(1.0, "--cpus-per-trial", min=0, help="CPUs reserved per trial."),
+        gpus_per_trial: float = typer.Option(0.0, "--gpus-per-trial", min=0, help="GPUs reserved per trial."),
+        perturbation_interval: int = typer.Option(2, "--perturbation-interval", min=1,
+                                                  help="pbt: checkpoints (chunks) between exploit/explore steps."),
     ) -> None:
-        """Hyperparameter search with Ray Tune; every trial is a run directory."""
+        """Hyperparameter search with Ray Tune; every trial is a run directory; best.yaml trains the best."""
         from twingym.training.config import load_config
         from twingym.training.sweep import results_table, run_sweep
 
@@ -75,9 +98,14 @@ def register(app: typer.Typer) -> None:
                 raise UserError(f"--param expects key=SPEC, got {item!r}")
             space[key.strip()] = spec.strip()
         sweep_dir, rows = run_sweep(cfg, samples, ray_address=ray_address, max_concurrent=max_concurrent,
-                                    params=space or None)
+                                    params=space or None, scheduler=scheduler,
+                                    resources_per_trial={"cpu": cpus_per_trial, "gpu": gpus_per_trial},
+                                    perturbation_interval=perturbation_interval)
         _console().print(results_table(rows))
         typer.echo(f"sweep directory: {sweep_dir}")
+        best = sweep_dir / "best.yaml"
+        if best.is_file():
+            typer.echo(f"best config: {best} (twingym train {best})")
 
 
 def _console():

@@ -1,0 +1,165 @@
+"""``bench --only scale``: training throughput from one to two devices, processes and Ray nodes.
+
+Weak scaling, as GPU-cluster series report it: the work per device (env copies, env runners) is
+fixed, so N devices step N times the copies; efficiency is the per-device rate at N over the rate
+at one, ``rate_N / (N * rate_1)`` (1.0 is linear).
+
+- JAX PPO (``jax_ppo``): the compiled PPO chunk on ``WindFarm-v0`` with ``COPIES_PER_DEVICE`` copies
+  per device, each configuration in fresh subprocesses: 1 device; 2 devices of one process
+  (``--xla_force_host_platform_device_count=2``, the batch sharded); 2 processes of one device each
+  (``jax.distributed`` on localhost, gloo collectives). Rate: env steps per second of whole chunks
+  after a compiling warm-up chunk.
+- RLlib PPO: one env runner per node on a real local Ray cluster of 1 and then 2 nodes
+  (:mod:`twingym.bench.local_cluster`); rate: env steps sampled per second of ``algo.train()``
+  (sampling and the learner update together).
+
+On a CPU machine the "devices" share its cores: XLA's host devices and the extra process only
+scale as far as idle cores allow, so figures here say what the code does on this machine, not what
+a GPU cluster reaches.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from typing import Any
+
+from twingym.bench.common import Record, record
+
+TWIN = "WindFarm-v0"
+COPIES_PER_DEVICE = 256
+ROLLOUT = 32
+TIMED_CHUNKS = 3
+RLLIB_ENVS_PER_RUNNER = 32
+RLLIB_ITERATIONS = 3
+
+
+def _jax_worker(devices_total: int, chunks: int) -> dict[str, Any]:
+    """In a subprocess: PPO chunks with ``COPIES_PER_DEVICE * devices_total`` copies; steps/s."""
+    import jax
+
+    from twingym.agents.jax_ppo import JaxPPOParams, make_train
+    from twingym.envs import make
+
+    env, params = make(TWIN)
+    hp = JaxPPOParams(num_envs=COPIES_PER_DEVICE * devices_total, rollout_steps=ROLLOUT, num_minibatches=4,
+                      num_epochs=2, updates_per_chunk=2, hidden_sizes=[64, 64])
+    total = hp.num_envs * hp.rollout_steps * hp.updates_per_chunk * (chunks + 1)
+    tr = make_train(hp, env, params, total)
+    state = tr.init(jax.random.PRNGKey(0))
+    state, metrics = tr.chunk(state)  # compile
+    jax.block_until_ready(metrics)
+    t0 = time.perf_counter()
+    for _ in range(chunks):
+        state, metrics = tr.chunk(state)
+    jax.block_until_ready(metrics)
+    seconds = time.perf_counter() - t0
+    return {"steps_per_s": chunks * tr.updates_per_chunk * tr.steps_per_update / seconds,
+            "devices": jax.device_count(), "processes": jax.process_count()}
+
+
+def _spawn(devices: int, args: list[str]) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    env.update(XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}", JAX_PLATFORMS="cpu")
+    return subprocess.Popen([sys.executable, "-m", "twingym.bench.cluster_scale", *args], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _result(proc: subprocess.Popen, timeout: float = 900) -> dict[str, Any]:
+    out, err = proc.communicate(timeout=timeout)
+    if proc.returncode != 0:
+        raise RuntimeError(f"scale worker failed: {err.strip().splitlines()[-1] if err.strip() else proc.returncode}")
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def jax_records(chunks: int) -> list[Record]:
+    one = _result(_spawn(1, ["--devices-total", "1", "--chunks", str(chunks)]))
+    two_dev = _result(_spawn(2, ["--devices-total", "2", "--chunks", str(chunks)]))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    procs = [_spawn(1, ["--devices-total", "2", "--chunks", str(chunks), "--coordinator", f"127.0.0.1:{port}",
+                        "--process-id", str(i)]) for i in range(2)]
+    results = [_result(p) for p in procs]  # wait for both; process 0 reports
+    two_proc = results[0]
+    base = one["steps_per_s"]
+    rows = [("1 device, 1 process", one, 1), ("2 devices, 1 process", two_dev, 2),
+            ("2 processes, 1 device each", two_proc, 2)]
+    return [record(f"jax_ppo {TWIN} env steps/s: {label}", "steps/s", r["steps_per_s"], "1 device", base,
+                   batch=COPIES_PER_DEVICE * n, devices=r["devices"], processes=r["processes"],
+                   efficiency=r["steps_per_s"] / (n * base)) for label, r, n in rows]
+
+
+def _rllib_rate(address: str, runners: int, iterations: int) -> float:
+    import ray
+
+    from twingym.agents import rllib
+    from twingym.training.ray_session import ray_session
+
+    hp = rllib.RLlibPPOParams(num_env_runners=runners, num_envs_per_env_runner=RLLIB_ENVS_PER_RUNNER,
+                              rollout_fragment_length=64, minibatch_size=512, num_epochs=2,
+                              num_cpus_per_env_runner=0.9, num_cpus_for_main_process=0, num_cpus_per_learner=0,
+                              num_gpus_per_learner=0)
+    with ray_session(address):
+        deadline = time.time() + 60
+        while sum(n["Alive"] for n in ray.nodes()) < runners and time.time() < deadline:
+            time.sleep(1)
+        host, pg = rllib.start_host(hp, TWIN, {}, seed=0)
+        try:
+            ray.get(host.train.remote())  # warm-up: runners start, everything compiles
+            t0 = time.perf_counter()
+            steps0 = None
+            for _ in range(iterations):
+                result = ray.get(host.train.remote())
+                lifetime = int(result["env_runners"]["num_env_steps_sampled_lifetime"])
+                steps0 = steps0 if steps0 is not None else lifetime - int(result["env_runners"]
+                                                                            ["num_env_steps_sampled"])
+            seconds = time.perf_counter() - t0
+            return (lifetime - steps0) / seconds
+        finally:
+            ray.get(host.stop.remote())
+            ray.kill(host)
+            ray.util.remove_placement_group(pg)
+
+
+def rllib_records(iterations: int) -> list[Record]:
+    from twingym.bench.local_cluster import two_node_cluster
+
+    rates = {}
+    for nodes in (1, 2):
+        with two_node_cluster(nodes=nodes, dashboard=False) as cluster:
+            rates[nodes] = _rllib_rate(cluster.address, nodes, iterations)
+    return [record(f"rllib_ppo {TWIN} env steps/s: {n} node(s), 1 env runner each", "steps/s", rates[n],
+                   "1 node", rates[1], batch=RLLIB_ENVS_PER_RUNNER * n, nodes=n,
+                   efficiency=rates[n] / (n * rates[1])) for n in (1, 2)]
+
+
+def records(quick: bool = False) -> list[Record]:
+    """JAX PPO at 1/2 devices and 1/2 processes, RLlib at 1/2 nodes, each with its efficiency."""
+    out = jax_records(chunks=2 if quick else TIMED_CHUNKS)
+    out += rllib_records(iterations=2 if quick else RLLIB_ITERATIONS)
+    return out
+
+
+def _main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--devices-total", type=int, required=True)
+    parser.add_argument("--chunks", type=int, required=True)
+    parser.add_argument("--coordinator")
+    parser.add_argument("--process-id", type=int)
+    args = parser.parse_args()
+    if args.coordinator:
+        from twingym.training import distributed
+
+        distributed.initialize(distributed.from_flags(args.coordinator, args.devices_total, args.process_id))
+    print(json.dumps(_jax_worker(args.devices_total, args.chunks)))
+
+
+if __name__ == "__main__":
+    _main()

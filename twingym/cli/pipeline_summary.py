@@ -1,0 +1,126 @@
+"""The main job's closing summary: rows a person reads at a glance (short name, figure, unit).
+
+:func:`summary_rows` turns the training summary, the validation record and the deploy summary into
+:class:`Row` objects; :func:`summary_table` lays them out as a rich table. Artefact paths are listed
+after the table, one per line, so no cell wraps.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from rich.table import Table
+
+from twingym.policies.manifest import ValidationRecord
+from twingym.policies.paired import (
+    POLICY,
+    baselines_of,
+    best_baseline,
+    kpi_difference,
+    paired_interval,
+    wake_loss_recovered,
+)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the summary."""
+
+    name: str
+    figure: str
+    unit: str = ""
+
+
+def _num(x: Any, digits: int = 4) -> str:
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "n/a"
+    return f"{x:.{digits}g}" if isinstance(x, float) else str(x)
+
+
+def _diff(mean: float, low: float, high: float) -> str:
+    if not math.isfinite(mean):
+        return "n/a"
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return f"{mean:+.3g}"
+    return f"{mean:+.3g} [{low:+.3g}, {high:+.3g}]"
+
+
+def training_rows(train: dict) -> list[Row]:
+    """Steps, time, throughput and the final paired evaluation against the reference baseline."""
+    rows = [Row("training steps", _num(train.get("env_steps")), "env steps"),
+            Row("training time", _num(train.get("wall_time_s"), 3), "s"),
+            Row("training throughput", _num(train.get("steps_per_s"), 3), "steps/s")]
+    final = train.get("final_eval") or {}
+    policy = final.get("policy") or {}
+    if policy:
+        rows.append(Row("final evaluation: policy return", _num(policy.get("return_mean")),
+                        f"return over {final.get('episodes', '?')} episodes"))
+    ref, diff = final.get("reference"), final.get("difference")
+    if ref and diff:
+        rows.append(Row(f"final evaluation: policy - {ref}",
+                        _diff(diff["mean"], diff["ci_low"], diff["ci_high"]), "return, 95 % interval"))
+    return rows
+
+
+def validation_rows(record: ValidationRecord, passed: bool, failed: list[str]) -> list[Row]:
+    """The verdict, then on the nominal scenario the paired return and KPI differences."""
+    rows = [Row("validation", "passed" if passed else "FAILED: " + ", ".join(failed), "all gates")]
+    scen = record.scenarios.get("nominal")
+    if not scen:
+        return rows
+    ctrl = scen["controllers"]
+    for base in baselines_of(scen):
+        import numpy as np
+
+        d = np.asarray(ctrl[POLICY]["returns"]) - np.asarray(ctrl[base]["returns"])
+        rows.append(Row(f"nominal: policy - {base}", _diff(*paired_interval(d)), "return, paired, 95 %"))
+    best = best_baseline(scen)
+    for k in record.kpis:
+        figures = ctrl[POLICY].get("kpis", {}).get(k["key"])
+        if figures is None:
+            continue
+        rows.append(Row(f"nominal: {k['name']} (policy)", _num(figures["mean"]), k["unit"]))
+        if best:
+            d = kpi_difference(scen, k["key"], best)
+            if d is not None:
+                rows.append(Row(f"nominal: {k['name']}, policy - {best}", _diff(d.mean, d.low, d.high),
+                                k["unit"]))
+    if best and any(k["key"] == "freestream_energy_mwh" for k in record.kpis):
+        d = wake_loss_recovered(scen, best)
+        if d is not None:
+            rows.append(Row(f"nominal: wake loss recovered vs {best}", _diff(d.mean, d.low, d.high), "%"))
+    return rows
+
+
+def deploy_rows(deploy: Any) -> list[Row]:
+    """What the live deployment did."""
+    if deploy is None:
+        return []
+    rows = [Row("deploy mode", "shadow (nothing written)" if deploy.shadow else "control"),
+            Row("live steps: policy / fallback / missed",
+                f"{deploy.policy_steps} / {deploy.fallback_steps} / {deploy.missed_steps}", "steps"),
+            Row("fallbacks to the local baseline", str(deploy.fallbacks), "events"),
+            Row("live reward per step", _num(deploy.reward_sum / deploy.steps) if deploy.steps else "n/a",
+                "reward")]
+    if deploy.episode_returns:
+        rows.append(Row("live complete episodes: mean return", _num(deploy.mean_episode_return),
+                        f"return over {len(deploy.episode_returns)} episodes"))
+    return rows
+
+
+def summary_rows(train: dict, record: ValidationRecord, passed: bool, failed: list[str], deploy: Any,
+                 wall_s: float) -> list[Row]:
+    return (training_rows(train) + validation_rows(record, passed, failed) + deploy_rows(deploy)
+            + [Row("total wall time", f"{wall_s:.0f}", "s")])
+
+
+def summary_table(rows: list[Row], title: str = "twingym pipeline") -> Table:
+    table = Table(title=title)
+    table.add_column("what", no_wrap=True)
+    table.add_column("figure", justify="right", no_wrap=True)
+    table.add_column("unit", no_wrap=True)
+    for r in rows:
+        table.add_row(r.name, r.figure, r.unit)
+    return table
