@@ -5,8 +5,8 @@ axis over the devices of this process (GPUs, or the CPU host devices of
 ``--xla_force_host_platform_device_count``, see ``twingym.cli.host_devices``) lets XLA run the
 parts side by side with no communication except where the program reduces over the batch.
 
-``batch_mesh(batch)`` uses the largest number of local devices that divides ``batch``, so any
-batch size works (a prime batch runs on one device).
+``batch_mesh(batch)`` uses the largest number of devices that divides ``batch``, so any batch
+size works on one host (a prime batch runs on one device).
 """
 
 from __future__ import annotations
@@ -22,9 +22,13 @@ AXIS = "batch"
 
 
 def batch_mesh(batch: int) -> Mesh:
-    """1-D mesh (axis ``"batch"``) over the first ``gcd(batch, local devices)`` local devices."""
-    devices = jax.local_devices()
-    count = math.gcd(batch, len(devices)) or 1
+    """1-D mesh (axis ``"batch"``) over the first ``gcd(batch, devices)`` devices.
+
+    Under ``jax.distributed`` (several processes) the mesh spans every process's devices, and
+    ``batch`` must divide evenly over them (callers check).
+    """
+    devices = jax.devices()
+    count = len(devices) if jax.process_count() > 1 else (math.gcd(batch, len(devices)) or 1)
     return Mesh(np.asarray(devices[:count]), (AXIS,))
 
 
