@@ -1,9 +1,9 @@
-"""Steady wind farm flow: turbines swept upstream to downstream in one compiled ``lax.scan``.
+"""Steady wind farm flow: turbines swept upstream to downstream, many conditions at once.
 
 For one inflow condition (direction, speed, turbulence intensity) the layout is rotated so the
 wind blows towards +x (meteorological direction, 270 deg = from the west, rotation about the
-centre of the layout's bounding box), turbines are sorted by downstream position, and a
-``lax.scan`` visits them in that order. Each turbine sees the free stream (power-law shear
+centre of the layout's bounding box), turbines are ranked by downstream position (``n^2``
+comparisons, no sort), and the sweep visits them in that order. Each turbine sees the free stream (power-law shear
 ``U (z / z_hub)^shear``) minus the sum-of-squares of the deficits of the turbines already
 visited, sampled on a 3x3 grid of rotor points spanning half the rotor diameter; its
 rotor-average (cubic-mean) velocity sets its thrust coefficient, and its wake is added to every
@@ -12,7 +12,10 @@ downstream rotor point. The turbulence intensity at each rotor point is the larg
 ``TI+`` from Crespo-Hernandez (within 15 D downstream and 2 D laterally), as in FLORIS 4's
 ``sequential_solver``.
 
-``solve_condition`` is the single-condition kernel; :func:`farm_power` vmaps it over conditions.
+:func:`solve_conditions` is the kernel: a batch of conditions with the batch axis last in memory
+(vectorised along it), in tiles of ``BATCH_TILE`` for large batches. :func:`solve_condition` is
+one condition, :func:`vmappable_solve_condition` the per-copy form whose ``jax.vmap`` runs the
+batch kernel, and :func:`farm_power` the public entry point.
 """
 
 from __future__ import annotations
