@@ -41,6 +41,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from twingym.agents.networks import MLPParams, init_mlp, mlp_apply, mlp_to_dense_layers
 from twingym.agents.normalization import CLIP, EPSILON, RunningStats
 from twingym.agents.policy_spec import PolicySpec
+from twingym.agents.sharding import batch_mesh, batch_sharding, replicated
 from twingym.envs import spaces
 from twingym.envs.core import TwinEnv
 from twingym.envs.param_mixture import ParamMixture
@@ -457,15 +458,16 @@ def make_train(hp: JaxPPOParams, env: TwinEnv, env_params: Any, total_steps: int
 
     sharding = None
     ndev = jax.device_count()  # every process's devices (jax.distributed), the local ones otherwise
+    if jax.process_count() > 1 and n % ndev:
+        raise ValueError(f"agent.num_envs ({n}) must be divisible by the {ndev} devices")
+    mesh = batch_mesh(n)
     if shard is None:
-        shard = ndev > 1
-    if shard and ndev > 1:
-        if n % ndev:
-            raise ValueError(f"agent.num_envs ({n}) must be divisible by the {ndev} devices")
-        sharding = _state_sharding(jax.eval_shape(init, jax.random.PRNGKey(0)))
-        replicated = _replicated()
+        shard = mesh.size > 1
+    if shard and mesh.size > 1:
+        sharding = _state_sharding(jax.eval_shape(init, jax.random.PRNGKey(0)), mesh)
+        replicated_sharding = replicated(mesh)
         init_jit = jax.jit(init, out_shardings=sharding)
-        chunk_jit = jax.jit(jax.vmap(chunk_one), in_shardings=(sharding,), out_shardings=(sharding, replicated),
+        chunk_jit = jax.jit(jax.vmap(chunk_one), in_shardings=(sharding,), out_shardings=(sharding, replicated_sharding),
                             donate_argnums=0)
     else:
         init_jit = jax.jit(init)
@@ -474,27 +476,10 @@ def make_train(hp: JaxPPOParams, env: TwinEnv, env_params: Any, total_steps: int
                     num_chunks=num_chunks, updates_per_chunk=upc, steps_per_update=batch, sharding=sharding)
 
 
-def _mesh():
-    """A 1-D mesh ``env`` over all devices of all processes."""
-    from jax.sharding import Mesh
-
-    return Mesh(np.asarray(jax.devices()), ("env",))
-
-
-def _replicated():
-    from jax.sharding import NamedSharding, PartitionSpec
-
-    return NamedSharding(_mesh(), PartitionSpec())
-
-
-def _state_sharding(abstract: RunnerState) -> RunnerState:
+def _state_sharding(abstract: RunnerState, mesh) -> RunnerState:
     """Shardings: env-batch fields split along axis 1 (after the seed axis), the rest replicated."""
-    from jax.sharding import NamedSharding, PartitionSpec
-
-    mesh = _mesh()
-    replicated = NamedSharding(mesh, PartitionSpec())
-    split = NamedSharding(mesh, PartitionSpec(None, "env"))
-    tree = jax.tree.map(lambda _: replicated, abstract)
+    tree = jax.tree.map(lambda _: replicated(mesh), abstract)
+    split = batch_sharding(mesh, axis=1)
     return tree.replace(**{f: jax.tree.map(lambda _: split, getattr(abstract, f)) for f in ENV_BATCH_FIELDS})
 
 

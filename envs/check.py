@@ -17,7 +17,10 @@ reason to skip. :data:`CHECKS` lists them in order:
 - ``baselines_in_action_space``: every baseline acts inside the action space, and the reference
   baseline is one of them;
 - ``labels_cover_components``: one unique ``(asset, name)`` label per observation/action component;
-- ``scenarios_valid``: ``nominal`` is a scenario and every scenario's first observation is finite.
+- ``scenarios_valid``: ``nominal`` is a scenario and every scenario's first observation is finite;
+- ``nonfinite_actions``: a NaN or infinite action component steps exactly like the twin's
+  ``safe_action`` there, with ``info["nonfinite_action"]`` counting it and 1 per component added to
+  the cost (an integer action space refuses a non-finite value in the Gymnasium adapter).
 
 ``twingym envs check ID_OR_MODULE:CLASS`` runs the same from the command line.
 """
@@ -241,6 +244,42 @@ def _scenarios_valid(t: TwinUnderCheck) -> str | None:
     return None
 
 
+def _nonfinite_actions(t: TwinUnderCheck) -> str | None:
+    from twingym.envs.adapters import GymnasiumEnv
+
+    space = t.env.action_space(t.params)
+    single = GymnasiumEnv(t.env, params=t.params)
+    single.reset(seed=0)
+    if not jnp.issubdtype(space.dtype, jnp.floating):
+        try:
+            single.step(np.full(space.shape, np.nan))
+        except ValueError as exc:
+            assert "non-finite action" in str(exc), f"unclear refusal of a NaN action: {exc}"
+            return None
+        raise AssertionError("a NaN action for an integer action space was not refused")
+    _, state = t.env.reset(jax.random.key(0), t.params)
+    action = space.sample(jax.random.key(1))
+    safe = t.env.safe_action(state, action, t.params)
+    assert space.to_gymnasium().contains(np.asarray(safe, dtype=space.dtype).reshape(space.shape)), \
+        f"safe_action {safe} is outside the action space"
+    flat, safe_flat = action.reshape(-1), jnp.asarray(safe).reshape(-1)
+    bad = flat.at[0].set(jnp.nan).at[-1].set(jnp.inf).reshape(action.shape)
+    fixed = flat.at[0].set(safe_flat[0]).at[-1].set(safe_flat[-1]).reshape(action.shape)
+    n_bad = 1 if action.size == 1 else 2
+    step = jax.jit(t.env.step)
+    out_bad = jax.device_get(step(jax.random.key(2), state, bad, t.params))
+    out_ref = jax.device_get(step(jax.random.key(2), state, fixed, t.params))
+    np.testing.assert_array_equal(out_bad[0], out_ref[0], err_msg="a NaN action did not step like the safe one")
+    assert int(out_bad[5]["nonfinite_action"]) == n_bad and int(out_ref[5]["nonfinite_action"]) == 0, \
+        "info['nonfinite_action'] does not count the replaced components"
+    assert abs(float(out_bad[5]["cost"]) - float(out_ref[5]["cost"]) - n_bad) < 1e-4, \
+        "each replaced component must add 1 to info['cost']"
+    obs, reward, *_, info = single.step(np.full(space.shape, np.nan, dtype=np.float32))
+    assert single.observation_space.contains(obs) and np.isfinite(reward), "NaN action gave a bad step"
+    assert info["nonfinite_action"] == action.size, "the Gymnasium adapter lost the non-finite count"
+    return None
+
+
 #: the env kit, in the order it runs: name -> check
 CHECKS: dict[str, Callable[[TwinUnderCheck], str | None]] = {
     "gymnasium_check_env": _gymnasium_check_env,
@@ -254,6 +293,7 @@ CHECKS: dict[str, Callable[[TwinUnderCheck], str | None]] = {
     "baselines_in_action_space": _baselines_in_action_space,
     "labels_cover_components": _labels_cover_components,
     "scenarios_valid": _scenarios_valid,
+    "nonfinite_actions": _nonfinite_actions,
 }
 
 

@@ -215,9 +215,7 @@ class TwinEnv(Generic[StateT, ParamsT]):
         terminated = jnp.asarray(terminated, dtype=jnp.bool_)
         truncated = jnp.asarray(truncated, dtype=jnp.bool_) & ~terminated
         done = terminated | truncated
-        obs_re, state_re = self.reset_env(key_reset, params)
-        state = jax.tree.map(lambda r, s: jnp.where(done, r, s), state_re, state_st)
-        obs = jnp.where(done, obs_re, obs_st)
+        obs, state = _reset_where_done(self, key_reset, params, done, obs_st, state_st)
         info = dict(info)
         info["cost"] = (jnp.asarray(info["cost"], dtype=jnp.float32)
                         + NONFINITE_ACTION_COST * nonfinite.astype(jnp.float32))
@@ -246,6 +244,43 @@ class TwinEnv(Generic[StateT, ParamsT]):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.id}>"
+
+
+def _reset_where_done(env: TwinEnv, key: jax.Array, params: Any, done: jax.Array, obs: Obs,
+                      state: Any) -> tuple[Obs, Any]:
+    """``(obs, state)``, replaced by ``env.reset_env(key, params)`` where ``done``.
+
+    Per copy, the reset is computed and selected. Under ``jax.vmap`` (a batch of copies) the
+    batch's resets run only when at least one copy is done (``lax.cond`` on ``any(done)``):
+    a step where no episode ends pays nothing for them. Same values either way; each copy's
+    new episode comes from its own key.
+    """
+    typed = jnp.issubdtype(key.dtype, jax.dtypes.prng_key)  # custom_vmap takes plain arrays
+    impl = jax.random.key_impl(key) if typed else None
+    key_data = jax.random.key_data(key) if typed else key
+
+    def select(key_data, params, done, obs, state):
+        key = jax.random.wrap_key_data(key_data, impl=impl) if typed else key_data
+        obs_re, state_re = env.reset_env(key, params)
+        pick = lambda r, s: jnp.where(done, r, s)  # noqa: E731
+        return pick(obs_re, obs), jax.tree.map(pick, state_re, state)
+
+    fn = jax.custom_batching.custom_vmap(select)
+
+    @fn.def_vmap
+    def _batched(axis_size, in_batched, key_data, params, done, obs, state):
+        key_b, params_b, done_b, obs_b, state_b = in_batched
+        axes = lambda tree: jax.tree.map(lambda b: 0 if b else None, tree)  # noqa: E731
+        full = lambda a, b: a if b else jnp.broadcast_to(a, (axis_size, *jnp.shape(a)))  # noqa: E731
+        obs = full(obs, obs_b)
+        state = jax.tree.map(full, state, state_b)
+        done = full(done, done_b)
+        batched = jax.vmap(select, in_axes=(axes(key_b), axes(params_b), 0, 0, 0))
+        out = jax.lax.cond(jnp.any(done), lambda: batched(key_data, params, done, obs, state),
+                           lambda: (obs, state))
+        return out, jax.tree.map(lambda _: True, out)
+
+    return fn(key_data, params, done, obs, state)
 
 
 def param_names(params: Any) -> list[str]:

@@ -147,6 +147,15 @@ def enforce_offered_channels(server: Any, plan: SecurityPlan) -> ChannelGate:
     return gate
 
 
+def require_gate(server: Any, gate: ChannelGate) -> None:
+    """Raise ``RuntimeError`` unless the started ``server`` consults ``gate`` for new channels (a
+    guard against an asyncua release that stops sharing its policy list)."""
+    listening = getattr(getattr(server, "bserver", None), "_policies", None)
+    if listening is None or not any(p is gate for p in listening):
+        raise RuntimeError("the OPC UA server does not enforce its security policy (asyncua's channel "
+                           "policy list changed); refusing to serve")
+
+
 class LoginThrottle:
     """Slows down password guessing without ever blocking the server's event loop.
 

@@ -58,6 +58,7 @@ from twingym.live.security import (
     SecurityPlan,
     enforce_offered_channels,
     plan_security,
+    require_gate,
 )
 from twingym.live.twin_runtime import CONTROL_MODES, Fault, LiveTwin, StepOutcome
 from twingym.live.write_gate import SetpointRule, WriteGate
@@ -410,6 +411,7 @@ class LiveTwinServer:
 
         try:
             async with server:
+                require_gate(server, self.channel_gate)
                 await self._write(server, self._ids["Status"], "running", ua.VariantType.String)
                 self.ready = True
                 if on_ready is not None:

@@ -30,7 +30,7 @@ def test_envs_lists_builtin_twins_with_spaces():
         assert twin_id in out.stdout
 
 
-@pytest.mark.parametrize("twin_id", ["WindFarm-v0", "AssemblyCell-v0"])
+@pytest.mark.parametrize("twin_id", ["WindFarm-v0", "AssemblyCell-v0", "WindTurbine-v0", "PowerGrid-v0"])
 def test_envs_info_shows_spaces_labels_params_with_units_scenarios_and_baselines(twin_id, capsys):
     from twingym.envs import make
 
@@ -46,10 +46,10 @@ def test_envs_info_shows_spaces_labels_params_with_units_scenarios_and_baselines
         assert name in out
     assert f"{env.reference_baseline} (reference)" in out
     rows = {line.split("│")[1].strip(): line for line in out.splitlines() if line.count("│") == 4}
-    if twin_id == "WindFarm-v0":  # a parameter, its default and its unit from the params class
-        assert "0.3" in rows["yaw_rate"] and "deg/s" in rows["yaw_rate"]
-    else:
-        assert "kW" in rows["standby_kw"] and "0.3" in rows["standby_kw"]
+    expected = {"WindFarm-v0": ("yaw_rate", "0.3", "deg/s"), "AssemblyCell-v0": ("standby_kw", "0.3", "kW"),
+                "WindTurbine-v0": ("rotor_radius", "63", "m"), "PowerGrid-v0": ("br_x", "array(", "pu")}
+    name, default, unit = expected[twin_id]  # a parameter, its default and its unit from the params class
+    assert default in rows[name] and unit in rows[name]
 
 
 @pytest.mark.parametrize("args, needle", [

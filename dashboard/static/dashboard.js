@@ -124,9 +124,11 @@ class WindFarmView {
     const gamma = ((wd - heading + 540) % 360 - 180) * Math.PI / 180;        // misalignment, rad
     const down = (wd + 180) * Math.PI / 180;                                 // bearing the wind blows to
     const dx = Math.sin(down), dy = Math.cos(down);                           // east, north
-    // the rotor pushes the flow along its axis (bearing heading + 180): the wake leans that way
-    const lean = -Math.sign(gamma) || 0;
-    const lx = dy * lean, ly = -dx * lean;                                    // lateral unit, towards the lean
+    // the rotor's force on the flow points upstream along its axis, so the wake is pushed to the side
+    // opposite the axis's downstream lean: to the right of the flow (looking downstream) when gamma > 0,
+    // as in FLORIS (wind from 270 deg, positive yaw: wake towards -y)
+    const lean = Math.sign(gamma) || 0;
+    const lx = dy * lean, ly = -dx * lean;                                    // right of the flow when lean > 0
     const ct = 0.8, skew = 0.3 * Math.abs(gamma) / Math.cos(gamma) * (1 - Math.sqrt(Math.max(0, 1 - ct * Math.cos(gamma))));
     const D = this.D, len = 8 * D, pts = [];
     const x = this.s.x[j], y = this.s.y[j];

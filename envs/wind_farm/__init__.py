@@ -14,6 +14,7 @@ from twingym.envs.wind_farm.farm import (
     flow_at_points,
     rotate_to_wind,
     solve_condition,
+    solve_conditions,
 )
 from twingym.envs.wind_farm.layouts import custom_layout, grid_layout, random_layout
 from twingym.envs.wind_farm.types import WindFarmParams, WindFarmState
@@ -31,4 +32,5 @@ __all__ = [
     "random_layout",
     "rotate_to_wind",
     "solve_condition",
+    "solve_conditions",
 ]

@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from twingym.envs.core import Baseline
-from twingym.envs.wind_farm.farm import FarmModel, solve_condition
+from twingym.envs.wind_farm.farm import FarmModel, solve_conditions
 
 WD_STEP = 3.0                                     # deg between direction bins (full circle)
 WS_BINS = (4.0, 7.0, 10.0, 13.0)                  # m/s
@@ -42,9 +42,7 @@ def cache_dir() -> Path:
 
 def _objective_terms(model: FarmModel, x, y, wd, ws, ti, yaw, max_offset, load_weight):
     """Per-condition objective: power fraction minus the env's load proxy."""
-    def one(d, s, g):
-        return solve_condition(model, x, y, d, s, ti, g).power
-    power = jax.vmap(one)(wd, ws, yaw)                          # (m, n)
+    power = solve_conditions(model, x, y, wd, ws, jnp.broadcast_to(ti, wd.shape), yaw).power  # (m, n)
     rated = x.shape[0] * jnp.max(model.turbine.power)
     return power.sum(1) / rated - load_weight * jnp.mean((yaw / max_offset) ** 2, axis=1)
 

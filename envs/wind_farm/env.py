@@ -72,7 +72,7 @@ from twingym.envs.wind_farm.farm import (
     FarmModel,
     free_stream_rotor_velocity,
     rotate_to_wind,
-    solve_condition,
+    vmappable_solve_condition,
 )
 from twingym.envs.wind_farm.types import WindFarmParams, WindFarmState
 
@@ -162,8 +162,8 @@ class WindFarm(TwinEnv[WindFarmState, WindFarmParams]):
         lag = jnp.clip(jnp.round(params.wake_delay * reach / (ws * params.dt)), 0, YAW_HISTORY - 1)
         hist = jnp.clip(state.yaw_hist, -80.0, 80.0)
         wake_yaw = hist[lag.astype(jnp.int32), jnp.arange(n)][:, None]  # (source, 1)
-        sol = solve_condition(params.model, params.layout_x, params.layout_y, wd, ws, state.ti,
-                              gamma, wake_yaw=wake_yaw)
+        sol = vmappable_solve_condition(params.model, params.layout_x, params.layout_y, wd, ws,
+                                        state.ti, gamma, wake_yaw)
         return sol.power * params.power_curve_scale, sol.rotor_velocity
 
     def _rated_farm_power(self, params: WindFarmParams) -> jax.Array:

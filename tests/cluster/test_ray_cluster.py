@@ -28,6 +28,11 @@ run: {progress: false}
 
 @pytest.fixture(scope="module")
 def cluster():
+    from ray._private.utils import get_dashboard_dependency_error
+
+    missing = get_dashboard_dependency_error()
+    if missing:  # the state API needs the dashboard (pyproject asks for ray[default])
+        pytest.skip(f"ray[default] is not installed ({missing})")
     with two_node_cluster() as c:
         yield c
 

@@ -14,13 +14,10 @@ actions are replaced by the safe action and counted in the cost.
 from __future__ import annotations
 
 import gymnasium
-import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 import twingym.envs as twin_envs
 from gymnasium.vector import AutoresetMode
-from twingym.envs.adapters import GymnasiumEnv
 from twingym.envs.check import CHECKS, TwinUnderCheck, run_check
 from vector_parity import assert_same_as_sync_vector_env
 
@@ -94,34 +91,3 @@ def test_registration_carries_episode_length_and_env_checker(twin):
         wrappers.append(type(env).__name__)
         env = env.env
     assert "PassiveEnvChecker" in wrappers and "TimeLimit" in wrappers
-
-
-def test_nonfinite_actions_take_the_safe_action_and_cost(twin, overrides):
-    twin_id, env, params = twin
-    space = env.action_space(params)
-    if not jnp.issubdtype(space.dtype, jnp.floating):
-        with pytest.raises(ValueError, match="non-finite action"):
-            single = GymnasiumEnv(twin_id, **overrides)
-            single.reset(seed=0)
-            single.step(np.full(space.shape, np.nan))
-        return
-    _, state = env.reset(jax.random.key(0), params)
-    action = space.sample(jax.random.key(1))
-    key = jax.random.key(2)
-    step = jax.jit(env.step)
-    safe = env.safe_action(state, action, params)
-    assert space.to_gymnasium().contains(np.asarray(safe, dtype=space.dtype)), "safe action outside the space"
-    bad = action.reshape(-1).at[0].set(jnp.nan).at[-1].set(jnp.inf).reshape(action.shape)
-    fixed = action.reshape(-1).at[0].set(safe.reshape(-1)[0]).at[-1].set(safe.reshape(-1)[-1])
-    n_bad = 1 if action.size == 1 else 2
-    out_bad = jax.device_get(step(key, state, bad, params))
-    out_ref = jax.device_get(step(key, state, fixed.reshape(action.shape), params))
-    np.testing.assert_array_equal(out_bad[0], out_ref[0])
-    assert np.all(np.isfinite(out_bad[0])) and np.isfinite(out_bad[2])
-    assert int(out_bad[5]["nonfinite_action"]) == n_bad and int(out_ref[5]["nonfinite_action"]) == 0
-    assert float(out_bad[5]["cost"]) == pytest.approx(float(out_ref[5]["cost"]) + n_bad)
-    single = GymnasiumEnv(twin_id, **overrides)
-    single.reset(seed=0)
-    obs, reward, *_, info = single.step(np.full(space.shape, np.nan, dtype=np.float32))
-    assert single.observation_space.contains(obs) and np.isfinite(reward)
-    assert info["nonfinite_action"] == action.size and info["cost"] >= action.size

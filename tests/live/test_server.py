@@ -243,3 +243,30 @@ def test_password_file_readable_by_others_is_warned_about(tmp_path, capsys):
     secret.chmod(0o600)
     assert read_password("operator", secret) == "s3cret"
     assert capsys.readouterr().err == ""
+
+
+def test_slow_publication_does_not_hold_back_the_twin_clock(tmp_path, monkeypatch):
+    """Publishing (what many readers slow down) takes 1 s per step here; the clock still runs its 25
+    steps, records each one, and the readers get the newest step, skipping the ones in between."""
+    from live_helpers import start_thread
+    from twingym.live import free_port
+    from twingym.live.server import LiveTwinServer
+
+    publish = LiveTwinServer._publish
+    published: list[int] = []
+    port = free_port()
+
+    async def slow_publish(self, server, out):
+        await publish(self, server, out)
+        if self.config.port == port:  # only this test's server (others may share the process)
+            published.append(out.step)
+            await asyncio.sleep(1.0)
+
+    monkeypatch.setattr(LiveTwinServer, "_publish", slow_publish)
+    handle = start_thread(tmp_path, port=port, speed=25.0, steps=25)   # ToyTank dt 1 s: a step per 40 ms
+    handle._thread.join(120)
+    summary = handle.stop()
+    assert summary.steps == 25 and summary.stopped_by == "steps"
+    assert [r["step"] for r in read_record(handle.record_path) if r["event"] == "step"] == list(range(1, 26))
+    assert published == sorted(published) and published[-1] == 25   # the last step reaches the readers
+    assert summary.skipped_publications == 25 - len(published) > 0

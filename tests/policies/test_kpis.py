@@ -62,10 +62,12 @@ def test_wake_loss_recovered_and_the_report_rows() -> None:
     assert "energy produced [MWh]" in html and "wake loss recovered" in html and "+50 [+50, +50] %" in html
     rows = validation_rows(record, True, [])
     names = [r.name for r in rows]
-    assert "nominal: energy produced, policy - greedy" in names
+    assert "nominal: energy produced" in names and "  policy - greedy" in names
     assert all("." not in r.name.split(":")[0] for r in rows)          # no internal dotted keys
-    energy = next(r for r in rows if r.name == "nominal: energy produced, policy - greedy")
-    assert energy.unit == "MWh" and energy.figure.startswith("+4.5")
+    energy = rows[names.index("nominal: energy produced") + 1]
+    assert energy.name == "  policy - greedy" and energy.unit == "MWh, 95 % CI" and energy.figure.startswith("+4.5")
+    assert "nominal: energy without wakes" in names                   # exogenous: no difference row
+    assert names[names.index("nominal: energy without wakes") + 1] != "  policy - greedy"
     assert summary_table(rows).row_count == len(rows)
 
 

@@ -9,8 +9,8 @@ at one, ``rate_N / (N * rate_1)`` (1.0 is linear).
   (``--xla_force_host_platform_device_count=2``, the batch sharded); 2 processes of one device each
   (``jax.distributed`` on localhost, gloo collectives). Rate: env steps per second of whole chunks
   after a compiling warm-up chunk.
-- RLlib PPO: one env runner per node on a real local Ray cluster of 1 and then 2 nodes
-  (:mod:`twingym.bench.local_cluster`); rate: env steps sampled per second of ``algo.train()``
+- RLlib PPO: one env runner, then one per node, on a real local Ray cluster of 2 nodes of one CPU
+  each (:mod:`twingym.bench.local_cluster`); rate: env steps sampled per second of ``algo.train()``
   (sampling and the learner update together).
 
 On a CPU machine the "devices" share its cores: XLA's host devices and the extra process only
@@ -106,7 +106,7 @@ def _rllib_rate(address: str, runners: int, iterations: int) -> float:
                               num_gpus_per_learner=0)
     with ray_session(address):
         deadline = time.time() + 60
-        while sum(n["Alive"] for n in ray.nodes()) < runners and time.time() < deadline:
+        while sum(n["Alive"] for n in ray.nodes()) < 2 and time.time() < deadline:
             time.sleep(1)
         host, pg = rllib.start_host(hp, TWIN, {}, seed=0)
         try:
@@ -127,12 +127,12 @@ def _rllib_rate(address: str, runners: int, iterations: int) -> float:
 
 
 def rllib_records(iterations: int) -> list[Record]:
+    """One env runner, then two, on one local two-node cluster (one CPU per node, so the two runners
+    sit on different nodes and the single runner on one of them)."""
     from twingym.bench.local_cluster import two_node_cluster
 
-    rates = {}
-    for nodes in (1, 2):
-        with two_node_cluster(nodes=nodes, dashboard=False) as cluster:
-            rates[nodes] = _rllib_rate(cluster.address, nodes, iterations)
+    with two_node_cluster(nodes=2, dashboard=False) as cluster:
+        rates = {n: _rllib_rate(cluster.address, n, iterations) for n in (1, 2)}
     return [record(f"rllib_ppo {TWIN} env steps/s: {n} node(s), 1 env runner each", "steps/s", rates[n],
                    "1 node", rates[1], batch=RLLIB_ENVS_PER_RUNNER * n, nodes=n,
                    efficiency=rates[n] / (n * rates[1])) for n in (1, 2)]

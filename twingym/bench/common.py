@@ -17,6 +17,8 @@ import jax
 from rich.console import Console
 from rich.table import Table
 
+from twingym.agents.sharding import batch_mesh, constrain_batch
+
 Record = dict[str, Any]
 
 
@@ -40,16 +42,18 @@ def best_time(fn: Callable[[], Any], repeats: int = 3, min_seconds: float = 0.2)
 
 @partial(jax.jit, static_argnums=(0, 2, 3))
 def _scan_steps(env, params, batch: int, steps: int, key):
-    keys = jax.random.split(key, batch)
+    mesh = batch_mesh(batch)  # the batch split over every local device
+    keys = constrain_batch(jax.random.split(key, batch), mesh)
     _, state = jax.vmap(env.reset, in_axes=(0, None))(keys, params)
     space = env.action_space(params)
     step = jax.vmap(env.step, in_axes=(0, 0, 0, None))
 
     def body(state, k):
         k_act, k_step = jax.random.split(k)
-        actions = jax.vmap(space.sample)(jax.random.split(k_act, batch))
-        _, state, reward, *_ = step(jax.random.split(k_step, batch), state, actions, params)
-        return state, reward.sum()
+        actions = jax.vmap(space.sample)(constrain_batch(jax.random.split(k_act, batch), mesh))
+        keys = constrain_batch(jax.random.split(k_step, batch), mesh)
+        _, state, reward, *_ = step(keys, state, actions, params)
+        return constrain_batch(state, mesh), reward.sum()
 
     state, rewards = jax.lax.scan(body, state, jax.random.split(key, steps))
     return rewards.sum()
@@ -57,6 +61,8 @@ def _scan_steps(env, params, batch: int, steps: int, key):
 
 def env_scan_throughput(env, params, batch: int, steps: int = 100, repeats: int = 3) -> float:
     """Env steps per second (``batch`` copies x ``steps`` in one jitted ``lax.scan``, random actions).
+
+    The batch is split over the local devices (:func:`twingym.agents.sharding.batch_mesh`).
 
     Compilation is excluded (one warm-up call); the reset inside the timed call is amortised over
     ``steps``.
@@ -100,7 +106,8 @@ def machine_info() -> dict[str, Any]:
     return {"machine": f"{platform.node()} {platform.processor() or platform.machine()}",
             "cpu_count": os.cpu_count(), "python": platform.python_version(),
             "jax": jax.__version__, "jax_backend": jax.default_backend(),
-            "devices": [str(d) for d in jax.devices()]}
+            "devices": [str(d) for d in jax.devices()],
+            "device": f"{jax.device_count()} x {jax.devices()[0].device_kind}"}
 
 
 def env_throughput_records(twin_id: str, env, params, batches=(1, 64, 1024, 16384), steps: int = 100,
@@ -121,7 +128,7 @@ def print_records(records: list[Record], title: str) -> None:
     for col in ("metric", "batch", "ours", "peer", "peer value", "ratio", "notes"):
         table.add_column(col, justify="right" if col not in ("metric", "peer", "notes") else "left")
     base = {"metric", "unit", "ours", "peer_name", "peer", "ratio", "batch", "section", "machine",
-            "jax_backend"}
+            "jax_backend", "device"}
     for r in records:
         notes = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
                           for k, v in r.items() if k not in base)

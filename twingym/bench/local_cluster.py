@@ -68,15 +68,19 @@ class TwoNodeCluster:
         return proc
 
     def client_env(self) -> dict[str, str]:
-        """Environment of every process of this cluster and of its drivers: its own temp root and
-        its own authentication token (Ray's token mode, with a token file in :attr:`root`)."""
-        token = self.root / "auth_token"
+        """Environment of every process of this cluster and of its drivers: its own temp root, and
+        Ray's token authentication with the user's token (``~/.ray/auth_token``) when there is one,
+        else a token file in :attr:`root`. (Ray caches the token once per process, so every cluster
+        a process talks to must share it.)"""
+        token = Path.home() / ".ray" / "auth_token"
         if not token.is_file():
-            token.write_text(secrets.token_hex(32))
+            token = self.root / "auth_token"
+            if not token.is_file():
+                token.write_text(secrets.token_hex(32))
         return {"RAY_TMPDIR": str(self.root / "sys"), "RAY_AUTH_MODE": "token",
                 "RAY_AUTH_TOKEN_PATH": str(token)}
 
-    def start(self, timeout_s: float = 90.0, nodes: int = 2, dashboard: bool = True) -> TwoNodeCluster:
+    def start(self, timeout_s: float = 180.0, nodes: int = 2, dashboard: bool = True) -> TwoNodeCluster:
         ports = free_ports(2 * len(_NODE_PORT_FLAGS) + len(_HEAD_PORT_FLAGS))
         head, node2, (port, dash, client) = ports[:6], ports[6:12], ports[12:]
         self.address = f"127.0.0.1:{port}"
@@ -95,15 +99,18 @@ class TwoNodeCluster:
 
     def _wait(self, ready, timeout_s: float, what: str) -> None:
         deadline = time.time() + timeout_s
+        last_error = ""
         while time.time() < deadline:
             for proc in self.procs:
                 if proc.poll() is not None:
                     raise RuntimeError(f"ray {what} exited ({proc.returncode}):\n{self.logs()}")
-            with contextlib.suppress(Exception):
+            try:
                 if ready():
                     return
+            except Exception as exc:  # not up yet: retry until the deadline
+                last_error = f"{type(exc).__name__}: {exc}"
             time.sleep(1.0)
-        raise TimeoutError(f"ray {what} not ready after {timeout_s:.0f} s:\n{self.logs()}")
+        raise TimeoutError(f"ray {what} not ready after {timeout_s:.0f} s ({last_error[:500]}):\n{self.logs()}")
 
     def logs(self, lines: int = 15) -> str:
         """The last lines of each node's ``ray start`` output."""
@@ -148,6 +155,7 @@ def two_node_cluster(nodes: int = 2, dashboard: bool = True):
     saved = {k: os.environ.get(k) for k in (*cluster.client_env(), "RAY_ADDRESS")}
     os.environ.update(cluster.client_env())
     os.environ.pop("RAY_ADDRESS", None)
+    _reload_ray_config()
     try:
         yield cluster.start(nodes=nodes, dashboard=dashboard)
     finally:
@@ -157,3 +165,12 @@ def two_node_cluster(nodes: int = 2, dashboard: bool = True):
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+        _reload_ray_config()
+
+
+def _reload_ray_config() -> None:
+    """Make an already imported Ray re-read ``RAY_AUTH_MODE`` (it reads its config once per process)."""
+    if "ray" in sys.modules:
+        from ray._raylet import Config
+
+        Config.initialize("")

@@ -68,3 +68,21 @@ def matmul_peak_flops(n: int = 1024, dtype: Any = jnp.float32, repeats: int = 3)
 def fraction(achieved: float, limit: float) -> float | None:
     """``achieved / limit`` (None when the limit is unknown or zero)."""
     return achieved / limit if limit and limit > 0 else None
+
+
+def step_cost(env: Any, params: Any, batch: int) -> Cost:
+    """XLA's cost of one batched ``env.step`` over ``batch`` copies, per copy."""
+    keys = jax.random.split(jax.random.key(0), batch)
+    _, state = jax.vmap(env.reset, in_axes=(0, None))(keys, params)
+    actions = jax.vmap(env.action_space(params).sample)(keys)
+    step = jax.vmap(env.step, in_axes=(0, 0, 0, None))
+    cost = compiled_cost(lambda k, s, a: step(k, s, a, params), keys, state, actions)
+    return Cost(*(c / batch for c in cost))
+
+
+def flop_roofline_fields(steps_per_second: float, cost: Cost, peak_flops: float) -> dict[str, float]:
+    """Record fields placing a step rate against the matmul peak: achieved flop/s and its fraction."""
+    achieved = steps_per_second * cost.flops
+    return {"flops_per_step": cost.flops, "transcendentals_per_step": cost.transcendentals,
+            "achieved_gflops": achieved / 1e9, "matmul_peak_gflops": peak_flops / 1e9,
+            "fraction_of_matmul_peak": fraction(achieved, peak_flops)}

@@ -21,6 +21,7 @@ import jax
 from rich.console import Console
 
 from twingym.bench.common import Record, env_scan_throughput, machine_info, print_records, record
+from twingym.bench.roofline import flop_roofline_fields, matmul_peak_flops, step_cost
 
 console = Console()
 QUICK_BATCHES = (1024,)  # --quick: one batch size (the full run: 1 to 16,384)
@@ -28,7 +29,9 @@ FULL_BATCHES = (1, 64, 1024, 16384)
 
 
 def env_section(quick: bool) -> list[Record]:
-    """Each built-in twin: jitted-scan steps/s vs its gymnasium loop and vs gymnax CartPole."""
+    """Each built-in twin: jitted-scan steps/s vs its gymnasium loop and vs gymnax CartPole, with
+    the flops XLA counts in one step, the flop/s achieved and their fraction of the matmul peak
+    measured in the same run."""
     from twingym.bench.common import gym_loop_throughput
     from twingym.bench.reference import cartpole_throughput
     from twingym.envs import BUILTIN_TWINS, make
@@ -36,14 +39,16 @@ def env_section(quick: bool) -> list[Record]:
     batches = QUICK_BATCHES if quick else FULL_BATCHES
     steps = 20 if quick else 100
     cartpole = {b: cartpole_throughput(b, steps=steps) for b in batches}
+    peak = matmul_peak_flops(repeats=1 if quick else 3)
     records: list[Record] = []
     for twin_id in sorted(BUILTIN_TWINS):
         env, params = make(twin_id)
         loop = gym_loop_throughput(twin_id, steps=50 if quick else 300)
         for batch in batches:
             rate = env_scan_throughput(env, params, batch, steps=steps, repeats=1 if quick else 3)
+            limit = flop_roofline_fields(rate, step_cost(env, params, batch), peak)
             records.append(record(f"{twin_id} env steps/s", "steps/s", rate,
-                                  "gymnasium adapter loop", loop, batch=batch))
+                                  "gymnasium adapter loop", loop, batch=batch, **limit))
             records.append(record(f"{twin_id} env steps/s vs trivial JAX env", "steps/s", rate,
                                   "gymnax CartPole-v1", cartpole[batch], batch=batch))
     return records
@@ -86,7 +91,8 @@ def run_bench(quick: bool = False, only: list[str] | None = None, json_path: Pat
     """Run the selected sections; print tables; write JSON. Returns the number of failed sections."""
     info = machine_info()
     console.print(f"[bold]twingym bench[/] ({'quick' if quick else 'full'}) on {info['machine']}, "
-                  f"{info['cpu_count']} CPUs, JAX {info['jax']} backend [bold]{info['jax_backend']}[/]")
+                  f"{info['cpu_count']} CPUs, JAX {info['jax']} backend [bold]{info['jax_backend']}[/], "
+                  f"devices {info['device']}")
     unknown = sorted(set(only or []) - set(SECTIONS))
     if unknown:
         raise ValueError(f"unknown bench section(s) {', '.join(unknown)}; valid: {', '.join(SECTIONS)}")
@@ -114,7 +120,8 @@ def run_bench(quick: bool = False, only: list[str] | None = None, json_path: Pat
     print_records(memory, "memory")
     all_records.extend(memory)
     for r in all_records:
-        r.update({"machine": info["machine"], "jax_backend": info["jax_backend"]})
+        r.update({"machine": info["machine"], "jax_backend": info["jax_backend"],
+                  "device": info["device"]})
     if json_path is not None:
         json_path.parent.mkdir(parents=True, exist_ok=True)
         payload: list[dict[str, Any]] = all_records

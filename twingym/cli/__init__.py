@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import sys
 
-import typer
+from twingym.cli.host_devices import use_every_core
 
-from twingym.cli import (
+use_every_core()  # before anything starts JAX's CPU backend
+
+import typer  # noqa: E402
+
+from twingym.cli import (  # noqa: E402
     bench_cmd,
     dashboard_cmd,
     envs_cmd,
@@ -20,7 +24,7 @@ from twingym.cli import (
     policy_cmd,
     train_cmd,
 )
-from twingym.cli.errors import UserError, run_guarded
+from twingym.cli.errors import UserError, run_guarded  # noqa: E402
 
 app = typer.Typer(
     name="twingym",

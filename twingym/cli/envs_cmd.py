@@ -64,6 +64,45 @@ def show_info(twin_id: str, console: Console) -> None:
     console.print("baselines: " + (", ".join(marks) or "-"), markup=False)
 
 
+def run_kit(twin: str, steps: int, only: list[str] | None) -> None:
+    """``twingym envs check``: the kit on a registered id or a ``MODULE:CLASS``, as a table; exit 1 on
+    a failed check, one line (:class:`UserError`) on a twin that cannot be loaded."""
+    from twingym.cli.errors import UserError
+    from twingym.envs import check_twin, registered
+    from twingym.envs.registry import load_class
+
+    if ":" in twin:
+        import os
+        import sys
+
+        if os.getcwd() not in sys.path:  # MODULE:CLASS resolves from here, as with ``python -m``
+            sys.path.insert(0, os.getcwd())
+        try:
+            target = load_class(twin)()
+        except (ImportError, AttributeError) as exc:
+            raise UserError(f"cannot import {twin}: {exc}") from None
+    elif twin in registered():
+        target = twin
+    else:
+        raise UserError(f"unknown twin {twin!r}: give a registered id ({', '.join(sorted(registered()))}) "
+                        "or MODULE:CLASS")
+    try:
+        results = check_twin(target, checks=only or None, rollout_steps=steps, raise_on_failure=False)
+    except ValueError as exc:  # an unknown --only name
+        raise UserError(str(exc)) from None
+    table = Table(title=f"env kit on {twin}")
+    for column in ("check", "verdict", "detail"):
+        table.add_column(column, no_wrap=column != "detail")
+    style = {"passed": "[green]pass[/]", "failed": "[red]FAIL[/]", "skipped": "[yellow]skip[/]"}
+    for r in results:
+        table.add_row(r.name, style[r.status], escape(r.detail))
+    Console().print(table)
+    failed = [r.name for r in results if r.status == "failed"]
+    if failed:
+        Console(stderr=True).print(f"{twin}: {len(failed)} check(s) failed: {', '.join(failed)}", markup=False)
+        raise typer.Exit(1)
+
+
 def register(app: typer.Typer) -> None:
     envs_app = typer.Typer(help="The registered twins: `twingym envs` lists them, `twingym envs info ID` "
                                 "shows one in full.", invoke_without_command=True)
@@ -103,40 +142,6 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run the env kit on a twin: gymnasium and SB3 checkers, determinism, bounds, batching,
         compilation, adapters, render, baselines, labels and scenarios. Exit 1 when a check fails."""
-        from twingym.cli.errors import UserError
-        from twingym.envs import check_twin, registered
-        from twingym.envs.registry import load_class
-
-        if ":" in twin:
-            import os
-            import sys
-
-            if os.getcwd() not in sys.path:  # MODULE:CLASS resolves from here, as with ``python -m``
-                sys.path.insert(0, os.getcwd())
-            try:
-                env = load_class(twin)()
-            except (ImportError, AttributeError) as exc:
-                raise UserError(f"cannot import {twin}: {exc}") from None
-            target = env
-        elif twin in registered():
-            target = twin
-        else:
-            raise UserError(f"unknown twin {twin!r}: give a registered id ({', '.join(sorted(registered()))}) "
-                            "or MODULE:CLASS")
-        try:
-            results = check_twin(target, checks=only or None, rollout_steps=steps, raise_on_failure=False)
-        except ValueError as exc:  # an unknown --only name
-            raise UserError(str(exc)) from None
-        table = Table(title=f"env kit on {twin}")
-        for column in ("check", "verdict", "detail"):
-            table.add_column(column, no_wrap=column != "detail")
-        style = {"passed": "[green]pass[/]", "failed": "[red]FAIL[/]", "skipped": "[yellow]skip[/]"}
-        for r in results:
-            table.add_row(r.name, style[r.status], escape(r.detail))
-        Console().print(table)
-        failed = [r.name for r in results if r.status == "failed"]
-        if failed:
-            Console(stderr=True).print(f"{twin}: {len(failed)} check(s) failed: {', '.join(failed)}", markup=False)
-            raise typer.Exit(1)
+        run_kit(twin, steps, only)
 
     app.add_typer(envs_app, name="envs")

@@ -36,7 +36,9 @@ class Row:
 def _num(x: Any, digits: int = 4) -> str:
     if x is None or (isinstance(x, float) and not math.isfinite(x)):
         return "n/a"
-    return f"{x:.{digits}g}" if isinstance(x, float) else str(x)
+    if isinstance(x, float) and abs(x) >= 10 ** digits:
+        return f"{x:,.0f}"
+    return f"{x:.{digits}g}" if isinstance(x, float) else (f"{x:,}" if isinstance(x, int) else str(x))
 
 
 def _diff(mean: float, low: float, high: float) -> str:
@@ -50,17 +52,17 @@ def _diff(mean: float, low: float, high: float) -> str:
 def training_rows(train: dict) -> list[Row]:
     """Steps, time, throughput and the final paired evaluation against the reference baseline."""
     rows = [Row("training steps", _num(train.get("env_steps")), "env steps"),
-            Row("training time", _num(train.get("wall_time_s"), 3), "s"),
-            Row("training throughput", _num(train.get("steps_per_s"), 3), "steps/s")]
+            Row("training time", _num(train.get("wall_time_s")), "s"),
+            Row("training throughput", _num(train.get("steps_per_s")), "steps/s")]
     final = train.get("final_eval") or {}
     policy = final.get("policy") or {}
     if policy:
-        rows.append(Row("final evaluation: policy return", _num(policy.get("return_mean")),
-                        f"return over {final.get('episodes', '?')} episodes"))
+        rows.append(Row("final eval: policy return", _num(policy.get("return_mean")),
+                        f"return ({final.get('episodes', '?')} episodes)"))
     ref, diff = final.get("reference"), final.get("difference")
     if ref and diff:
-        rows.append(Row(f"final evaluation: policy - {ref}",
-                        _diff(diff["mean"], diff["ci_low"], diff["ci_high"]), "return, 95 % interval"))
+        rows.append(Row(f"final eval: policy - {ref}",
+                        _diff(diff["mean"], diff["ci_low"], diff["ci_high"]), "return, 95 % CI"))
     return rows
 
 
@@ -75,22 +77,22 @@ def validation_rows(record: ValidationRecord, passed: bool, failed: list[str]) -
         import numpy as np
 
         d = np.asarray(ctrl[POLICY]["returns"]) - np.asarray(ctrl[base]["returns"])
-        rows.append(Row(f"nominal: policy - {base}", _diff(*paired_interval(d)), "return, paired, 95 %"))
+        rows.append(Row(f"nominal: policy - {base}", _diff(*paired_interval(d)), "return, 95 % CI"))
     best = best_baseline(scen)
     for k in record.kpis:
         figures = ctrl[POLICY].get("kpis", {}).get(k["key"])
         if figures is None:
             continue
-        rows.append(Row(f"nominal: {k['name']} (policy)", _num(figures["mean"]), k["unit"]))
-        if best:
-            d = kpi_difference(scen, k["key"], best)
-            if d is not None:
-                rows.append(Row(f"nominal: {k['name']}, policy - {best}", _diff(d.mean, d.low, d.high),
-                                k["unit"]))
+        name = k["name"].split(" (")[0]
+        rows.append(Row(f"nominal: {name}", _num(figures["mean"]), k["unit"]))
+        d = kpi_difference(scen, k["key"], best) if best else None
+        if d is not None and not (d.mean == 0 and d.low == 0 and d.high == 0):   # not exogenous
+            rows.append(Row(f"  policy - {best}", _diff(d.mean, d.low, d.high), f"{k['unit']}, 95 % CI"))
     if best and any(k["key"] == "freestream_energy_mwh" for k in record.kpis):
         d = wake_loss_recovered(scen, best)
         if d is not None:
-            rows.append(Row(f"nominal: wake loss recovered vs {best}", _diff(d.mean, d.low, d.high), "%"))
+            rows.append(Row(f"nominal: wake loss recovered vs {best}", _diff(d.mean, d.low, d.high),
+                            "%, 95 % CI"))
     return rows
 
 
@@ -118,7 +120,7 @@ def summary_rows(train: dict, record: ValidationRecord, passed: bool, failed: li
 
 def summary_table(rows: list[Row], title: str = "twingym pipeline") -> Table:
     table = Table(title=title)
-    table.add_column("what", no_wrap=True)
+    table.add_column("what", overflow="fold")
     table.add_column("figure", justify="right", no_wrap=True)
     table.add_column("unit", no_wrap=True)
     for r in rows:
