@@ -33,8 +33,13 @@ def cluster():
     missing = get_dashboard_dependency_error()
     if missing:  # the state API needs the dashboard (pyproject asks for ray[default])
         pytest.skip(f"ray[default] is not installed ({missing})")
+    import ray
+
     with two_node_cluster() as c:
-        yield c
+        try:
+            yield c
+        finally:
+            ray.shutdown()  # this process's own driver, before the cluster it joined goes away
 
 
 def _config(tmp_path: Path, runners: int, **run: str) -> Path:
