@@ -115,8 +115,8 @@ def test_a_generic_client_reads_units_ranges_descriptions_and_write_codes(serve_
     run(check())
 
 
-@pytest.mark.xfail(reason="known regression: after the clock thread and the write gate were merged, a "
-                   "ControlMode write no longer raises the ModeChange event; not yet diagnosed", strict=False)
+@pytest.mark.xfail(reason="intermittent, not yet diagnosed: in some runs a ControlMode write raises no "
+                   "ModeChange event within 30 s (seen alone and in a fresh-clone run; passes in others)", strict=False)
 def test_an_event_subscription_receives_a_mode_change(serve_thread):
     handle = serve_thread(speed=20.0)
 
