@@ -39,6 +39,9 @@ Observation (float32, shape ``(4 n + 5,)``; per turbine ``j`` the block ``4j .. 
   ``[4n+1]`` wind_direction_sin, ``[4n+2]`` wind_direction_cos of it, [-1, 1]
   ``[4n+3]`` wind_speed        met-mast free-stream speed, m/s, [0, 40]
   ``[4n+4]`` turbulence_intensity  met-mast TI, [0, 0.5]
+  and in the residual action mode (``action_mode = "residual"``, shape ``(5 n + 5,)``):
+  ``[4n+5+j]`` table_yaw_offset_j  the wake-steering table's offset at this observation, deg,
+  [-25, 25]
 
 Action (float32, shape ``(n,)``): yaw-offset setpoint of each turbine, deg, in
 ``[-max_yaw_offset, max_yaw_offset]`` = [-25, 25] (0 = face the measured wind). With
@@ -235,7 +238,8 @@ class WindFarm(TwinEnv[WindFarmState, WindFarmParams]):
         (what the residual mode's table reads, as the ``wake_steering`` baseline does)."""
         obs = self._obs(z, params, state)
         n = params.n_turbines
-        return obs, state.replace(site_measured=jnp.stack([obs[4 * n], obs[4 * n + 3]]))
+        state = state.replace(site_measured=jnp.stack([obs[4 * n], obs[4 * n + 3]]))
+        return residual.observation(params, state.site_measured, obs), state
 
     def step_env(self, key, state, action, params):
         n = params.n_turbines
@@ -298,6 +302,7 @@ class WindFarm(TwinEnv[WindFarmState, WindFarmParams]):
 
     def observation_space(self, params):
         low, high = self._obs_bounds(params.n_turbines)
+        low, high = residual.observation_bounds(params, low, high)
         return spaces.Box(low=low, high=high)
 
     def action_space(self, params):
@@ -313,7 +318,7 @@ class WindFarm(TwinEnv[WindFarmState, WindFarmParams]):
         labels += [Label("site", "wind_direction", "deg"), Label("site", "wind_direction_sin", "1"),
                    Label("site", "wind_direction_cos", "1"), Label("site", "wind_speed", "m/s"),
                    Label("site", "turbulence_intensity", "1")]
-        return labels
+        return labels + residual.observation_labels(params)
 
     def action_labels(self, params):
         name = "yaw_offset_correction" if params.action_mode == "residual" else "yaw_offset_setpoint"

@@ -8,7 +8,10 @@ site wind direction and met-mast speed of the observation it last emitted, and t
 correction (deg, same box) added to the table's offsets; the sum is clipped to the same
 ``[-max_yaw_offset, max_yaw_offset]``. Zero action reproduces the table controller exactly; any
 absolute offset the baselines apply (0 for greedy, the table itself) stays reachable, because a
-table offset never exceeds ``max_yaw_offset``.
+table offset never exceeds ``max_yaw_offset``. The residual twin's observation ends with the
+table's offsets at that observation (``n`` more components, deg): the correction a policy
+learns depends on what the table is doing, which an observation of the wind alone hides behind
+the table's sharp changes near the row directions.
 
 The table lives in the params (``residual_table``) so a jitted step, a bundle, the validation
 suite and the live twin all see an ordinary twin; :func:`with_table` (re)computes it whenever a
@@ -21,6 +24,8 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
+from twingym.envs.core import Label
 from twingym.envs.wind_farm.baselines import table_offsets, wake_steering_table
 
 ACTION_MODES = ("absolute", "residual")
@@ -54,3 +59,26 @@ def applied_offsets(params: Any, site: jax.Array, action: jax.Array) -> jax.Arra
     if params.action_mode == "absolute":
         return action
     return jnp.clip(table_offsets(params.residual_table, site[0], site[1], lim) + action, -lim, lim)
+
+
+def observation(params: Any, site: jax.Array, obs: jax.Array) -> jax.Array:
+    """``obs`` (float32), followed in residual mode by the table's offsets at ``site`` (deg, ``(n,)``)."""
+    if params.action_mode == "absolute":
+        return obs
+    lim = params.max_yaw_offset
+    return jnp.concatenate([obs, table_offsets(params.residual_table, site[0], site[1], lim)])
+
+
+def observation_bounds(params: Any, low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Observation bounds with the residual mode's table block ``[-max_yaw_offset, max_yaw_offset]``."""
+    if params.action_mode == "absolute":
+        return low, high
+    lim = np.full(params.n_turbines, params.max_yaw_offset, np.float32)
+    return np.concatenate([low, -lim]), np.concatenate([high, lim])
+
+
+def observation_labels(params: Any) -> list[Label]:
+    """Labels of the residual mode's table block (none in absolute mode)."""
+    if params.action_mode == "absolute":
+        return []
+    return [Label(f"turbine_{j}", "table_yaw_offset", "deg") for j in range(params.n_turbines)]
