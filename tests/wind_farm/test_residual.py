@@ -43,9 +43,16 @@ def trajectory(env, params, table_carry, who):
     return jax.vmap(one)(jax.random.split(jax.random.key(7), COPIES))
 
 
+BASE_OBS = 4 * 9 + 5   # the absolute twin's observation; the residual twin's adds the table's offsets
+
+
 def assert_same(a, b):
+    """Same rewards, headings, observations (the absolute twin's components) and costs."""
     for x, y in zip(a, b, strict=True):
-        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+        x, y = np.asarray(x), np.asarray(y)
+        if x.shape[-1:] != y.shape[-1:]:
+            x, y = x[..., :BASE_OBS], y[..., :BASE_OBS]
+        np.testing.assert_array_equal(x, y)
 
 
 def test_zero_action_is_the_table_and_baselines_keep_their_offsets():
@@ -61,6 +68,12 @@ def test_zero_action_is_the_table_and_baselines_keep_their_offsets():
     greedy = absolute(GREEDY)
     assert_same(residual(GREEDY), greedy)
     assert not np.array_equal(np.asarray(table[1]), np.asarray(greedy[1]))   # the table steers
+    # the residual twin shows the table's offsets at each observation's site direction and speed
+    obs = np.asarray(residual(ZERO)[2]).reshape(-1, BASE_OBS + 9)
+    shown = jax.vmap(lambda o: bl.table_offsets(RESIDUAL.residual_table, o[36], o[39], 25.0))(obs)
+    np.testing.assert_allclose(obs[:, BASE_OBS:], np.asarray(shown), atol=1e-4)  # float32 round-off
+    assert ENV.observation_space(RESIDUAL).shape == (BASE_OBS + 9,)
+    assert len(ENV.observation_labels(RESIDUAL)) == BASE_OBS + 9
     np.testing.assert_array_equal(np.asarray(RESIDUAL.residual_table), bl.wake_steering_table(RESIDUAL))
     assert ABSOLUTE.residual_table is None
 
