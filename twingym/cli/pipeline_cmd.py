@@ -89,6 +89,7 @@ def run_pipeline(config: str, overrides: list[str], out: Path, deploy_seconds: f
     computed and logged, nothing is written); the summary is printed and a ``UserError`` (exit 2)
     names the failed gates.
     """
+    from twingym.cli.pipeline_summary import validation_paired
     from twingym.live.background import free_port, spawn_server
     from twingym.live.server import ServerConfig
     from twingym.policies.bundle import load_bundle
@@ -125,7 +126,7 @@ def run_pipeline(config: str, overrides: list[str], out: Path, deploy_seconds: f
         gates.add_column(col)
     for gate in outcome.record.gates:
         verdict = "[green]pass[/]" if gate.get("passed") else "[red]FAIL[/]"
-        gates.add_row(str(gate.get("name")), verdict, str(gate.get("detail", ""))[:100])
+        gates.add_row(str(gate.get("name")), verdict, str(gate.get("detail", "")))
     console.print(gates)
     console.print(f"report: {outcome.report_path}")
     _done(t0, "validation " + ("passed" if outcome.passed else f"FAILED ({', '.join(outcome.failed_gates)})"))
@@ -161,15 +162,27 @@ def run_pipeline(config: str, overrides: list[str], out: Path, deploy_seconds: f
     _summary(train_summary, outcome, summary, artefacts, t_all)
     (out / "pipeline.json").write_text(json.dumps({"artefacts": artefacts, "train": train_summary,
                                                    "validation_passed": outcome.passed,
+                                                   "paired": [d.to_json() for d in validation_paired(outcome.record)],
                                                    "deploy": _deploy_dict(summary)}, indent=1, default=str))
     if shadow:
-        raise UserError(f"validation failed ({', '.join(outcome.failed_gates)}): the policy ran in shadow mode "
+        raise UserError(f"validation failed ({failure_line(outcome.record)}): the policy ran in shadow mode "
                         f"only. Report: {outcome.report_path}")
     failure = summary.failure()
     if failure:
         console.print(f"[red]deploy {failure}[/]")
         return 1
     return 0
+
+
+def failure_line(record) -> str:
+    """The failed gates in one line; the performance gate with the check that failed it (scenario,
+    baseline and interval)."""
+    parts = []
+    for gate in record.gates:
+        if gate.get("passed") is not True:
+            detail = str(gate.get("detail", "")) if gate.get("name") == "performance" else ""
+            parts.append(f"{gate.get('name')}: {detail}" if detail else str(gate.get("name")))
+    return "; ".join(parts)
 
 
 def _deploy_dict(summary) -> dict:
@@ -180,12 +193,15 @@ def _deploy_dict(summary) -> dict:
 
 
 def _summary(train_summary: dict, outcome, deploy_summary, artefacts: dict[str, str], t_all: float) -> None:
-    from twingym.cli.pipeline_summary import summary_rows, summary_table
+    from twingym.cli.paired_table import paired_table
+    from twingym.cli.pipeline_summary import summary_rows, summary_table, validation_paired
 
     console.rule("[bold]summary")
     rows = summary_rows(train_summary, outcome.record, outcome.passed, outcome.failed_gates, deploy_summary,
                         time.perf_counter() - t_all)
     console.print(summary_table(rows))
+    console.print(paired_table(validation_paired(outcome.record), "validated policy minus every baseline, "
+                               "per scenario"))
     console.print("[bold]where everything is[/]")
     for what, where in artefacts.items():
         console.print(f"  {what}: {where}", markup=False, highlight=False, soft_wrap=True)
