@@ -89,7 +89,7 @@ def _migrate(data: dict, where: str, say: Callable[[str], None]) -> dict:
 
 
 def _warn(note: str) -> None:
-    warnings.warn(note, GatesWarning, stacklevel=3)
+    warnings.warn(note, GatesWarning, stacklevel=4)
 
 
 def _read(path: Path) -> dict:
@@ -208,7 +208,8 @@ def performance_gate(evidence: dict, thresholds: dict) -> dict:
             checks += [_check(t.what, t.figure, t.op, t.threshold, t.unit) for t in verdicts.tests]
             notes += [n for n in verdicts.notes if n not in notes]
     if not checks:
-        return _gate("performance", [], "return", "the twin has no baselines other than oracles")
+        return _gate("performance", [], "return",
+                     "the twin has no baselines" + (" other than oracles" if oracles else ""))
     gate = _gate("performance", checks, "return", notes="; ".join(notes))
     return {**gate, "criterion": criterion.name}
 
