@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
+from rich.markup import escape
 from rich.table import Table
 
 from twingym.stats import BEATS, LOSES, Difference
@@ -31,6 +32,6 @@ def paired_table(diffs: Iterable[Difference], title: str, subject: str = "policy
         interval = f"[{_num(d.low)}, {_num(d.high)}]" if math.isfinite(d.low) else "n/a"
         verdict = d.verdict + (" (gap to oracle)" if d.oracle else "")
         style = "" if d.oracle else STYLE.get(d.verdict, "yellow")
-        table.add_row(d.scenario, d.baseline + (" (oracle)" if d.oracle else ""), _num(d.mean), interval,
-                      str(d.n), f"[{style}]{verdict}[/]" if style else verdict)
+        table.add_row(escape(d.scenario), escape(d.baseline + (" (oracle)" if d.oracle else "")), _num(d.mean),
+                      escape(interval), str(d.n), f"[{style}]{verdict}[/]" if style else verdict)
     return table

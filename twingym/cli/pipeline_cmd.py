@@ -28,6 +28,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from twingym.cli.dashboard_cmd import start_background
@@ -126,7 +127,7 @@ def run_pipeline(config: str, overrides: list[str], out: Path, deploy_seconds: f
         gates.add_column(col)
     for gate in outcome.record.gates:
         verdict = "[green]pass[/]" if gate.get("passed") else "[red]FAIL[/]"
-        gates.add_row(str(gate.get("name")), verdict, str(gate.get("detail", "")))
+        gates.add_row(str(gate.get("name")), verdict, escape(str(gate.get("detail", ""))))
     console.print(gates)
     console.print(f"report: {outcome.report_path}")
     _done(t0, "validation " + ("passed" if outcome.passed else f"FAILED ({', '.join(outcome.failed_gates)})"))

@@ -103,6 +103,10 @@ def register(app: typer.Typer) -> None:
             table.add_row(g["name"], "[green]pass[/]" if g["passed"] else "[red]FAIL[/]", fig, g["op"] or "",
                           thr, escape(g["detail"]))
         console.print(table)
+        from twingym.cli.paired_table import paired_table
+        from twingym.policies.paired import return_differences
+
+        console.print(paired_table(return_differences(record), "policy minus every baseline, per scenario"))
         console.print(f"report: {outcome.report_path}")
         signature = record.signature
         console.print(f"validation record signed by key {signature['key_id']}" if signature else
