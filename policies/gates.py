@@ -270,3 +270,15 @@ def latency_gate(lat: dict, limit_ms: float) -> dict:
     return _gate("latency", [check], "ms",
                  f"not gated: machine loaded (load average {lat['load_avg']:.1f} > {lat['cores']} cores); "
                  f"p99 {lat['p99_ms']:.3f} ms against the limit {limit_ms:g} ms, reported only")
+
+
+def failure_line(gates: list[dict]) -> str:
+    """The gates that did not pass, in one line; the performance gate with the check that failed it
+    (scenario, baseline and interval), e.g. ``performance: direction_ramp: policy - wake_steering
+    return -1.2 [-1.9, -0.5] (n=64, loses); safety``."""
+    parts = []
+    for gate in gates:
+        if gate.get("passed") is not True:
+            detail = str(gate.get("detail", "")) if gate.get("name") == "performance" else ""
+            parts.append(f"{gate.get('name')}: {detail}" if detail else str(gate.get("name")))
+    return "; ".join(parts)

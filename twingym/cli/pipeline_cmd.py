@@ -96,6 +96,7 @@ def run_pipeline(config: str, overrides: list[str], out: Path, deploy_seconds: f
     from twingym.policies.bundle import load_bundle
     from twingym.policies.deploy.loop import DeployConfig, deploy
     from twingym.policies.export import export_run
+    from twingym.policies.gates import failure_line
     from twingym.policies.validate import validate_bundle
 
     preflight(config, overrides, out, deploy_seconds, speed, episodes)
@@ -166,24 +167,13 @@ def run_pipeline(config: str, overrides: list[str], out: Path, deploy_seconds: f
                                                    "paired": [d.to_json() for d in validation_paired(outcome.record)],
                                                    "deploy": _deploy_dict(summary)}, indent=1, default=str))
     if shadow:
-        raise UserError(f"validation failed ({failure_line(outcome.record)}): the policy ran in shadow mode "
+        raise UserError(f"validation failed ({failure_line(outcome.record.gates)}): the policy ran in shadow mode "
                         f"only. Report: {outcome.report_path}")
     failure = summary.failure()
     if failure:
         console.print(f"[red]deploy {failure}[/]")
         return 1
     return 0
-
-
-def failure_line(record) -> str:
-    """The failed gates in one line; the performance gate with the check that failed it (scenario,
-    baseline and interval)."""
-    parts = []
-    for gate in record.gates:
-        if gate.get("passed") is not True:
-            detail = str(gate.get("detail", "")) if gate.get("name") == "performance" else ""
-            parts.append(f"{gate.get('name')}: {detail}" if detail else str(gate.get("name")))
-    return "; ".join(parts)
 
 
 def _deploy_dict(summary) -> dict:

@@ -114,7 +114,9 @@ def register(app: typer.Typer) -> None:
         if outcome.passed:
             console.print("[green]validation PASSED[/]: every gate passed")
             return
-        console.print(f"[red]validation FAILED[/]: gates {', '.join(outcome.failed_gates)}")
+        from twingym.policies.gates import failure_line
+
+        console.print(f"[red]validation FAILED[/]: {escape(failure_line(record.gates))}", soft_wrap=True)
         raise typer.Exit(1)
 
     @app.command("inspect")
