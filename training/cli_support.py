@@ -62,7 +62,7 @@ class Evaluation:
 
     def tables(self) -> list[Any]:
         """One rich table of every controller's figures per scenario."""
-        return [results_table(res, reference=self.reference, title=f"{self.title}: {name}")
+        return [results_table(res, reference=self.reference, title=f"{self.title}: {name}", oracles=self.oracles)
                 for name, res in self.results.items()]
 
     def to_json(self) -> dict[str, Any]:

@@ -217,8 +217,11 @@ def paired_table(scenario: str, results: dict[str, EvalResult], subject: str,
                               oracle_set)
 
 
-def results_table(results: dict[str, EvalResult], reference: str | None = None, title: str = "evaluation"):
-    """A rich table: mean return with 95% interval and mean cost per controller."""
+def results_table(results: dict[str, EvalResult], reference: str | None = None, title: str = "evaluation",
+                  oracles: Iterable[str] = ()):
+    """A rich table: mean return with 95% interval and mean cost per controller (the reference and
+    the oracle baselines marked)."""
+    oracle_set = set(oracles)
     from rich.table import Table
 
     table = Table(title=title)
@@ -231,7 +234,8 @@ def results_table(results: dict[str, EvalResult], reference: str | None = None, 
         table.add_column(f"vs {reference} (95% interval)", justify="right")
     for name, res in results.items():
         s = res.summary()
-        row = [name + (" (reference)" if name == reference else ""), f"{s['return_mean']:.3f}",
+        mark = " (reference)" if name == reference else " (oracle)" if name in oracle_set else ""
+        row = [name + mark, f"{s['return_mean']:.3f}",
                f"[{s['return_ci_low']:.3f}, {s['return_ci_high']:.3f}]", f"{s['cost_mean']:.4f}",
                f"{s['length_mean']:.1f}"]
         if reference in results:

@@ -63,7 +63,7 @@ def training_rows(train: dict) -> list[Row]:
     paired = [Difference.from_json(r) for r in final.get("paired") or []]
     for d in paired:
         rows.append(Row(f"final eval: policy - {d.baseline}" + (" (oracle)" if d.oracle else ""),
-                        _diff(d.mean, d.low, d.high), f"return, 95 % CI: {d.verdict}"))
+                        _diff(d.mean, d.low, d.high), "return, 95 % CI"))
     ref, diff = final.get("reference"), final.get("difference")
     if ref and diff and not paired:      # a summary written before the paired table
         rows.append(Row(f"final eval: policy - {ref}",
@@ -81,7 +81,7 @@ def validation_rows(record: ValidationRecord, passed: bool, failed: list[str]) -
     for d in validation_paired(record):
         if d.scenario == "nominal":
             rows.append(Row(f"nominal: policy - {d.baseline}" + (" (oracle)" if d.oracle else ""),
-                            _diff(d.mean, d.low, d.high), f"return, 95 % CI: {d.verdict}"))
+                            _diff(d.mean, d.low, d.high), "return, 95 % CI"))
     best = best_baseline(scen, record.oracle_baselines)
     for k in record.kpis:
         figures = ctrl[POLICY].get("kpis", {}).get(k["key"])
