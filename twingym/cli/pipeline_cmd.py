@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -34,7 +35,8 @@ from rich.table import Table
 from twingym.cli.dashboard_cmd import start_background
 from twingym.cli.errors import UserError
 
-console = Console()
+#: wide enough for the summary tables when the output is a log rather than a terminal
+console = Console() if sys.stdout.isatty() else Console(width=160)
 
 
 def _stage(number: int, title: str) -> float:

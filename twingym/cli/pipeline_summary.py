@@ -42,12 +42,16 @@ def _num(x: Any, digits: int = 4) -> str:
     return f"{x:.{digits}g}" if isinstance(x, float) else (f"{x:,}" if isinstance(x, int) else str(x))
 
 
+def _signed(x: float) -> str:
+    return f"{x:+,.0f}" if abs(x) >= 1000 else f"{x:+.3g}"
+
+
 def _diff(mean: float, low: float, high: float) -> str:
     if not math.isfinite(mean):
         return "n/a"
     if not (math.isfinite(low) and math.isfinite(high)):
-        return f"{mean:+.3g}"
-    return f"{mean:+.3g} [{low:+.3g}, {high:+.3g}]"
+        return _signed(mean)
+    return f"{_signed(mean)} [{_signed(low)}, {_signed(high)}]"
 
 
 def training_rows(train: dict) -> list[Row]:
