@@ -51,8 +51,8 @@ class WindFarmParams:
     misalignment_limit: float = 30.0     # deg, cost above this
     wake_delay: float = 1.0              # scale of the advection delay (0 = instantaneous)
     power_curve_scale: float = 1.0       # true power / tabulated power (model mismatch)
-    # action semantics (residual.py): "absolute" offsets, or "residual" corrections on the table
-    action_mode: str = struct.field(pytree_node=False, default="absolute")
+    # action semantics (residual.py)
+    action_mode: str = struct.field(pytree_node=False, default="absolute")  # absolute | residual (on the table)
     residual_table: jax.Array | None = None  # (n_wd, n_ws, n) deg, the table in residual mode
     # reward
     travel_weight: float = 0.005
