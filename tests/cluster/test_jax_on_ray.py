@@ -1,0 +1,104 @@
+"""``twingym train JAX_CONFIG --ray-address ADDR``: one ``jax.distributed`` process per node of the
+two-node cluster, launched by Ray, trains the run that two processes started by hand with
+``--coordinator/--num-processes/--process-id`` train (float tolerance); interrupted and resumed on
+the cluster; process 0 alone writes.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from twingym.cli import app
+from twingym.cli.errors import run_guarded
+
+CLI = Path(__file__).with_name("cli_main.py")
+CFG = """\
+twin: ToyTank-v0
+total_steps: 256
+seed: 5
+agent: {backend: jax_ppo, num_envs: 4, rollout_steps: 16, num_minibatches: 2, num_epochs: 2,
+        updates_per_chunk: 2, hidden_sizes: [16]}
+eval: {episodes: 2}
+run: {progress: false, root: ROOT, name: NAME}
+"""
+
+
+def _config(tmp_path: Path, name: str) -> Path:
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(CFG.replace("ROOT", str(tmp_path / "runs")).replace("NAME", name))
+    return path
+
+
+def _policy(run_dir: Path) -> dict[str, np.ndarray]:
+    with np.load(run_dir / "final" / "policy.npz") as data:
+        return {k: data[k] for k in data.files}
+
+
+def _by_hand(cfg: Path, env: dict[str, str]) -> list[str]:
+    """Two ``twingym train --coordinator`` processes on this machine; their stderr."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    procs = [subprocess.Popen([sys.executable, str(CLI), "train", str(cfg), "--coordinator", f"127.0.0.1:{port}",
+                               "--num-processes", "2", "--process-id", str(i)], env=env, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE) for i in range(2)]
+    errs = []
+    for p in procs:
+        try:
+            _, err = p.communicate(timeout=400)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            _, err = p.communicate()
+        assert p.returncode == 0, err[-3000:]
+        errs.append(err)
+    return errs
+
+
+def test_ray_launches_one_jax_process_per_node_and_matches_processes_started_by_hand(
+        cluster, tmp_path, subprocess_env, capsys):
+    from ray.util.state import list_actors
+    from twingym.training.config import load_config
+    from twingym.training.ray_jax import train_on_ray
+
+    errs = _by_hand(_config(tmp_path, "by_hand"), subprocess_env)
+    assert "process 0 of 2" in errs[0] and "process 1 of 2" in errs[1]
+
+    # on Ray: stopped after one of two chunks (as an interruption would), then resumed from the CLI
+    run_dir, summary, procs = train_on_ray(cluster.address, cfg=load_config(str(_config(tmp_path, "on_ray"))),
+                                           stop_after_chunks=1)
+    assert summary is None and run_dir == tmp_path / "runs" / "on_ray"
+    assert [p["process_index"] for p in procs] == [0, 1]
+    assert all(p["process_count"] == 2 and p["device_count"] == 2 for p in procs)
+    nodes = {n["node_id"] for n in cluster.alive_nodes()}
+    assert {p["node_id"] for p in procs} == nodes  # one process on each node
+    code = run_guarded(app, ["train", "--resume", str(run_dir), "--ray-address", cluster.address])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "2 processes on 2 node(s)" in err and f"run directory: {run_dir}" in out
+
+    # Ray's own record: both launches ran their actors on both nodes
+    actors = [a for a in list_actors(address=cluster.dashboard_url, detail=True, limit=1000,
+                                     raise_on_missing_output=False) if a.class_name == "JaxProcess"]
+    assert len(actors) == 4 and {a.node_id for a in actors} == nodes
+    # process 0 alone wrote: one run directory each, one metrics row per update (no duplicates)
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["by_hand", "on_ray"]
+    metrics = (run_dir / "metrics.jsonl").read_text().splitlines()
+    assert len(metrics) == len((tmp_path / "runs" / "by_hand" / "metrics.jsonl").read_text().splitlines())
+
+    ray_policy, hand_policy = _policy(run_dir), _policy(tmp_path / "runs" / "by_hand")
+    assert ray_policy.keys() == hand_policy.keys()
+    for k in ray_policy:
+        np.testing.assert_allclose(ray_policy[k], hand_policy[k], rtol=2e-4, atol=2e-5, err_msg=k)
+
+
+def test_more_jax_processes_than_nodes_is_one_line(cluster, tmp_path, capsys):
+    code = run_guarded(app, ["train", str(_config(tmp_path, "too_many")), "--ray-address", cluster.address,
+                             "--num-processes", "3"])
+    err = capsys.readouterr().err
+    assert code != 0 and "3 JAX processes need one node each" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "runs" / "too_many").exists()
