@@ -18,12 +18,15 @@ run, exactly as processes started with ``--coordinator/--num-processes/--process
 be on a file system every node reaches; a relative ``run.root`` (or ``--resume`` path) is taken
 relative to the driver's working directory. The driver waits for all of them; when one fails, the
 others (blocked in a collective) are killed and the failure is raised in one line. The actors and the
-placement group are always removed at the end; the cluster stays up.
+placement group are always removed at the end; the cluster stays up. :func:`run_processes` runs any
+function that way (the scale benchmark times PPO chunks with it); :func:`train_on_ray` runs a training.
 """
 
 from __future__ import annotations
 
+import functools
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -74,7 +77,7 @@ def _actor_class():
 
     @ray.remote
     class JaxProcess:
-        """One ``jax.distributed`` process of a run (a fresh worker: JAX has computed nothing yet)."""
+        """One ``jax.distributed`` process (a fresh worker: JAX has computed nothing yet)."""
 
         def coordinator_address(self) -> str:
             """``IP:PORT`` of a free port on this actor's node (called on actor 0 only)."""
@@ -85,36 +88,81 @@ def _actor_class():
                 s.bind((ip, 0))
                 return f"{ip}:{s.getsockname()[1]}"
 
-        def train(self, coordinator: str, num_processes: int, process_id: int, cfg: dict[str, Any] | None,
-                  resume_dir: str | None, stop_after_chunks: int | None) -> dict[str, Any]:
-            from twingym.training import distributed, driver
-            from twingym.training.config import parse_config
+        def run(self, coordinator: str, num_processes: int, process_id: int,
+                body: Callable[[int], Any]) -> dict[str, Any]:
+            from twingym.training import distributed
 
             from twingym.cli.host_devices import use_every_core
 
             use_every_core()  # as the CLI does: one XLA CPU device per core (GPU backends unaffected)
             t0 = time.perf_counter()
             distributed.initialize(distributed.ProcessLayout(coordinator, num_processes, process_id))
+            t1 = time.perf_counter()
+            result = body(process_id)
             import jax
 
-            t1 = time.perf_counter()
-
-            kwargs = {} if stop_after_chunks is None else {"stop_after_chunks": stop_after_chunks}
-            if resume_dir is not None:
-                run_dir, summary = driver.resume(resume_dir, **kwargs)
-            else:
-                run_dir, summary = driver.train(parse_config(cfg), **kwargs)
             return {"process_index": jax.process_index(), "process_count": jax.process_count(),
                     "device_count": jax.device_count(), "node_id": ray.get_runtime_context().get_node_id(),
-                    "run_dir": str(run_dir), "summary": summary,
-                    "seconds": {"initialize": t1 - t0, "train": time.perf_counter() - t1}}
+                    "seconds": {"initialize": t1 - t0, "body": time.perf_counter() - t1}, "result": result}
 
     return JaxProcess
+
+
+def run_processes(address: str, body: Callable[[int], Any], num_processes: int | None = None,
+                  cpus_per_process: float = 1.0, env: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """``body(process_id)`` in each of the ``jax.distributed`` processes Ray starts at ``address``.
+
+    ``body`` (pickled to every process) runs after ``jax.distributed.initialize``; ``env`` is added to
+    the processes' environment. Returns one row per process in rank order: ``process_index``,
+    ``process_count``, ``device_count``, ``node_id``, ``seconds`` (``initialize``, ``body``) and
+    ``result`` (what ``body`` returned).
+    """
+    import ray
+    from ray.util.placement_group import placement_group, remove_placement_group
+    from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
+    from twingym.training.ray_session import ray_session
+
+    with ray_session(address):
+        layout = plan(ray.nodes(), num_processes, cpus_per_process)
+        pg = placement_group(layout.bundles(), strategy=layout.strategy)
+        actors: list[Any] = []
+        try:
+            ready, _ = ray.wait([pg.ready()], timeout=PLACEMENT_TIMEOUT_S)
+            if not ready:
+                raise ClusterLaunchError(f"the cluster did not place {layout.num_processes} JAX processes "
+                                         f"({layout.bundles()[0]} each, {layout.strategy}) within "
+                                         f"{PLACEMENT_TIMEOUT_S:.0f} s; it has {ray.cluster_resources()}")
+            cls = _actor_class()
+            extra = {"runtime_env": {"env_vars": dict(env)}} if env else {}
+            actors = [cls.options(num_cpus=layout.cpus, num_gpus=layout.gpus, **extra,
+                                  scheduling_strategy=PlacementGroupSchedulingStrategy(pg, placement_group_bundle_index=i)
+                                  ).remote() for i in range(layout.num_processes)]
+            coordinator = ray.get(actors[0].coordinator_address.remote())
+            return _wait_all([a.run.remote(coordinator, layout.num_processes, i, body)
+                              for i, a in enumerate(actors)])
+        finally:
+            for a in actors:
+                ray.kill(a)
+            remove_placement_group(pg)
 
 
 def _absolute_root(cfg: TrainConfig) -> TrainConfig:
     root = str(Path(cfg.run.root).expanduser().resolve())
     return cfg.model_copy(update={"run": cfg.run.model_copy(update={"root": root})})
+
+
+def _train_body(cfg: dict[str, Any] | None, resume_dir: str | None, stop_after_chunks: int | None,
+                process_id: int) -> dict[str, Any]:
+    """In each process: train (or resume) the run; ``run_dir`` and ``summary`` (process 0's is the run's)."""
+    from twingym.training import driver
+    from twingym.training.config import parse_config
+
+    kwargs = {} if stop_after_chunks is None else {"stop_after_chunks": stop_after_chunks}
+    if resume_dir is not None:
+        run_dir, summary = driver.resume(resume_dir, **kwargs)
+    else:
+        run_dir, summary = driver.train(parse_config(cfg), **kwargs)
+    return {"run_dir": str(run_dir), "summary": summary}
 
 
 def train_on_ray(address: str, cfg: TrainConfig | None = None, resume_dir: str | Path | None = None,
@@ -123,16 +171,10 @@ def train_on_ray(address: str, cfg: TrainConfig | None = None, resume_dir: str |
     """Train ``cfg`` (or resume ``resume_dir``) with JAX processes on the Ray cluster at ``address``.
 
     Returns ``(run_dir, summary, processes)``: process 0's run directory and summary (None when
-    ``stop_after_chunks`` ended it early) and one row per process (``process_index``,
-    ``process_count``, ``device_count``, ``node_id``, ``seconds`` of ``initialize`` and ``train``), in
-    rank order.
+    ``stop_after_chunks`` ended it early) and the rows of :func:`run_processes` without ``result``.
     """
-    import ray
-    from ray.util.placement_group import placement_group, remove_placement_group
-    from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
     from twingym.training import driver
     from twingym.training import run_dir as rd
-    from twingym.training.ray_session import ray_session
 
     if (cfg is None) == (resume_dir is None):
         raise ValueError("give a config or a run directory to resume")
@@ -145,32 +187,12 @@ def train_on_ray(address: str, cfg: TrainConfig | None = None, resume_dir: str |
         driver.check_twin(cfg)
         rd.check_root(cfg.run.root)
         cfg_data = cfg.model_dump(mode="json")
-    with ray_session(address):
-        layout = plan(ray.nodes(), num_processes, cpus_per_process)
-        pg = placement_group(layout.bundles(), strategy=layout.strategy)
-        actors: list[Any] = []
-        try:
-            ready, _ = ray.wait([pg.ready()], timeout=PLACEMENT_TIMEOUT_S)
-            if not ready:
-                raise ClusterLaunchError(f"the cluster did not place {layout.num_processes} JAX processes "
-                                         f"({layout.bundles()[0]} each, {layout.strategy}) within "
-                                         f"{PLACEMENT_TIMEOUT_S:.0f} s; it has {ray.cluster_resources()}")
-            cls = _actor_class()
-            actors = [cls.options(num_cpus=layout.cpus, num_gpus=layout.gpus,
-                                  scheduling_strategy=PlacementGroupSchedulingStrategy(pg, placement_group_bundle_index=i)
-                                  ).remote() for i in range(layout.num_processes)]
-            coordinator = ray.get(actors[0].coordinator_address.remote())
-            refs = [a.train.remote(coordinator, layout.num_processes, i, cfg_data,
-                                   None if resume_dir is None else str(resume_dir), stop_after_chunks)
-                    for i, a in enumerate(actors)]
-            rows = _wait_all(refs)
-        finally:
-            for a in actors:
-                ray.kill(a)
-            remove_placement_group(pg)
-    main = rows[0]
-    return Path(main["run_dir"]), main["summary"], [
-        {k: r[k] for k in ("process_index", "process_count", "device_count", "node_id", "seconds")} for r in rows]
+    rows = run_processes(address, functools.partial(_train_body, cfg_data, resume_dir, stop_after_chunks),
+                         num_processes, cpus_per_process)
+    main = rows[0].pop("result")
+    for r in rows[1:]:
+        r.pop("result")
+    return Path(main["run_dir"]), main["summary"], rows
 
 
 def _wait_all(refs: list[Any]) -> list[dict[str, Any]]:
