@@ -117,11 +117,23 @@ def _ray_jax_row(chunks: int) -> dict[str, Any]:
 
     from twingym.bench.local_cluster import two_node_cluster
     from twingym.training.ray_jax import run_processes
+    from twingym.training.ray_session import ray_session
 
-    with two_node_cluster(nodes=2, dashboard=False) as cluster:
-        rows = run_processes(cluster.address, functools.partial(_jax_worker_on_own_core, chunks),
+    with two_node_cluster(nodes=2, dashboard=False) as cluster, ray_session(cluster.address):
+        _wait_for_nodes(2)
+        rows = run_processes(cluster.address, functools.partial(_jax_worker_on_own_core, chunks), num_processes=2,
                              env={"XLA_FLAGS": _xla_flags(1, True), "JAX_PLATFORMS": "cpu"})
+    assert [r["process_count"] for r in rows] == [2, 2] and len({r["node_id"] for r in rows}) == 2, rows
     return rows[0]["result"]
+
+
+def _wait_for_nodes(n: int, timeout_s: float = 60.0) -> None:
+    """Until the connected Ray has ``n`` alive nodes (a node that just started may not be registered)."""
+    import ray
+
+    deadline = time.time() + timeout_s
+    while sum(node["Alive"] for node in ray.nodes()) < n and time.time() < deadline:
+        time.sleep(1)
 
 
 def _jax_worker_on_own_core(chunks: int, process_id: int) -> dict[str, Any]:
@@ -155,9 +167,7 @@ def _rllib_rate(address: str, runners: int, iterations: int) -> float:
                               num_cpus_per_env_runner=0.9, num_cpus_for_main_process=0, num_cpus_per_learner=0,
                               num_gpus_per_learner=0)
     with ray_session(address):
-        deadline = time.time() + 60
-        while sum(n["Alive"] for n in ray.nodes()) < 2 and time.time() < deadline:
-            time.sleep(1)
+        _wait_for_nodes(2)
         host, pg = rllib.start_host(hp, TWIN, {}, seed=0)
         try:
             ray.get(host.train.remote())  # warm-up: runners start, everything compiles
