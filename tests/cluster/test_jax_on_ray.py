@@ -121,3 +121,18 @@ def test_more_jax_processes_than_nodes_is_one_line(cluster, tmp_path, capsys):
     err = capsys.readouterr().err
     assert code != 0 and "3 JAX processes need one node each" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "runs" / "too_many").exists()
+
+
+def test_one_jax_process_per_gpu_on_a_gpu_cluster_else_one_per_node():
+    from twingym.training.ray_jax import ClusterLaunchError, Plan, plan
+
+    gpu_nodes = [{"Alive": True, "Resources": {"CPU": 32.0, "GPU": 4.0}} for _ in range(2)]
+    gpu_nodes.append({"Alive": False, "Resources": {"CPU": 32.0, "GPU": 4.0}})  # a dead node counts for nothing
+    assert plan(gpu_nodes, None, 4.0) == Plan(8, 4.0, 1, "PACK")
+    assert plan(gpu_nodes, 2, 1.0).bundles() == [{"CPU": 1.0, "GPU": 1.0}] * 2
+    cpu_nodes = [{"Alive": True, "Resources": {"CPU": c}} for c in (16.0, 16.0, 0.5)]
+    assert plan(cpu_nodes, None, 1.0) == Plan(2, 1.0, 0, "STRICT_SPREAD")  # the 0.5-CPU node cannot hold one
+    with pytest.raises(ClusterLaunchError, match="9 JAX processes need one GPU each; the cluster has 8"):
+        plan(gpu_nodes, 9, 1.0)
+    with pytest.raises(ClusterLaunchError, match="2 of the cluster's 3 nodes"):
+        plan(cpu_nodes, 3, 1.0)
