@@ -63,13 +63,22 @@ def _jax_worker(devices_total: int, chunks: int, core: int | None = None) -> dic
     state = tr.init(jax.random.PRNGKey(0))
     state, metrics = tr.chunk(state)  # compile
     jax.block_until_ready(metrics)
-    t0 = time.perf_counter()
+    cpu0, t0 = _cpu_seconds(), time.perf_counter()
     for _ in range(chunks):
         state, metrics = tr.chunk(state)
     jax.block_until_ready(metrics)
     seconds = time.perf_counter() - t0
     return {"steps_per_s": chunks * tr.updates_per_chunk * tr.steps_per_update / seconds,
-            "devices": jax.device_count(), "processes": jax.process_count()}
+            "devices": jax.device_count(), "processes": jax.process_count(),
+            "cores_busy": (_cpu_seconds() - cpu0) / seconds}
+
+
+def _cpu_seconds() -> float:
+    """CPU seconds (user + system, all threads) this process has used."""
+    import resource
+
+    use = resource.getrusage(resource.RUSAGE_SELF)
+    return use.ru_utime + use.ru_stime
 
 
 def _xla_flags(devices: int, pinned: bool) -> str:
@@ -151,7 +160,8 @@ def jax_records(chunks: int) -> list[Record]:
         base_label, base, _ = rows[0]
         out += [record(f"jax_ppo {TWIN} env steps/s: {label}", "steps/s", r["steps_per_s"], base_label,
                        base["steps_per_s"], batch=COPIES_PER_DEVICE * n, devices=r["devices"],
-                       processes=r["processes"], pinned=pinned, efficiency=r["steps_per_s"] / (n * base["steps_per_s"]))
+                       processes=r["processes"], pinned=pinned, cores_busy_process_0=round(r["cores_busy"], 2),
+                       efficiency=r["steps_per_s"] / (n * base["steps_per_s"]))
                 for label, r, n in rows]
     return out
 
