@@ -62,10 +62,16 @@ def register(app: typer.Typer) -> None:
         episodes: int = typer.Option(64, "--episodes", min=1, help="Episodes per controller."),
         seed: int = typer.Option(12345, "--seed", help="Seed of the shared scenario keys."),
         set_: list[str] = typer.Option([], "--set", help="Twin parameter override name=value; repeatable."),
+        tune_baselines: bool = typer.Option(False, "--tune-baselines", help="First grid-search the tunable "
+                                            "baselines on tuning seeds and write the chosen values for the twin."),
     ) -> None:
         """Evaluate a trained policy (or a baseline) and every baseline of the twin on the same scenarios."""
         from twingym.training.cli_support import evaluate_target
 
+        if tune_baselines:
+            from twingym.policies.baseline_tuning import tune_target
+
+            _console().print(*tune_target(target, twin, set_, seed, episodes), sep="\n")
         table = evaluate_target(target, twin, episodes, seed, set_)
         _console().print(table)
 
