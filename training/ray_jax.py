@@ -12,7 +12,7 @@
 ``num_processes`` overrides ``N``. One :class:`JaxProcess` actor starts in each bundle; actor 0 picks a
 free port on its node, and ``IP:PORT`` is the coordinator every actor hands to
 ``jax.distributed.initialize`` with its rank (bundle ``i`` = process ``i``), after splitting its CPU
-into one XLA device per core as the CLI does (:mod:`twingym.cli.host_devices`). Each then trains the same
+into one XLA device per core as the CLI does (:mod:`twingym.host_devices`). Each then trains the same
 run, exactly as processes started with ``--coordinator/--num-processes/--process-id`` do
 (:mod:`twingym.training.distributed`): process 0 alone writes the run directory, so ``run.root`` must
 be on a file system every node reaches; a relative ``run.root`` (or ``--resume`` path) is taken
@@ -92,7 +92,7 @@ def _actor_class():
                 body: Callable[[int], Any]) -> dict[str, Any]:
             from twingym.training import distributed
 
-            from twingym.cli.host_devices import use_every_core
+            from twingym.host_devices import use_every_core
 
             use_every_core()  # as the CLI does: one XLA CPU device per core (GPU backends unaffected)
             t0 = time.perf_counter()
