@@ -258,6 +258,15 @@ class Transition(struct.PyTreeNode):
     ep_length: jax.Array
 
 
+class LearnBatch(struct.PyTreeNode):
+    """The per-sample inputs of the PPO loss (normalised observation, raw action, its log prob, value)."""
+
+    obs: jax.Array
+    action: jax.Array
+    log_prob: jax.Array
+    value: jax.Array
+
+
 @dataclass
 class PPOTrain:
     """Compiled pieces of one configured run (see module docstring)."""
@@ -361,8 +370,12 @@ def make_train(hp: JaxPPOParams, env: TwinEnv, env_params: Any, total_steps: int
         ret_stats = rs.ret_stats.update(disc) if hp.normalize_rewards else rs.ret_stats
         r = reward / jnp.sqrt(ret_stats.var + EPSILON) if hp.normalize_rewards else reward
         r = jnp.clip(r, -CLIP, CLIP) if hp.normalize_rewards else r
-        # bootstrap truncated episodes from the value of the observation they reached
-        _, _, final_value = forward(rs.params, norm(rs.obs_stats, flat(info["final_observation"])))
+        # bootstrap truncated episodes from the value of the observation they reached (the critic
+        # runs on those observations only in steps where some copy was truncated)
+        final_value = jax.lax.cond(
+            jnp.any(trunc),
+            lambda: forward(rs.params, norm(rs.obs_stats, flat(info["final_observation"])))[2],
+            lambda: jnp.zeros_like(value))
         r = r + hp.gamma * final_value * trunc
         ep_return = rs.ep_return + reward
         ep_cost = rs.ep_cost + cost
@@ -386,7 +399,7 @@ def make_train(hp: JaxPPOParams, env: TwinEnv, env_params: Any, total_steps: int
         _, adv = jax.lax.scan(step, (jnp.zeros_like(last_value), last_value), traj, reverse=True)
         return adv, adv + traj.value
 
-    def loss_fn(params, mb: Transition, adv, targets):
+    def loss_fn(params, mb: LearnBatch, adv, targets):
         out, log_std, value = forward(params, mb.obs)
         logp = log_prob(head, out, log_std, mb.action)
         ratio = jnp.exp(logp - mb.log_prob)
@@ -410,11 +423,14 @@ def make_train(hp: JaxPPOParams, env: TwinEnv, env_params: Any, total_steps: int
         obs_stats = rs.obs_stats.update(traj.raw_obs.reshape(batch, obs_dim)) if hp.normalize_obs \
             else rs.obs_stats
 
+        # the fields the loss reads (the rest of the trajectory is for metrics)
+        learn = LearnBatch(obs=traj.obs, action=traj.action, log_prob=traj.log_prob, value=traj.value)
+
         def epoch(carry, key):
             params, opt_state = carry
             perm = jax.random.permutation(key, batch)
             data = jax.tree.map(lambda x: x.reshape(batch, *x.shape[2:])[perm].reshape(
-                hp.num_minibatches, mb_size, *x.shape[2:]), (traj, adv, targets))
+                hp.num_minibatches, mb_size, *x.shape[2:]), (learn, adv, targets))
 
             def minibatch(carry, mb):
                 params, opt_state = carry
@@ -448,13 +464,26 @@ def make_train(hp: JaxPPOParams, env: TwinEnv, env_params: Any, total_steps: int
     def chunk_one(rs: RunnerState):
         return jax.lax.scan(update_one, rs, None, length=upc)
 
+    def over_seeds(fn):
+        """``fn`` applied to each seed: ``vmap`` over the leading seed axis, or, with one seed, a
+        plain call on the squeezed state (same values; a batch axis of one would turn every
+        ``lax.cond`` of the twin on a batch-wide predicate, e.g. "any copy done", into a
+        ``select`` that runs both branches)."""
+        if hp.num_seeds > 1:
+            return jax.vmap(fn)
+
+        def single(tree):
+            out = fn(jax.tree.map(lambda x: x[0], tree))
+            return jax.tree.map(lambda x: x[None], out)
+        return single
+
     def init(key: jax.Array) -> RunnerState:
-        return jax.vmap(init_one)(jax.random.split(key, hp.num_seeds))
+        return over_seeds(init_one)(jax.random.split(key, hp.num_seeds))
 
     def train_all(key: jax.Array):
         def whole(rs):
             return jax.lax.scan(update_one, rs, None, length=total_updates)
-        return jax.vmap(whole)(init(key))
+        return over_seeds(whole)(init(key))
 
     sharding = None
     ndev = jax.device_count()  # every process's devices (jax.distributed), the local ones otherwise
@@ -467,11 +496,11 @@ def make_train(hp: JaxPPOParams, env: TwinEnv, env_params: Any, total_steps: int
         sharding = _state_sharding(jax.eval_shape(init, jax.random.PRNGKey(0)), mesh)
         replicated_sharding = replicated(mesh)
         init_jit = jax.jit(init, out_shardings=sharding)
-        chunk_jit = jax.jit(jax.vmap(chunk_one), in_shardings=(sharding,), out_shardings=(sharding, replicated_sharding),
+        chunk_jit = jax.jit(over_seeds(chunk_one), in_shardings=(sharding,), out_shardings=(sharding, replicated_sharding),
                             donate_argnums=0)
     else:
         init_jit = jax.jit(init)
-        chunk_jit = jax.jit(jax.vmap(chunk_one), donate_argnums=0)
+        chunk_jit = jax.jit(over_seeds(chunk_one), donate_argnums=0)
     return PPOTrain(init=init_jit, chunk=chunk_jit, train=jax.jit(train_all), head=head, obs_dim=obs_dim,
                     num_chunks=num_chunks, updates_per_chunk=upc, steps_per_update=batch, sharding=sharding)
 
