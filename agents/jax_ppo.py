@@ -280,6 +280,7 @@ class PPOTrain:
     updates_per_chunk: int
     steps_per_update: int  # env steps per update per seed (num_envs * rollout_steps)
     sharding: Any = None   # RunnerState-shaped tree of shardings, or None on one device
+    learner_flops: Callable[[], float] | None = None  # flops of one update's epochs, per seed
 
     @property
     def total_steps(self) -> int:
@@ -416,6 +417,29 @@ def make_train(hp: JaxPPOParams, env: TwinEnv, env_params: Any, total_steps: int
 
     grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
 
+    def sgd_step(carry, mb):
+        """One minibatch: loss gradient, global-norm clip and Adam, on ``(params, opt_state)``."""
+        params, opt_state = carry
+        tr, a, tg = mb
+        (_, aux), grads = grad_fn(params, tr, a, tg)
+        updates, opt_state = tx.update(grads, opt_state, params)
+        return (optax.apply_updates(params, updates), opt_state), aux
+
+    def learner_flops() -> float:
+        """Flops of the learner per update and seed (XLA's cost of one minibatch step, times
+        ``num_epochs * num_minibatches``; the shuffle and GAE are not counted)."""
+        rs = jax.eval_shape(init_one, jax.random.PRNGKey(0))
+        action, _ = jax.eval_shape(lambda p: sample_action(head, jax.random.PRNGKey(0), jnp.zeros(
+            (mb_size, head.out_dim)), p.get("log_std")), rs.params)
+        mb = LearnBatch(obs=jax.ShapeDtypeStruct((mb_size, obs_dim), jnp.float32), action=action,
+                        log_prob=jax.ShapeDtypeStruct((mb_size,), jnp.float32),
+                        value=jax.ShapeDtypeStruct((mb_size,), jnp.float32))
+        vec = jax.ShapeDtypeStruct((mb_size,), jnp.float32)
+        cost = jax.jit(sgd_step).lower((rs.params, rs.opt_state), (mb, vec, vec)).compile().cost_analysis()
+        if isinstance(cost, list | tuple):
+            cost = cost[0] if cost else {}
+        return float((cost or {}).get("flops", 0.0)) * hp.num_epochs * hp.num_minibatches
+
     def update_one(rs: RunnerState, _):
         rs, traj = jax.lax.scan(env_step, rs, None, length=t)
         _, _, last_value = forward(rs.params, norm(rs.obs_stats, rs.obs))
@@ -432,14 +456,7 @@ def make_train(hp: JaxPPOParams, env: TwinEnv, env_params: Any, total_steps: int
             data = jax.tree.map(lambda x: x.reshape(batch, *x.shape[2:])[perm].reshape(
                 hp.num_minibatches, mb_size, *x.shape[2:]), (learn, adv, targets))
 
-            def minibatch(carry, mb):
-                params, opt_state = carry
-                tr, a, tg = mb
-                (_, aux), grads = grad_fn(params, tr, a, tg)
-                updates, opt_state = tx.update(grads, opt_state, params)
-                return (optax.apply_updates(params, updates), opt_state), aux
-
-            return jax.lax.scan(minibatch, (params, opt_state), data)
+            return jax.lax.scan(sgd_step, (params, opt_state), data)
 
         key, k_epochs = jax.random.split(rs.key)
         (params, opt_state), aux = jax.lax.scan(epoch, (rs.params, rs.opt_state),
@@ -502,7 +519,8 @@ def make_train(hp: JaxPPOParams, env: TwinEnv, env_params: Any, total_steps: int
         init_jit = jax.jit(init)
         chunk_jit = jax.jit(over_seeds(chunk_one), donate_argnums=0)
     return PPOTrain(init=init_jit, chunk=chunk_jit, train=jax.jit(train_all), head=head, obs_dim=obs_dim,
-                    num_chunks=num_chunks, updates_per_chunk=upc, steps_per_update=batch, sharding=sharding)
+                    num_chunks=num_chunks, updates_per_chunk=upc, steps_per_update=batch, sharding=sharding,
+                    learner_flops=learner_flops)
 
 
 def _state_sharding(abstract: RunnerState, mesh) -> RunnerState:
