@@ -506,7 +506,7 @@ def make_train(hp: JaxPPOParams, env: TwinEnv, env_params: Any, total_steps: int
     ndev = jax.device_count()  # every process's devices (jax.distributed), the local ones otherwise
     if jax.process_count() > 1 and n % ndev:
         raise ValueError(f"agent.num_envs ({n}) must be divisible by the {ndev} devices")
-    mesh = batch_mesh(n)
+    mesh = batch_mesh(n, env)
     if shard is None:
         shard = mesh.size > 1
     if shard and mesh.size > 1:

@@ -21,13 +21,19 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 AXIS = "batch"
 
 
-def batch_mesh(batch: int) -> Mesh:
+def batch_mesh(batch: int, env: Any = None) -> Mesh:
     """1-D mesh (axis ``"batch"``) over the first ``gcd(batch, devices)`` devices.
 
     Under ``jax.distributed`` (several processes) the mesh spans every process's devices, and
-    ``batch`` must divide evenly over them (callers check).
+    ``batch`` must divide evenly over them (callers check). A twin ``env`` whose
+    ``batch_shardable`` is False gets a one-device mesh (and cannot run over several processes).
     """
     devices = jax.devices()
+    if env is not None and not getattr(env, "batch_shardable", True):
+        if jax.process_count() > 1:
+            raise ValueError(f"{type(env).__name__} cannot split its batch over devices "
+                             "(batch_shardable is False): run it in one process")
+        return Mesh(np.asarray(devices[:1]), (AXIS,))
     count = len(devices) if jax.process_count() > 1 else (math.gcd(batch, len(devices)) or 1)
     return Mesh(np.asarray(devices[:count]), (AXIS,))
 

@@ -105,6 +105,12 @@ class TwinEnv(Generic[StateT, ParamsT]):
     #: foresight of demand or wind: run and reported as upper references, never gated against.
     oracle_baselines: tuple[str, ...] = ()
 
+    #: whether a vmapped batch of this twin may be split over several devices (SPMD sharding). A
+    #: twin whose step holds a data-dependent loop over gathered copies sets it False: XLA's CPU
+    #: backend was seen to deadlock on such a loop with the batch split over host devices, so its
+    #: batch runs on one device (see ``twingym.agents.sharding.batch_mesh``).
+    batch_shardable: bool = True
+
     # ---- identity ---------------------------------------------------------------------------
     # A twin's behaviour lives in its class and params, so two instances of one class with equal
     # attributes are interchangeable: they hash and compare equal, and functions jitted with the

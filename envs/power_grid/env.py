@@ -262,6 +262,9 @@ def _initial_status(params: PowerGridParams):
 class PowerGrid(TwinEnv[PowerGridState, PowerGridParams]):
     __doc__ = __doc__
     reference_baseline = "merit_order"
+    # the gathered Newton/chord loop (compact.compacted_while) deadlocked XLA's CPU backend with the
+    # batch split over two host devices (the second step never returned): one device per batch
+    batch_shardable = False
 
     # ---- params ---------------------------------------------------------------------------------
     def default_params(self) -> PowerGridParams:

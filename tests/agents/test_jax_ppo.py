@@ -185,3 +185,26 @@ def test_scenario_mixture_steps_each_copy_with_its_own_params():
     tr = make_train(JaxPPOParams(**TINY), env, base, 4 * 8 * 2, mixture=mix)
     state, metrics = tr.chunk(tr.init(jax.random.PRNGKey(0)))
     assert np.isfinite(np.asarray(metrics["policy_loss"])).all()
+
+
+UNSPLIT_SCRIPT = """
+import jax
+from twingym.agents.sharding import batch_mesh
+from twingym.bench.common import _scan_steps
+from twingym.envs import make
+env, params = make("PowerGrid-v0")
+wind, _ = make("WindFarm-v0")
+assert len(jax.devices()) == 2
+assert batch_mesh(64, env).size == 1 and batch_mesh(64, wind).size == 2 and batch_mesh(64).size == 2
+jax.block_until_ready(_scan_steps(env, params, 64, 3, jax.random.PRNGKey(0)))
+print("STEPPED")
+"""
+
+
+def test_a_twin_that_cannot_be_split_steps_on_one_device_among_two():
+    """PowerGrid's gathered flow loop is not split over host devices (it deadlocked XLA's CPU
+    backend there): with two host devices its batch gets a one-device mesh and steps to the end."""
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2", "JAX_PLATFORMS": "cpu"}
+    proc = subprocess.run([sys.executable, "-c", UNSPLIT_SCRIPT], env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0 and "STEPPED" in proc.stdout, proc.stderr[-2000:]

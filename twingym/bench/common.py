@@ -42,7 +42,7 @@ def best_time(fn: Callable[[], Any], repeats: int = 3, min_seconds: float = 0.2)
 
 @partial(jax.jit, static_argnums=(0, 2, 3))
 def _scan_steps(env, params, batch: int, steps: int, key):
-    mesh = batch_mesh(batch)  # the batch split over every local device
+    mesh = batch_mesh(batch, env)  # the batch split over every local device (one, if the twin cannot be split)
     keys = constrain_batch(jax.random.split(key, batch), mesh)
     _, state = jax.vmap(env.reset, in_axes=(0, None))(keys, params)
     space = env.action_space(params)
