@@ -99,6 +99,7 @@ from twingym.envs.wind_turbine.dynamics import (
     steady_state_table,
     torque_actuator,
 )
+from twingym.envs.wind_turbine.loads import generator_inertia_lss, shaft_torque, tower_base_moment
 from twingym.envs.wind_turbine.rosco_controller import rosco_controller_params
 from twingym.envs.wind_turbine.types import WindTurbineParams, WindTurbineState
 
@@ -191,7 +192,9 @@ def build_params(turbine: str | Path | TurbineSpec = DEFAULT_TURBINE, **override
         shutdown_penalty=10.0, overspeed_factor=1.1, overpower_factor=1.1,
         controller=CONTROLLER_BUILDERS[spec.controller](spec),
         residual_torque=0.5 * turbine.max_torque_rate * 0.2,
-        residual_pitch=0.5 * abs(turbine.max_pitch_rate) * 0.2, obs_low=obs_low, obs_high=obs_high)
+        residual_pitch=0.5 * abs(turbine.max_pitch_rate) * 0.2,
+        generator_inertia=generator_inertia_lss(spec.name, turbine.gearbox_ratio),
+        obs_low=obs_low, obs_high=obs_high)
     params = replace_fields(params, overrides, what="WindTurbine-v0 parameter")
     return with_operating_points(params)
 
@@ -411,7 +414,9 @@ class WindTurbine(TwinEnv[WindTurbineState, WindTurbineParams]):
         info = {"cost": cost, "wind": hub, "power": power, "power_reference": p_ref,
                 "rotor_speed": omega, "pitch": pitch, "gen_torque": gen_torque, "thrust": thrust,
                 "aero_torque": q_aero, "power_error": e_power, "tower_load_variation": tower,
-                "drivetrain_load_variation": drivetrain}
+                "drivetrain_load_variation": drivetrain,
+                "tower_base_moment": tower_base_moment(thrust, params),
+                "shaft_torque": shaft_torque(q_aero, gen_torque, params)}
         obs = self._obs(meas, new, params)
         return obs, new, jnp.nan_to_num(reward, nan=-10.0), terminated, truncated, info
 
