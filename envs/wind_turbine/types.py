@@ -116,7 +116,7 @@ class WindTurbineState:
     wind: jax.Array                  # m/s, current hub wind
     power: jax.Array                 # W, electrical
     thrust_lp: jax.Array             # N, low-passed thrust
-    torque_lp: jax.Array             # N m, low-passed aerodynamic torque
+    torque_lp: jax.Array             # N m, low-passed low-speed shaft torque
     measured: jax.Array              # (4,) the last noisy sensor sample (rotor speed rad/s, pitch rad, torque N m, power W)
     ref_carry: Any                   # the reference controller's state (residual mode; pytree of float32)
     history: jax.Array               # (4, history_len): HISTORY_ROWS, one sample per history_every
