@@ -70,8 +70,8 @@ def test_load_signals_at_a_steady_operating_point(env, params) -> None:
     mix = float(shaft_torque(q, 0.5 * q / params.gearbox_ratio, params))
     assert 2.0e6 < mix < 4.0e6
     assert float(tower_base_moment(jnp.float32(5e5), params)) == pytest.approx(5e5 * 90.0)
-    _, state = env.reset(jax.random.PRNGKey(0), params)
-    info = env.step(jax.random.PRNGKey(1), state, jnp.zeros(2), params)[5]
+    _, state = jax.jit(env.reset)(jax.random.PRNGKey(0), params)
+    info = jax.jit(env.step)(jax.random.PRNGKey(1), state, jnp.zeros(2), params)[5]
     assert float(info["tower_base_moment"]) == pytest.approx(float(info["thrust"]) * 90.0, rel=1e-6)
 
 
