@@ -7,19 +7,22 @@ paired differences in MWh, $, parts or kN rather than in reward units.
 
 The registry :data:`KPIS` maps a twin id to its KPIs; a twin without an entry gets none.
 
-Damage-equivalent loads (DEL) use rainflow counting (ASTM E1049-85, the three-point method with
-half cycles for the residue) and ``DEL = (sum n_i S_i^m / N_eq)^(1/m)`` with ``N_eq`` one cycle per
-simulated second (1 Hz equivalent) and Wöhler exponent ``m`` = 4 (steel tower and shaft).
+Damage-equivalent loads (DEL) count cycles with the maintained ``rainflow`` package (ASTM E1049-85,
+the three-point method, half cycles for the residue) and take ``DEL = (sum n_i S_i^m / N_eq)^(1/m)``
+with ``N_eq`` one cycle per simulated second (1 Hz equivalent frequency), in the load's physical
+unit. Wöhler exponents: ``m = 4`` for the steel tower and drive shaft, ``m = 10`` for composite blades
+(WindTurbine-v0 gives no blade root moment, so it has no blade DEL; see
+``twingym.envs.wind_turbine.loads``).
 """
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import rainflow as rainflow_counting
 
 
 @dataclass(frozen=True)
@@ -66,56 +69,41 @@ def _sum(scale: Callable[[Any], float] = lambda p: 1.0) -> Callable[[np.ndarray,
     return lambda series, params: float(np.sum(series) * scale(params))
 
 
-def _turning_points(x: np.ndarray) -> np.ndarray:
-    """Local extrema of ``x`` with its end points (repeated values dropped)."""
-    x = x[np.concatenate([[True], np.diff(x) != 0])]
-    if len(x) < 3:
-        return x
-    d = np.diff(x)
-    return np.concatenate([x[:1], x[1:-1][d[1:] * d[:-1] < 0], x[-1:]])
+#: Wöhler (S-N curve) exponents of the turbine's load paths: welded steel (tower, shaft) and the
+#: glass-fibre composite of the blades.
+WOHLER_STEEL = 4.0
+WOHLER_COMPOSITE = 10.0
+#: equivalent-cycle frequency of a DEL (Hz): one equivalent cycle per simulated second.
+DEL_EQUIVALENT_HZ = 1.0
 
 
-def rainflow(series: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Rainflow cycle ranges and counts (1 or 0.5) of a load series (ASTM E1049-85, 3-point method)."""
-    peaks = _turning_points(np.asarray(series, dtype=np.float64))
-    if len(peaks) < 2:
+def load_cycles(series: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rainflow cycles of a load series: ``(ranges, counts)``, counts 1 (full cycle) or 0.5 (half
+    cycle of the residue), cycles of equal range merged.
+
+    Counted by the maintained ``rainflow`` package (ASTM E1049-85 section 5.4.4, the three-point
+    method), on the series' reversals."""
+    cycles = rainflow_counting.count_cycles(np.asarray(series, dtype=np.float64))
+    if not cycles:
         return np.zeros(0), np.zeros(0)
-    stack: list[float] = []
-    ranges, counts = [], []
-    for p in peaks:
-        stack.append(float(p))
-        while len(stack) >= 3:
-            r_new, r_old = abs(stack[-1] - stack[-2]), abs(stack[-2] - stack[-3])
-            if r_new < r_old:
-                break
-            if len(stack) == 3:          # the range includes the starting point: half cycle
-                ranges.append(r_old)
-                counts.append(0.5)
-                stack.pop(0)
-            else:
-                ranges.append(r_old)
-                counts.append(1.0)
-                last = stack.pop()
-                stack.pop()
-                stack.pop()
-                stack.append(last)
-    for a, b in itertools.pairwise(stack):
-        ranges.append(abs(b - a))
-        counts.append(0.5)
-    return np.asarray(ranges), np.asarray(counts)
+    ranges, counts = np.asarray(cycles, dtype=np.float64).T
+    return ranges, counts
 
 
 def damage_equivalent_load(series: np.ndarray, m: float, n_equivalent: float) -> float:
-    """``(sum n_i S_i^m / N_eq)^(1/m)``: the constant range giving the same fatigue damage."""
-    ranges, counts = rainflow(series)
+    """``(sum n_i S_i^m / N_eq)^(1/m)``: the constant load range that, repeated ``n_equivalent``
+    times, does the damage (Miner's rule, Wöhler exponent ``m``) of the rainflow cycles of
+    ``series``; in the series' unit. 0 for a series without cycles or ``n_equivalent <= 0``."""
+    ranges, counts = load_cycles(series)
     if not len(ranges) or n_equivalent <= 0:
         return 0.0
     return float((np.sum(counts * ranges ** m) / n_equivalent) ** (1.0 / m))
 
 
-def _del(scale: float, m: float = 4.0) -> Callable[[np.ndarray, Any], float]:
-    return lambda series, params: damage_equivalent_load(np.asarray(series) * scale, m,
-                                                         len(series) * _dt_s(params))
+def _del(m: float) -> Callable[[np.ndarray, Any], float]:
+    """Episode DEL at :data:`DEL_EQUIVALENT_HZ` (``N_eq`` = simulated seconds x 1 Hz)."""
+    return lambda series, params: damage_equivalent_load(
+        np.asarray(series), m, len(series) * step_seconds(params) * DEL_EQUIVALENT_HZ)
 
 
 def _per_shift(series: np.ndarray, params: Any, hours: float = 8.0) -> float:
@@ -151,10 +139,11 @@ KPIS: dict[str, tuple[Kpi, ...]] = {
     "WindTurbine-v0": (
         Kpi("energy_mwh", "energy produced", "MWh", True, lambda info, p: info["power"] / 1e6,
             _sum(lambda p: _dt_s(p) / 3600.0), "MW", "electrical power"),
-        Kpi("thrust_del_kn", "rotor thrust DEL (m = 4, 1 Hz)", "kN", False, lambda info, p: info["thrust"] / 1e3, _del(1.0), "kN",
-            "rotor thrust"),
+        Kpi("tower_base_del_knm", "tower-base fore-aft moment DEL (m = 4, 1 Hz)", "kN m", False,
+            lambda info, p: info["tower_base_moment"] / 1e3, _del(WOHLER_STEEL), "kN m",
+            "tower-base fore-aft moment"),
         Kpi("shaft_torque_del_knm", "low-speed shaft torque DEL (m = 4, 1 Hz)", "kN m", False,
-            lambda info, p: info["aero_torque"] / 1e3, _del(1.0), "kN m", "aerodynamic torque"),
+            lambda info, p: info["shaft_torque"] / 1e3, _del(WOHLER_STEEL), "kN m", "low-speed shaft torque"),
     ),
 }
 

@@ -54,14 +54,15 @@ Reward per step (about 1 for perfect operation)::
           - w_pitch (d beta / (8 deg/s * dt))^2       pitch activity (0..1 at full rate)
           - w_torque_rate (dQ / (VS_MaxRat dt))^2     generator torque rate (0..1 at full rate)
           - w_tower |T - T_lp| / T_rated              tower fore-aft load variation (thrust)
-          - w_drivetrain |Q - Q_lp| / Q_rated         drivetrain load variation (aero torque)
+          - w_drivetrain |Q_s - Q_s,lp| / Q_rated     drivetrain load variation (shaft torque)
           - w_cost * cost                             limit events (below)
           - shutdown_penalty [overspeed shutdown]
 
-``P_avail = eta 0.5 rho pi R^2 U^3 Cp_max`` uses the true wind; ``T_lp``, ``Q_lp`` are low-pass
-filtered (``fatigue_tau`` s) thrust and aerodynamic torque, so the two load terms measure their
-fast variations (a fatigue proxy). ``T_rated`` and ``Q_rated`` are the steady thrust and rotor
-torque at rated wind.
+``P_avail = eta 0.5 rho pi R^2 U^3 Cp_max`` uses the true wind; ``T_lp``, ``Q_s,lp`` are low-pass
+filtered (``fatigue_tau`` s) thrust and low-speed shaft torque (``loads.shaft_torque``), so the two
+load terms measure the fast variations of the tower-base moment (``T`` x hub height) and the shaft
+torque, whose damage-equivalent loads the validation reports (a fatigue proxy). ``T_rated`` and
+``Q_rated`` are the steady thrust and rotor torque at rated wind.
 
 Cost per step (count of events, 0..3): generator overspeed (> ``overspeed_factor`` x rated),
 overpower (> ``overpower_factor`` x rated), generator torque at its upper limit.
@@ -99,6 +100,7 @@ from twingym.envs.wind_turbine.dynamics import (
     steady_state_table,
     torque_actuator,
 )
+from twingym.envs.wind_turbine.loads import generator_inertia_lss, shaft_torque, tower_base_moment
 from twingym.envs.wind_turbine.rosco_controller import rosco_controller_params
 from twingym.envs.wind_turbine.types import WindTurbineParams, WindTurbineState
 
@@ -186,12 +188,14 @@ def build_params(turbine: str | Path | TurbineSpec = DEFAULT_TURBINE, **override
         gust_scale=0.0, gust_iref=0.14, gust_duration=10.5, ramp_delta=0.0, ramp_duration=30.0,
         event_window=f32([0.2, 0.6]),
         sensor_noise=1.0, noise_speed=0.005, noise_pitch_deg=0.1, noise_torque=0.005, noise_power=0.01,
-        w_power=1.0, w_pitch=0.1, w_torque_rate=0.1, w_tower=0.1, w_drivetrain=0.1, w_cost=0.05,
+        w_power=1.0, w_pitch=0.1, w_torque_rate=0.1, w_tower=0.3, w_drivetrain=0.5, w_cost=0.05,
         fatigue_tau=5.0,
         shutdown_penalty=10.0, overspeed_factor=1.1, overpower_factor=1.1,
         controller=CONTROLLER_BUILDERS[spec.controller](spec),
         residual_torque=0.5 * turbine.max_torque_rate * 0.2,
-        residual_pitch=0.5 * abs(turbine.max_pitch_rate) * 0.2, obs_low=obs_low, obs_high=obs_high)
+        residual_pitch=0.5 * abs(turbine.max_pitch_rate) * 0.2,
+        generator_inertia=generator_inertia_lss(spec.name, turbine.gearbox_ratio),
+        obs_low=obs_low, obs_high=obs_high)
     params = replace_fields(params, overrides, what="WindTurbine-v0 parameter")
     return with_operating_points(params)
 
@@ -309,13 +313,14 @@ class WindTurbine(TwinEnv[WindTurbineState, WindTurbineParams]):
         torque = jnp.interp(hub, params.ss_wind, params.ss_torque)
         q_aero, thrust = aero_loads(params, hub, omega, pitch)
         power = params.generator_efficiency * torque * params.gearbox_ratio * omega
+        q_shaft = shaft_torque(q_aero, torque, params)
         f32 = lambda x: jnp.asarray(x, jnp.float32)  # noqa: E731
         state = WindTurbineState(
             time=jnp.int32(0), omega=f32(omega), pitch=f32(pitch), gen_torque=f32(torque),
             torque_setpoint=f32(torque), pitch_setpoint=f32(pitch),
             speed_filtered=f32(omega), turbulence=f32(turbulence), wind_mean=f32(wind_mean),
             ramp_start=f32(ramp_start), gust_start=f32(gust_start), gust_amplitude=f32(gust_amp),
-            wind=f32(hub), power=f32(power), thrust_lp=f32(thrust), torque_lp=f32(q_aero),
+            wind=f32(hub), power=f32(power), thrust_lp=f32(thrust), torque_lp=f32(q_shaft),
             measured=jnp.zeros((4,), jnp.float32), ref_carry=None,
             history=jnp.zeros((len(HISTORY_ROWS), params.history_len), jnp.float32))
         meas = self._measure(k_obs, state, params)
@@ -372,7 +377,8 @@ class WindTurbine(TwinEnv[WindTurbineState, WindTurbineParams]):
         power = params.generator_efficiency * gen_torque * params.gearbox_ratio * omega
         alpha = 1.0 - jnp.exp(-dt / params.fatigue_tau)
         thrust_lp = state.thrust_lp + alpha * (thrust - state.thrust_lp)
-        torque_lp = state.torque_lp + alpha * (q_aero - state.torque_lp)
+        q_shaft = shaft_torque(q_aero, gen_torque, params)
+        torque_lp = state.torque_lp + alpha * (q_shaft - state.torque_lp)
         new = state.replace(time=time, omega=omega, pitch=pitch, gen_torque=gen_torque,
                             torque_setpoint=torque_cmd, pitch_setpoint=pitch_cmd,
                             turbulence=turbulence, wind=hub, power=power,
@@ -395,7 +401,7 @@ class WindTurbine(TwinEnv[WindTurbineState, WindTurbineParams]):
         pitch_rate = (pitch - state.pitch) / (params.pitch_rate_max * dt)
         torque_rate = (gen_torque - state.gen_torque) / (params.max_torque_rate * dt)
         tower = jnp.abs(thrust - thrust_lp) / params.rated_thrust
-        drivetrain = jnp.abs(q_aero - torque_lp) / params.rated_aero_torque
+        drivetrain = jnp.abs(q_shaft - torque_lp) / params.rated_aero_torque
         gen_speed = omega * params.gearbox_ratio
         terminated = gen_speed > params.shutdown_gen_speed
         overspeed = gen_speed > params.overspeed_factor * params.rated_gen_speed
@@ -411,7 +417,9 @@ class WindTurbine(TwinEnv[WindTurbineState, WindTurbineParams]):
         info = {"cost": cost, "wind": hub, "power": power, "power_reference": p_ref,
                 "rotor_speed": omega, "pitch": pitch, "gen_torque": gen_torque, "thrust": thrust,
                 "aero_torque": q_aero, "power_error": e_power, "tower_load_variation": tower,
-                "drivetrain_load_variation": drivetrain}
+                "drivetrain_load_variation": drivetrain,
+                "tower_base_moment": tower_base_moment(thrust, params),
+                "shaft_torque": q_shaft}
         obs = self._obs(meas, new, params)
         return obs, new, jnp.nan_to_num(reward, nan=-10.0), terminated, truncated, info
 

@@ -84,6 +84,8 @@ class WindTurbineParams:
     # --- residual action mode: the largest correction on top of the reference controller
     residual_torque: float = 4000.0  # N m, HSS (half of VS_MaxRat * dt)
     residual_pitch: float = float(np.deg2rad(1.0))  # rad (half of PC_MaxRat * dt)
+    # --- load signals: the generator's share of the drivetrain inertia splits the shaft torque
+    generator_inertia: float = 0.0   # kg m^2, generator rotor referred to the LSS (N^2 x HSS inertia)
     dt: float = 0.2                  # s, control step
     max_steps: int = struct.field(pytree_node=False, default=600)
     action_mode: str = struct.field(pytree_node=False, default="rate")  # rate | absolute | residual
@@ -114,7 +116,7 @@ class WindTurbineState:
     wind: jax.Array                  # m/s, current hub wind
     power: jax.Array                 # W, electrical
     thrust_lp: jax.Array             # N, low-passed thrust
-    torque_lp: jax.Array             # N m, low-passed aerodynamic torque
+    torque_lp: jax.Array             # N m, low-passed low-speed shaft torque
     measured: jax.Array              # (4,) the last noisy sensor sample (rotor speed rad/s, pitch rad, torque N m, power W)
     ref_carry: Any                   # the reference controller's state (residual mode; pytree of float32)
     history: jax.Array               # (4, history_len): HISTORY_ROWS, one sample per history_every

@@ -1,5 +1,5 @@
-"""KPIs in physical units and paired comparisons: rainflow against the standard's worked example,
-DELs of constant-amplitude loads, paired intervals, wake loss recovered, and the report/summary rows."""
+"""KPIs in physical units and paired comparisons: paired intervals, wake loss recovered, and the
+report/summary rows (the damage-equivalent loads are tested in tests/wind_turbine/test_loads.py)."""
 
 from __future__ import annotations
 
@@ -7,27 +7,12 @@ import math
 
 import numpy as np
 import pytest
-from twingym.policies.kpis import KPIS, damage_equivalent_load, rainflow
+from twingym.policies.kpis import KPIS
 from twingym.policies.manifest import ValidationRecord
 from twingym.policies.paired import paired_interval, return_differences, wake_loss_recovered
 from twingym.policies.report import _kpi_section
 
 from twingym.cli.pipeline_summary import summary_table, validation_rows
-
-
-def test_rainflow_matches_the_astm_e1049_example() -> None:
-    # ASTM E1049-85 (2017), section 5.4.4 / Fig. 6: ranges 3 (0.5), 4 (1.5), 6 (0.5), 8 (1.0), 9 (0.5)
-    ranges, counts = rainflow(np.array([-2, 1, -3, 5, -1, 3, -4, 4, -2.0]))
-    got = {float(r): float(counts[ranges == r].sum()) for r in np.unique(ranges)}
-    assert got == {3.0: 0.5, 4.0: 1.5, 6.0: 0.5, 8.0: 1.0, 9.0: 0.5}
-
-
-def test_del_of_a_constant_amplitude_load() -> None:
-    # k full cycles of range 2A over N_eq equivalent cycles: DEL = 2A (k / N_eq)^(1/m)
-    t = np.arange(0, 20, 0.01)
-    load = 5.0 + 3.0 * np.sin(2 * np.pi * 0.5 * t)           # 10 cycles of range 6
-    assert damage_equivalent_load(load, 4.0, 20.0) == pytest.approx(6.0 * (10 / 20) ** 0.25, rel=0.02)
-    assert damage_equivalent_load(np.full(50, 2.0), 4.0, 50.0) == 0.0
 
 
 def test_paired_interval_is_the_student_t_interval() -> None:
