@@ -24,7 +24,7 @@ def _zero_rollout(env, params, n_episodes: int, seed: int):
 
     @jax.jit
     def run(key):
-        obs, state = jax.vmap(env.reset, in_axes=(0, None))(jax.random.split(key, n_episodes), params)
+        _, state = jax.vmap(env.reset, in_axes=(0, None))(jax.random.split(key, n_episodes), params)
 
         def body(st, k):
             ks = jax.random.split(k, n_episodes)
