@@ -58,6 +58,7 @@ def test_foresight_changes_what_is_published_not_the_day(grid):
     np.testing.assert_allclose(float(obs[s["load_fc"]][0]), float(jnp.sum(nxt)), rtol=1e-5)
 
 
+@pytest.mark.slow   # 40 HiGHS solves and 40 host-side steps of case30
 def test_dc_opf_on_the_forecast_keeps_its_dc_flows_within_the_ratings(grid):
     env, params = grid
     key = jax.random.PRNGKey(11)
@@ -75,6 +76,7 @@ def test_dc_opf_on_the_forecast_keeps_its_dc_flows_within_the_ratings(grid):
     assert checked >= 30
 
 
+@pytest.mark.slow   # 12 host-side DC-OPF days
 def test_perfect_foresight_is_at_least_as_good_as_the_forecast(grid):
     env, params = grid
     opf = env.baselines()["dc_opf"]
