@@ -216,6 +216,9 @@ def _baselines_in_action_space(t: TwinUnderCheck) -> str | None:
     if t.env.reference_baseline is not None:
         assert t.env.reference_baseline in t.env.baselines(), \
             f"reference baseline {t.env.reference_baseline!r} is not one of the baselines"
+    for name in t.env.oracle_baselines:
+        assert name in t.env.baselines() and name != t.env.reference_baseline, \
+            f"oracle baseline {name!r} is not one of the baselines, or is the reference baseline"
     return None
 
 

@@ -101,6 +101,9 @@ class TwinEnv(Generic[StateT, ParamsT]):
     id: str = ""
     #: the baseline that learning targets compare against (a key of ``baselines()``).
     reference_baseline: str | None = None
+    #: baselines (keys of ``baselines()``) that see what a real controller cannot, such as perfect
+    #: foresight of demand or wind: run and reported as upper references, never gated against.
+    oracle_baselines: tuple[str, ...] = ()
 
     # ---- identity ---------------------------------------------------------------------------
     # A twin's behaviour lives in its class and params, so two instances of one class with equal

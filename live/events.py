@@ -58,15 +58,21 @@ class EventDetector:
 
     Args:
         obs_labels: ``(asset, name, unit)`` per observation component.
+        initial_mode: the control mode before the first step (``"remote"`` or ``"local"``); a mode
+            written before the first step is then reported at that step. ``None``: the first step's
+            mode is taken as the start, and no change is reported for it.
+        initial_obs: the observation before the first step (the reset's, shape ``(n_obs,)``), so a
+            trip on the first step is reported; ``None``: trips are detected from the second step.
     """
 
-    def __init__(self, obs_labels: list[tuple[str, str, str]]) -> None:
+    def __init__(self, obs_labels: list[tuple[str, str, str]], initial_mode: str | None = None,
+                 initial_obs: np.ndarray | None = None) -> None:
         self._falling = [i for i, (_, name, _) in enumerate(obs_labels) if name == "in_service"]
         self._rising = [i for i, (_, name, _) in enumerate(obs_labels) if name == "is_failed"]
         self._assets = [asset for asset, _, _ in obs_labels]
-        self._previous_obs: np.ndarray | None = None
+        self._previous_obs = None if initial_obs is None else np.asarray(initial_obs, dtype=float).ravel()
         self._violating = False
-        self._mode: str | None = None
+        self._mode = initial_mode
         self._faults: set[str] = set()
 
     def detect(self, out: Any, notes: list[TwinEvent] | None = None) -> list[TwinEvent]:

@@ -194,7 +194,8 @@ class LiveTwinServer:
         self.overruns = 0
         self.skipped_publications = 0
         self.ready = False
-        self._detector = EventDetector([tuple(lb) for lb in self.twin.obs_labels])
+        self._detector = EventDetector([tuple(lb) for lb in self.twin.obs_labels],
+                                       initial_mode=self.twin.mode, initial_obs=self.twin.obs)
         self._events: list[TwinEvent] = []      # detected in the clock thread, published by the loop
         self._notes: list[TwinEvent] = []       # raised by the server itself for the next step
         self._publisher = EventPublisher()

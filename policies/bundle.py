@@ -261,6 +261,13 @@ def validation_problem(bundle: Bundle, trusted: dict | None = None) -> str | Non
             return f"{name} of bundle {bundle.path} does not match {VALIDATION_FILE}; re-run `twingym validate`"
     if not record.gates:
         return f"{VALIDATION_FILE} of bundle {bundle.path} holds no gates"
+    from twingym.policies.gates import removed_keys
+
+    retired = removed_keys(record.gates_config)
+    if retired:
+        return (f"bundle {bundle.path} was validated with removed gate thresholds ({', '.join(retired)}): its "
+                "performance verdict predates the rule that the policy beats every baseline on every scenario; "
+                f"re-run `twingym validate {bundle.path}`")
     failed = record.gates_not_passed()
     if failed:
         return f"bundle {bundle.path} failed validation gates: {', '.join(failed)}"

@@ -150,8 +150,13 @@ class ValidationRecord:
         kpis: the twin's KPIs in physical units (key, name, unit, direction; per-controller figures are
             in each scenario's ``controllers[...]["kpis"]``), see :mod:`twingym.policies.kpis`.
         step_seconds: simulated seconds per twin step (time axis of the report's episode plots).
-        equivalence, fuzz, latency: the other evidence. fallback_baseline, reference_baseline: the
-            twin's baselines used for fallback and as the performance reference.
+        equivalence, fuzz, latency: the other evidence. fallback_baseline: the baseline that takes
+            over flagged observations; reference_baseline: the twin's reference baseline (training
+            compares with it); oracle_baselines: baselines that see what a real controller cannot
+            (perfect foresight), run and reported as upper references, never gated.
+        paired: the paired table, one row per scenario and baseline (``scenario``, ``baseline``,
+            ``metric``, ``mean``, ``low``, ``high``, ``n``, ``oracle``, ``verdict``), policy minus
+            baseline return with its 95 % interval (:class:`twingym.stats.Difference`).
         created, twingym_version, elapsed_s: when, by which twingym, in how many seconds.
         binding, files: the bundle members this record is bound to (set by ``write_validation``).
         signature: Ed25519 signature over the rest of the record (``algorithm``, ``key_id``,
@@ -169,6 +174,8 @@ class ValidationRecord:
     gates_config: dict[str, Any] = field(default_factory=dict)
     fallback_baseline: str | None = None
     reference_baseline: str | None = None
+    oracle_baselines: list[str] = field(default_factory=list)
+    paired: list[dict[str, Any]] = field(default_factory=list)
     scenarios: dict[str, Any] = field(default_factory=dict)
     kpis: list[dict[str, Any]] = field(default_factory=list)
     step_seconds: float = 1.0

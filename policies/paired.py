@@ -4,67 +4,51 @@ Validation runs every controller on the same episodes (common random numbers: sa
 same wind, load and failure draws), so the per-episode difference ``policy - baseline`` removes
 the episode-to-episode variance the controllers share. Its mean and 95 % interval (Student t with
 ``n - 1`` degrees of freedom) answer "is the policy better than the controller I trust, and by how
-much", in reward units or in any KPI's physical unit.
+much", in reward units or in any KPI's physical unit. The interval, the verdict (beats / loses /
+tie) and the :class:`~twingym.stats.Difference` row are those of :mod:`twingym.stats`; baselines
+named in the record's ``oracle_baselines`` (perfect foresight) are upper references: listed after
+the others, marked, and left out of :func:`best_baseline`.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Iterable
 
 import numpy as np
 from twingym.policies.manifest import ValidationRecord
 
+from twingym.stats import Difference, paired_differences
+from twingym.stats import t_interval as paired_interval
+
 POLICY = "policy"
 
 
-@dataclass(frozen=True)
-class Difference:
-    """Mean paired difference ``policy - baseline`` with its 95 % interval over ``n`` episodes."""
-
-    scenario: str
-    baseline: str
-    mean: float
-    low: float
-    high: float
-    n: int
-
-    @property
-    def significant(self) -> bool:
-        """The interval excludes 0."""
-        return self.low > 0 or self.high < 0
+def baselines_of(scenario: dict, oracles: Iterable[str] = ()) -> list[str]:
+    """The baselines of one scenario record, in record order, leaving out those named in ``oracles``."""
+    skip = set(oracles)
+    return [c for c in scenario["controllers"] if c != POLICY and c not in skip]
 
 
-def paired_interval(diff: np.ndarray) -> tuple[float, float, float]:
-    """``(mean, low, high)`` of the mean of ``diff`` with a 95 % Student-t interval."""
-    from scipy import stats
-
-    d = np.asarray(diff, dtype=np.float64)
-    d = d[np.isfinite(d)]
-    n = len(d)
-    if n == 0:
-        return math.nan, math.nan, math.nan
-    mean = float(d.mean())
-    if n == 1:
-        return mean, math.nan, math.nan
-    half = float(stats.t.ppf(0.975, n - 1) * d.std(ddof=1) / math.sqrt(n))
-    return mean, mean - half, mean + half
+def oracles_of(scenario: dict, oracles: Iterable[str]) -> list[str]:
+    """The oracle baselines (upper references) present in one scenario record, in record order."""
+    wanted = set(oracles)
+    return [c for c in scenario["controllers"] if c != POLICY and c in wanted]
 
 
-def baselines_of(scenario: dict) -> list[str]:
-    """The baselines of one scenario record, in record order."""
-    return [c for c in scenario["controllers"] if c != POLICY]
+def scenario_differences(name: str, scenario: dict, oracles: Iterable[str] = ()) -> list[Difference]:
+    """Paired return difference of the policy minus every baseline of one scenario record (baselines
+    first, then the oracles, marked)."""
+    ctrl = scenario["controllers"]
+    order = [*baselines_of(scenario, oracles), *oracles_of(scenario, oracles)]
+    return paired_differences(name, ctrl[POLICY]["returns"], {b: ctrl[b]["returns"] for b in order}, oracles)
 
 
 def return_differences(record: ValidationRecord) -> list[Difference]:
-    """Paired return difference of the policy minus every baseline, per scenario (record order)."""
-    out = []
-    for name, scen in record.scenarios.items():
-        pol = np.asarray(scen["controllers"][POLICY]["returns"])
-        for base in baselines_of(scen):
-            mean, low, high = paired_interval(pol - np.asarray(scen["controllers"][base]["returns"]))
-            out.append(Difference(name, base, mean, low, high, len(pol)))
-    return out
+    """Paired return difference of the policy minus every baseline and oracle, per scenario (record
+    order): the paired table of a validation record."""
+    return [d for name, scen in record.scenarios.items()
+            for d in scenario_differences(name, scen, record.oracle_baselines)]
 
 
 def kpi_difference(scenario: dict, key: str, baseline: str) -> Difference | None:
@@ -75,7 +59,7 @@ def kpi_difference(scenario: dict, key: str, baseline: str) -> Difference | None
     pol = np.asarray(ctrl[POLICY]["kpis"][key]["values"])
     base = np.asarray(ctrl[baseline]["kpis"][key]["values"])
     mean, low, high = paired_interval(pol - base)
-    return Difference("", baseline, mean, low, high, len(pol))
+    return Difference("", baseline, mean, low, high, len(pol), metric=key)
 
 
 def wake_loss_recovered(scenario: dict, baseline: str, energy: str = "energy_mwh",
@@ -113,7 +97,7 @@ def representative_episode(scenario: dict, baseline: str) -> int:
     return int(np.argmin(np.abs(diff - np.median(diff))))
 
 
-def best_baseline(scenario: dict) -> str | None:
-    """The baseline with the highest mean return in one scenario record."""
-    names = baselines_of(scenario)
+def best_baseline(scenario: dict, oracles: Iterable[str] = ()) -> str | None:
+    """The non-oracle baseline with the highest mean return in one scenario record."""
+    names = baselines_of(scenario, oracles)
     return max(names, key=lambda n: scenario["controllers"][n]["mean_return"]) if names else None

@@ -1,7 +1,8 @@
 """The validation report: one self-contained HTML file (PNG plots embedded) a person reads offline.
 
 Sections, in the order a control engineer asks: verdict and gate table; per scenario, the paired
-return difference policy minus each baseline with its 95 % interval (a forest plot and a table);
+return difference policy minus each baseline with its 95 % interval and verdict (beats / loses /
+tie; a forest plot and a table; oracle baselines, upper references that are never gated, marked);
 KPIs in physical units per scenario with paired differences (twingym.policies.kpis: MWh, % of
 wake loss recovered, yaw travel, $, overload MVAh, parts per shift, downtime, DELs); one
 representative episode per scenario (the median paired difference), policy and best baseline side
@@ -85,7 +86,7 @@ def _forest_plot(diffs: list[Difference]) -> str:
             if d is None:
                 continue
             y = -(si * (len(baselines) + 1) + bi)
-            rows.append((y, f"{scen}  vs {base}"))
+            rows.append((y, f"{scen}  vs {base}" + (" (oracle)" if d.oracle else "")))
             color = COLORS[(bi + 1) % len(COLORS)]
             err = [[d.mean - d.low], [d.high - d.mean]] if np.isfinite(d.low) else None
             ax.errorbar(d.mean, y, xerr=err, fmt="o", color=color, capsize=3, ms=5,
@@ -107,6 +108,10 @@ def _interval(d: Difference | None, unit: str) -> str:
     return f"<b>{text}</b>" if d.significant else text
 
 
+def _label(baseline: str, record: ValidationRecord) -> str:
+    return f"{baseline} (oracle)" if baseline in record.oracle_baselines else baseline
+
+
 def _kpi_section(record: ValidationRecord) -> str:
     """Per scenario: every KPI of the policy and the baselines with the paired differences."""
     kpis = record.kpis
@@ -118,7 +123,8 @@ def _kpi_section(record: ValidationRecord) -> str:
         bases = baselines_of(scen)
         ctrl = scen["controllers"]
         parts.append(f"<h3>{html.escape(name)}</h3><table><tr><th>KPI</th><th>policy</th>"
-                     + "".join(f"<th>{html.escape(b)}</th><th>policy &minus; {html.escape(b)}</th>" for b in bases)
+                     + "".join(f"<th>{html.escape(_label(b, record))}</th><th>policy &minus; {html.escape(b)}</th>"
+                               for b in bases)
                      + "</tr>")
         for k in kpis:
             if k["key"] not in ctrl[POLICY].get("kpis", {}):
@@ -234,10 +240,11 @@ def render_report(record: ValidationRecord, runs: dict[str, dict], manifest: Man
     if diffs:
         parts.append(_forest_plot(diffs))
         parts.append("<table><tr><th>scenario</th><th>baseline</th><th>policy &minus; baseline "
-                     "[95 %]</th><th>episodes</th></tr>")
+                     "[95 %]</th><th>episodes</th><th>verdict</th></tr>")
         for d in diffs:
-            parts.append(f"<tr><td>{html.escape(d.scenario)}</td><td>{html.escape(d.baseline)}</td>"
-                         f"<td>{_interval(d, 'return')}</td><td>{d.n}</td></tr>")
+            mark = " (oracle: upper reference, not gated)" if d.oracle else ""
+            parts.append(f"<tr><td>{html.escape(d.scenario)}</td><td>{html.escape(d.baseline + mark)}</td>"
+                         f"<td>{_interval(d, 'return')}</td><td>{d.n}</td><td>{d.verdict}</td></tr>")
         parts.append("</table>")
     else:
         parts.append("<p>This twin has no baselines to compare with.</p>")
@@ -245,7 +252,7 @@ def render_report(record: ValidationRecord, runs: dict[str, dict], manifest: Man
     parts.append("<h2>A representative episode per scenario</h2>")
     labels = manifest.action_labels or []
     for name, s in record.scenarios.items():
-        base = best_baseline(s)
+        base = best_baseline(s, record.oracle_baselines)
         if base is None or name not in runs or "action" not in runs[name][POLICY].series:
             continue
         parts.append(_episode_plot(name, s, runs[name], base, record.kpis, labels,

@@ -10,7 +10,10 @@ How one scenario runs (:class:`Engine`):
   exactly as in deployment. The policy rows go to onnxruntime in one call (the whole batch); jittable
   baselines act inside the jitted step; other baselines are looped on the host per copy.
 - Rows the guard flags ``fallback`` take the twin's fallback baseline action (its ``reference_baseline``,
-  else the first jittable baseline; with none, the policy's previous action), as deployment does.
+  else the first jittable baseline that is not an oracle; with none, the policy's previous action), as
+  deployment does.
+- Oracle baselines (``TwinEnv.oracle_baselines``: perfect foresight) run like the others; the record
+  marks them and the gates never compare against them.
 - An episode counts until its first ``terminated | truncated`` or the horizon
   ``min(suite.max_horizon, params.max_steps)``; return = sum of rewards, cost rate = cost per step.
 
@@ -40,6 +43,7 @@ from twingym.policies.kpis import Kpi, episode_figures, kpis_for, step_seconds
 from twingym.policies.kpis import definitions as kpi_definitions
 from twingym.policies.latency import measure_latency
 from twingym.policies.manifest import ValidationRecord
+from twingym.policies.paired import scenario_differences
 from twingym.policies.runtime import OnnxPolicy
 from twingym.policies.sanitize import ObservationGuard, sanitize_observation
 from twingym.policies.scenarios import Corruption, Scenario, Suite, default_suite, load_suite, scenario_params
@@ -110,11 +114,13 @@ class ControllerRun:
 
 def fallback_baseline(env: Any, baselines: dict[str, Baseline]) -> str | None:
     """The baseline that takes over rows the observation guard flags: the twin's reference baseline
-    when jittable, else its first jittable baseline, else None."""
+    when jittable, else its first jittable baseline that is not an oracle (an oracle sees what a
+    deployed controller cannot), else None."""
     ref = getattr(env, "reference_baseline", None)
-    if ref in baselines and baselines[ref].jittable:
+    oracles = set(getattr(env, "oracle_baselines", ()))
+    if ref in baselines and baselines[ref].jittable and ref not in oracles:
         return ref
-    return next((n for n, b in baselines.items() if b.jittable), None)
+    return next((n for n, b in baselines.items() if b.jittable and n not in oracles), None)
 
 
 def _broadcast(tree: Any, n: int) -> Any:
@@ -383,19 +389,19 @@ def suite_baselines(env: Any, suite: Suite, twin_id: str) -> dict[str, Baseline]
 
 @dataclass
 class ScenarioResults:
-    """Every scenario of a suite run: raw ``runs``, the record's ``scenarios`` entries, the gates'
-    ``evidence`` and the clean nominal observations ``collected`` ``(n, obs_dim)`` for equivalence."""
+    """Every scenario of a suite run: raw ``runs``, the record's ``scenarios`` entries (the gates'
+    evidence) and the clean nominal observations ``collected`` ``(n, obs_dim)`` for equivalence."""
 
     runs: dict[str, dict[str, ControllerRun]]
     records: dict[str, dict]
-    evidence: dict[str, dict]
     collected: np.ndarray
 
 
 def run_scenarios(engine: Engine, env: Any, overrides: dict, suite: Suite,
                   say: Callable[[str], None]) -> ScenarioResults:
     """Roll out the policy and the baselines on every scenario of ``suite``."""
-    out = ScenarioResults({}, {}, {}, np.zeros((0, engine.obs_dim), np.float32))
+    out = ScenarioResults({}, {}, np.zeros((0, engine.obs_dim), np.float32))
+    oracles = set(getattr(env, "oracle_baselines", ()))
     for i, scenario in enumerate(suite.scenarios):
         t0 = time.perf_counter()
         p = scenario_params(env, overrides, scenario)
@@ -410,11 +416,11 @@ def run_scenarios(engine: Engine, env: Any, overrides: dict, suite: Suite,
         stats = {name: _stats(run) for name, run in result.items()}
         out.records[scenario.name] = {"kind": scenario.kind, "description": scenario.description,
                                       "horizon": horizon, "controllers": stats}
-        out.evidence[scenario.name] = {"kind": scenario.kind, "controllers": {
-            n: {"returns": run.returns, "cost_rate": run.cost_rate} for n, run in result.items()}}
-        best = max((n for n in stats if n != POLICY), key=lambda n: stats[n]["mean_return"], default=None)
+        best = max((n for n in stats if n != POLICY and n not in oracles), key=lambda n: stats[n]["mean_return"],
+                   default=None)
         say(f"{scenario.name}: policy {stats[POLICY]['mean_return']:.4g}"
             + (f", best baseline {best} {stats[best]['mean_return']:.4g}" if best else "")
+            + "".join(f", oracle {n} {stats[n]['mean_return']:.4g}" for n in stats if n in oracles)
             + f" ({time.perf_counter() - t0:.1f}s)")
     return out
 
@@ -473,7 +479,7 @@ def validate_bundle(path: str | Path, *, suite: Suite | str | Path | None = None
     bundle, env, params, digest = open_for_validation(path)
     twin_id = bundle.twin_id
     suite = resolve_suite(suite, env, params, twin_id, episodes, max_horizon)
-    gates = gates_mod.load_gates(gates_file, twin_id)
+    gates = gates_mod.load_gates(gates_file, twin_id, say=progress)
     act_space = bundle.action_space()
     policy = OnnxPolicy(bundle.policy_bytes, action_shape=tuple(act_space.shape))
     kpis = kpis_for(twin_id)
@@ -490,14 +496,18 @@ def validate_bundle(path: str | Path, *, suite: Suite | str | Path | None = None
               else sanitize_observation(fuzz_rows, None, engine.low, engine.high)[0])
     latency = measure_latency(bundle.policy_bytes, sample)
     _say_latency(say, latency)
-    reference_baseline = getattr(env, "reference_baseline", None)
-    gate_records = gates_mod.evaluate({"scenarios": results.evidence, "equivalence": equivalence, "fuzz": fuzz,
-                                       "latency": latency, "reference_baseline": reference_baseline}, gates)
+    oracles = [n for n in getattr(env, "oracle_baselines", ()) if n in engine.names]
+    gate_records = gates_mod.evaluate({"scenarios": results.records, "twin": twin_id, "oracle_baselines": oracles,
+                                       "kpi_keys": [k.key for k in kpis], "equivalence": equivalence,
+                                       "fuzz": fuzz, "latency": latency}, gates)
     passed = all(g["passed"] for g in gate_records)
+    paired = [d.to_json() for name, scen in results.records.items()
+              for d in scenario_differences(name, scen, oracles)]
     record = ValidationRecord(
         twingym_version=twingym.__version__, created=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         twin=twin_id, params_hash=digest, suite=suite.to_dict(), gates_config=gates,
-        fallback_baseline=engine.fallback, reference_baseline=reference_baseline, passed=passed,
+        fallback_baseline=engine.fallback, reference_baseline=getattr(env, "reference_baseline", None),
+        oracle_baselines=oracles, paired=paired, passed=passed,
         failed_gates=[g["name"] for g in gate_records if not g["passed"]], gates=gate_records,
         scenarios=results.records, kpis=kpi_definitions(kpis), step_seconds=step_seconds(params),
         equivalence=equivalence, fuzz=fuzz, latency=latency, elapsed_s=round(time.perf_counter() - t_start, 2))

@@ -31,9 +31,18 @@ def test_pipeline_runs_every_stage_and_keeps_its_artefacts(tmp_path, capsys):
     assert (out / "live" / "record.jsonl").stat().st_size > 0
     assert "dashboard: http://127.0.0.1:" in text.out                  # served during the deploy stage
     assert "final_eval." not in text.out and "parts shipped per 8-h shift" in text.out   # human rows
+    # the paired table of the validated policy: every scenario x every baseline, with the verdict
+    assert "validated policy minus every baseline, per scenario" in text.out
+    expected = {(name, base) for name, scen in record["scenarios"].items() for base in scen["controllers"]
+                if base != "policy"}
+    assert {(r["scenario"], r["baseline"]) for r in summary["paired"]} == expected
+    assert summary["paired"] == record["paired"]
     if not record["passed"]:
         last = text.err.strip().splitlines()[-1]   # the progress bar also writes to stderr
         assert last.startswith("twingym: error: validation failed") and "shadow mode only" in last
+        perf = next(g for g in record["gates"] if g["name"] == "performance")
+        if not perf["passed"]:      # the line names the scenario, the baseline and the interval
+            assert perf["detail"].split(";")[0] in last and "policy - " in last and "[" in last
 
 
 @pytest.mark.parametrize("args, needle", [

@@ -10,13 +10,15 @@ their actions leave the dynamics unchanged), so their paired return difference h
   on the host (a torch policy, a scipy baseline).
 - :func:`evaluate_controllers`: all of them on the same keys -> :class:`EvalResult` per name.
 - :func:`paired_difference`: mean return difference vs a reference with a 95% interval.
+- :func:`paired_table`: one controller minus every other, the rows of the paired table
+  (:class:`twingym.stats.Difference`: mean, 95 % interval, n, verdict; oracles marked, listed last).
 
 An episode ends at its first ``terminated | truncated``; rewards and costs after it are ignored.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +26,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from twingym.envs.core import Baseline, TwinEnv
+
+from twingym.stats import Difference, paired_differences, t_interval
 
 
 @dataclass(frozen=True)
@@ -190,14 +194,9 @@ def evaluate_controllers(env: TwinEnv, params: Any, controllers: dict[str, Contr
 
 
 def mean_ci(x: np.ndarray, level: float = 0.95) -> tuple[float, float]:
-    """Student-t confidence interval of the mean of ``x``."""
-    from scipy import stats
-
-    x = np.asarray(x, np.float64)
-    if len(x) < 2:
-        return float(x.mean()), float(x.mean())
-    half = stats.t.ppf(0.5 + level / 2, len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x))
-    return float(x.mean() - half), float(x.mean() + half)
+    """Student-t confidence interval of the mean of ``x`` (both ends the mean with one value)."""
+    mean, lo, hi = t_interval(x, level)
+    return (mean, mean) if not np.isfinite(lo) else (lo, hi)
 
 
 def paired_difference(a: EvalResult, b: EvalResult) -> dict[str, float]:
@@ -207,8 +206,22 @@ def paired_difference(a: EvalResult, b: EvalResult) -> dict[str, float]:
     return {"mean": float(d.mean()), "ci_low": lo, "ci_high": hi, "better": bool(lo > 0)}
 
 
-def results_table(results: dict[str, EvalResult], reference: str | None = None, title: str = "evaluation"):
-    """A rich table: mean return with 95% interval and mean cost per controller."""
+def paired_table(scenario: str, results: dict[str, EvalResult], subject: str,
+                 oracles: Iterable[str] = ()) -> list[Difference]:
+    """``subject`` minus every other controller of ``results`` (paired by episode): the other
+    baselines first, then the oracles (marked)."""
+    oracle_set = set(oracles)
+    others = [n for n in results if n != subject and n not in oracle_set]
+    others += [n for n in results if n != subject and n in oracle_set]
+    return paired_differences(scenario, results[subject].returns, {n: results[n].returns for n in others},
+                              oracle_set)
+
+
+def results_table(results: dict[str, EvalResult], reference: str | None = None, title: str = "evaluation",
+                  oracles: Iterable[str] = ()):
+    """A rich table: mean return with 95% interval and mean cost per controller (the reference and
+    the oracle baselines marked)."""
+    oracle_set = set(oracles)
     from rich.table import Table
 
     table = Table(title=title)
@@ -221,7 +234,8 @@ def results_table(results: dict[str, EvalResult], reference: str | None = None, 
         table.add_column(f"vs {reference} (95% interval)", justify="right")
     for name, res in results.items():
         s = res.summary()
-        row = [name + (" (reference)" if name == reference else ""), f"{s['return_mean']:.3f}",
+        mark = " (reference)" if name == reference else " (oracle)" if name in oracle_set else ""
+        row = [name + mark, f"{s['return_mean']:.3f}",
                f"[{s['return_ci_low']:.3f}, {s['return_ci_high']:.3f}]", f"{s['cost_mean']:.4f}",
                f"{s['length_mean']:.1f}"]
         if reference in results:

@@ -48,6 +48,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import struct
+from twingym.envs.assembly_cell.tuned import tuned_values
 from twingym.envs.assembly_cell.types import AssemblyCellParams, AssemblyCellState
 
 #: station status codes
@@ -80,7 +81,8 @@ def speed_table(p_nominal: np.ndarray) -> np.ndarray:
 
 
 def default_cell_params(num_stations: int = 5, max_steps: int = 288) -> AssemblyCellParams:
-    """Default cell with ``num_stations`` stations (nominal probabilities cycle through a 5-pattern)."""
+    """Default cell with ``num_stations`` stations (nominal probabilities cycle through a 5-pattern);
+    the baselines' maintenance period and wear threshold come from ``tuned_baselines.json``."""
     m = int(num_stations)
     if m < 2:
         raise ValueError(f"an assembly cell needs at least 2 stations, got num_stations={m}")
@@ -93,6 +95,7 @@ def default_cell_params(num_stations: int = 5, max_steps: int = 288) -> Assembly
         hazard_base=jnp.full((m,), 5e-4, dtype=jnp.float32),
         hazard_wear=jnp.full((m,), 0.05, dtype=jnp.float32),
         price_tou=jnp.asarray(DEFAULT_TOU),
+        **tuned_values(),
         num_stations=m,
         max_steps=int(max_steps),
     )

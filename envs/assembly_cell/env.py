@@ -6,6 +6,7 @@ See :mod:`twingym.envs.assembly_cell.dynamics` for the model and its time-slot c
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import jax
@@ -112,6 +113,16 @@ class AssemblyCell(TwinEnv[AssemblyCellState, AssemblyCellParams]):
     def baselines(self) -> dict[str, Baseline]:
         from twingym.envs.assembly_cell.baselines import make_baselines
         return make_baselines()
+
+    def baseline_grid(self) -> dict[str, tuple[str, tuple[float, ...]]]:
+        """The tunable baselines: name -> (params field it reads, grid of values to search)."""
+        from twingym.envs.assembly_cell.baselines import TUNING_GRID
+        return dict(TUNING_GRID)
+
+    def tuned_baselines_file(self) -> Path:
+        """Where the tuned values of :meth:`baseline_grid`'s fields are kept (read by the default params)."""
+        from twingym.envs.assembly_cell.tuned import TUNED_FILE
+        return TUNED_FILE
 
     def scenarios(self) -> dict[str, dict[str, Any]]:
         from twingym.envs.assembly_cell.scenarios import SCENARIOS

@@ -53,6 +53,9 @@ class AssemblyCellParams:
     fg_holding_cost: float = 0.05     # [EUR/(part cycle)] per part in finished-goods stock
     backlog_penalty: float = 0.4      # [EUR/(part cycle)] per open order
     reward_scale: float = 0.01        # [1/EUR] reward = profit * reward_scale
+    # --- classical maintenance baselines (not the dynamics; tuned values: tuned_baselines.json) --
+    pm_period: int = 80               # [cycles of uptime] periodic-maintenance interval, >= 1
+    pm_wear_threshold: float = 0.5    # [wear units] wear-threshold maintenance trigger
     # --- observation bounds -------------------------------------------------------------------
     wear_obs_max: float = 2.0         # [1] wear sensor clip
     price_obs_max: float = 3.0        # [EUR/kWh] price clip

@@ -57,6 +57,11 @@ def test_validate_degraded_exits_1_and_names_gates(capsys, degraded_bundle, tmp_
                         "--save-suite", str(suite))
     assert code == 1
     assert "validation FAILED" in out and "performance" in out
+    # one line names the scenario, the baseline and the interval the policy lost on
+    (failed,) = [line for line in out.splitlines() if "validation FAILED" in line]
+    assert failed.startswith("validation FAILED: performance: ") and ": policy - p_control return " in failed
+    assert "(n=8, loses)" in failed or "(n=8, tie)" in failed
+    assert "policy minus every baseline, per scenario" in out
     record = json.loads((path / "validation.json").read_text())
     assert record["gates_config"]["robustness"]["max_return_drop_frac"] == 0.0
     assert suite.is_file() and "sensor_dropout" in suite.read_text()

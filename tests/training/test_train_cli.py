@@ -73,6 +73,11 @@ def test_jax_run_directory_layout(jax_run, capsys):
     final = summary["final_eval"]
     assert final["reference"] == "p_control" and final["policy"]["episodes"] == 8
     assert final["difference"]["ci_low"] <= final["difference"]["mean"] <= final["difference"]["ci_high"]
+    (row,) = final["paired"]        # policy minus every baseline, with the verdict
+    assert row["scenario"] == "final eval" and row["baseline"] == "p_control" and row["n"] == 8
+    assert (row["mean"], row["low"], row["high"]) == pytest.approx(
+        (final["difference"]["mean"], final["difference"]["ci_low"], final["difference"]["ci_high"]))
+    assert row["verdict"] in ("beats", "loses", "tie") and row["oracle"] is False
 
 
 def test_tensorboard_events_hold_the_logged_scalars(jax_run):
@@ -97,6 +102,51 @@ def test_evaluate_run_and_baseline_print_every_controller(jax_run, capsys):
     assert "policy" in out and "p_control (reference)" in out and "95% interval" in out
     assert run_guarded(app, ["evaluate", "baseline:p_control", "--twin", "ToyTank-v0", "--episodes", "8"]) == 0
     assert "p_control" in capsys.readouterr().out
+
+
+def test_evaluate_prints_the_paired_table_with_oracles_marked(jax_run, tmp_path, capsys, monkeypatch):
+    """policy - every baseline per scenario (mean, 95 % interval, n, verdict), equal to a paired
+    Student-t interval computed here from an independent evaluation; an oracle baseline is marked."""
+    from scipy import stats
+    from twingym.envs.core import Baseline
+    from twingym.training.cli_support import run_policy_controller
+    from twingym.training.evaluate import evaluate_controllers
+
+    env, params = make("ToyTank-v0")
+    toy = type(env)
+    honest = toy.baselines
+
+    def with_oracle(self):     # a controller that reads the level without sensor noise stands in
+        def act(carry, obs, p):
+            return jax.numpy.clip(0.5 + 4.0 * (obs[1] - obs[0]), 0.0, 1.0)[None], carry
+        return {**honest(self), "p_oracle": Baseline("p_oracle", lambda p: (), act)}
+
+    monkeypatch.setattr(toy, "baselines", with_oracle)
+    monkeypatch.setattr(toy, "oracle_baselines", ("p_oracle",))
+    out_json = tmp_path / "eval" / "paired.json"
+    assert run_guarded(app, ["evaluate", str(jax_run), "--episodes", "8", "--seed", "5", "--scenario", "all",
+                             "--json", str(out_json)]) == 0
+    out = capsys.readouterr().out
+    assert "policy minus every baseline, paired (8 episodes, seed 5)" in out
+    for column in ("policy - baseline", "95 % interval", "verdict"):
+        assert column in out
+    rows = json.loads(out_json.read_text())["paired"]
+    assert [(r["scenario"], r["baseline"], r["oracle"]) for r in rows] == \
+        [("nominal", "p_control", False), ("nominal", "p_oracle", True)]
+    table_lines = [line for line in out.splitlines() if line.count("│") >= 6 and "nominal" in line]
+    assert len(table_lines) == 2 and "p_oracle (oracle)" in table_lines[1]
+    assert "gap to oracle" in table_lines[1] and "(oracle)" not in table_lines[0]
+    # the row is the paired Student-t interval of an independent evaluation on the same keys
+    res = evaluate_controllers(env, params, {"policy": run_policy_controller(jax_run),
+                                             **with_oracle(env)}, 8, 5)
+    d = res["policy"].returns - res["p_control"].returns
+    half = stats.t.ppf(0.975, 7) * d.std(ddof=1) / np.sqrt(8)
+    assert (rows[0]["mean"], rows[0]["low"], rows[0]["high"]) == pytest.approx((d.mean(), d.mean() - half,
+                                                                                d.mean() + half), rel=1e-6)
+    assert rows[0]["n"] == 8 and f"{rows[0]['mean']:+.4g}" in table_lines[0]
+    assert rows[0]["verdict"] in table_lines[0]
+    assert run_guarded(app, ["evaluate", str(jax_run), "--episodes", "2", "--scenario", "nope"]) == 2
+    assert "no scenario 'nope'; scenarios: nominal, all" in capsys.readouterr().err
 
 
 def test_jax_resume_equals_uninterrupted_run_bit_for_bit(jax_run, tmp_path):

@@ -23,17 +23,20 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
 import time
 from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from twingym.cli.dashboard_cmd import start_background
 from twingym.cli.errors import UserError
 
-console = Console()
+#: wide enough for the summary tables when the output is a log rather than a terminal
+console = Console() if sys.stdout.isatty() else Console(width=160)
 
 
 def _stage(number: int, title: str) -> float:
@@ -89,11 +92,13 @@ def run_pipeline(config: str, overrides: list[str], out: Path, deploy_seconds: f
     computed and logged, nothing is written); the summary is printed and a ``UserError`` (exit 2)
     names the failed gates.
     """
+    from twingym.cli.pipeline_summary import validation_paired
     from twingym.live.background import free_port, spawn_server
     from twingym.live.server import ServerConfig
     from twingym.policies.bundle import load_bundle
     from twingym.policies.deploy.loop import DeployConfig, deploy
     from twingym.policies.export import export_run
+    from twingym.policies.gates import failure_line
     from twingym.policies.validate import validate_bundle
 
     preflight(config, overrides, out, deploy_seconds, speed, episodes)
@@ -125,7 +130,7 @@ def run_pipeline(config: str, overrides: list[str], out: Path, deploy_seconds: f
         gates.add_column(col)
     for gate in outcome.record.gates:
         verdict = "[green]pass[/]" if gate.get("passed") else "[red]FAIL[/]"
-        gates.add_row(str(gate.get("name")), verdict, str(gate.get("detail", ""))[:100])
+        gates.add_row(str(gate.get("name")), verdict, escape(str(gate.get("detail", ""))))
     console.print(gates)
     console.print(f"report: {outcome.report_path}")
     _done(t0, "validation " + ("passed" if outcome.passed else f"FAILED ({', '.join(outcome.failed_gates)})"))
@@ -161,9 +166,10 @@ def run_pipeline(config: str, overrides: list[str], out: Path, deploy_seconds: f
     _summary(train_summary, outcome, summary, artefacts, t_all)
     (out / "pipeline.json").write_text(json.dumps({"artefacts": artefacts, "train": train_summary,
                                                    "validation_passed": outcome.passed,
+                                                   "paired": [d.to_json() for d in validation_paired(outcome.record)],
                                                    "deploy": _deploy_dict(summary)}, indent=1, default=str))
     if shadow:
-        raise UserError(f"validation failed ({', '.join(outcome.failed_gates)}): the policy ran in shadow mode "
+        raise UserError(f"validation failed ({failure_line(outcome.record.gates)}): the policy ran in shadow mode "
                         f"only. Report: {outcome.report_path}")
     failure = summary.failure()
     if failure:
@@ -180,12 +186,15 @@ def _deploy_dict(summary) -> dict:
 
 
 def _summary(train_summary: dict, outcome, deploy_summary, artefacts: dict[str, str], t_all: float) -> None:
-    from twingym.cli.pipeline_summary import summary_rows, summary_table
+    from twingym.cli.paired_table import paired_table
+    from twingym.cli.pipeline_summary import summary_rows, summary_table, validation_paired
 
     console.rule("[bold]summary")
     rows = summary_rows(train_summary, outcome.record, outcome.passed, outcome.failed_gates, deploy_summary,
                         time.perf_counter() - t_all)
     console.print(summary_table(rows))
+    console.print(paired_table(validation_paired(outcome.record), "validated policy minus every baseline, "
+                               "per scenario"))
     console.print("[bold]where everything is[/]")
     for what, where in artefacts.items():
         console.print(f"  {what}: {where}", markup=False, highlight=False, soft_wrap=True)

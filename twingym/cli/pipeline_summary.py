@@ -1,8 +1,9 @@
 """The main job's closing summary: rows a person reads at a glance (short name, figure, unit).
 
 :func:`summary_rows` turns the training summary, the validation record and the deploy summary into
-:class:`Row` objects; :func:`summary_table` lays them out as a rich table. Artefact paths are listed
-after the table, one per line, so no cell wraps.
+:class:`Row` objects; :func:`summary_table` lays them out as a rich table. :func:`validation_paired`
+is the paired table of the validated policy (every scenario, every baseline, oracles marked), shown
+after it. Artefact paths are listed after the tables, one per line, so no cell wraps.
 """
 
 from __future__ import annotations
@@ -16,12 +17,12 @@ from rich.table import Table
 from twingym.policies.manifest import ValidationRecord
 from twingym.policies.paired import (
     POLICY,
-    baselines_of,
     best_baseline,
     kpi_difference,
-    paired_interval,
+    return_differences,
     wake_loss_recovered,
 )
+from twingym.stats import Difference
 
 
 @dataclass(frozen=True)
@@ -41,12 +42,16 @@ def _num(x: Any, digits: int = 4) -> str:
     return f"{x:.{digits}g}" if isinstance(x, float) else (f"{x:,}" if isinstance(x, int) else str(x))
 
 
+def _signed(x: float) -> str:
+    return f"{x:+,.0f}" if abs(x) >= 1000 else f"{x:+.3g}"
+
+
 def _diff(mean: float, low: float, high: float) -> str:
     if not math.isfinite(mean):
         return "n/a"
     if not (math.isfinite(low) and math.isfinite(high)):
-        return f"{mean:+.3g}"
-    return f"{mean:+.3g} [{low:+.3g}, {high:+.3g}]"
+        return _signed(mean)
+    return f"{_signed(mean)} [{_signed(low)}, {_signed(high)}]"
 
 
 def training_rows(train: dict) -> list[Row]:
@@ -59,8 +64,12 @@ def training_rows(train: dict) -> list[Row]:
     if policy:
         rows.append(Row("final eval: policy return", _num(policy.get("return_mean")),
                         f"return ({final.get('episodes', '?')} episodes)"))
+    paired = [Difference.from_json(r) for r in final.get("paired") or []]
+    for d in paired:
+        rows.append(Row(f"final eval: policy - {d.baseline}" + (" (oracle)" if d.oracle else ""),
+                        _diff(d.mean, d.low, d.high), "return, 95 % CI"))
     ref, diff = final.get("reference"), final.get("difference")
-    if ref and diff:
+    if ref and diff and not paired:      # a summary written before the paired table
         rows.append(Row(f"final eval: policy - {ref}",
                         _diff(diff["mean"], diff["ci_low"], diff["ci_high"]), "return, 95 % CI"))
     return rows
@@ -73,12 +82,11 @@ def validation_rows(record: ValidationRecord, passed: bool, failed: list[str]) -
     if not scen:
         return rows
     ctrl = scen["controllers"]
-    for base in baselines_of(scen):
-        import numpy as np
-
-        d = np.asarray(ctrl[POLICY]["returns"]) - np.asarray(ctrl[base]["returns"])
-        rows.append(Row(f"nominal: policy - {base}", _diff(*paired_interval(d)), "return, 95 % CI"))
-    best = best_baseline(scen)
+    for d in validation_paired(record):
+        if d.scenario == "nominal":
+            rows.append(Row(f"nominal: policy - {d.baseline}" + (" (oracle)" if d.oracle else ""),
+                            _diff(d.mean, d.low, d.high), "return, 95 % CI"))
+    best = best_baseline(scen, record.oracle_baselines)
     for k in record.kpis:
         figures = ctrl[POLICY].get("kpis", {}).get(k["key"])
         if figures is None:
@@ -94,6 +102,14 @@ def validation_rows(record: ValidationRecord, passed: bool, failed: list[str]) -
             rows.append(Row(f"nominal: wake loss recovered vs {best}", _diff(d.mean, d.low, d.high),
                             "%, 95 % CI"))
     return rows
+
+
+def validation_paired(record: ValidationRecord) -> list[Difference]:
+    """The paired table of a validation record (recomputed from its episodes when the record
+    predates the ``paired`` field)."""
+    if record.paired:
+        return [Difference.from_json(r) for r in record.paired]
+    return return_differences(record)
 
 
 def deploy_rows(deploy: Any) -> list[Row]:

@@ -103,6 +103,10 @@ def register(app: typer.Typer) -> None:
             table.add_row(g["name"], "[green]pass[/]" if g["passed"] else "[red]FAIL[/]", fig, g["op"] or "",
                           thr, escape(g["detail"]))
         console.print(table)
+        from twingym.cli.paired_table import paired_table
+        from twingym.policies.paired import return_differences
+
+        console.print(paired_table(return_differences(record), "policy minus every baseline, per scenario"))
         console.print(f"report: {outcome.report_path}")
         signature = record.signature
         console.print(f"validation record signed by key {signature['key_id']}" if signature else
@@ -110,7 +114,9 @@ def register(app: typer.Typer) -> None:
         if outcome.passed:
             console.print("[green]validation PASSED[/]: every gate passed")
             return
-        console.print(f"[red]validation FAILED[/]: gates {', '.join(outcome.failed_gates)}")
+        from twingym.policies.gates import failure_line
+
+        console.print(f"[red]validation FAILED[/]: {escape(failure_line(record.gates))}", soft_wrap=True)
         raise typer.Exit(1)
 
     @app.command("inspect")

@@ -62,12 +62,39 @@ def register(app: typer.Typer) -> None:
         episodes: int = typer.Option(64, "--episodes", min=1, help="Episodes per controller."),
         seed: int = typer.Option(12345, "--seed", help="Seed of the shared scenario keys."),
         set_: list[str] = typer.Option([], "--set", help="Twin parameter override name=value; repeatable."),
+        tune_baselines: bool = typer.Option(False, "--tune-baselines", help="First grid-search the tunable "
+                                            "baselines on tuning seeds and write the chosen values for the twin."),
+        scenario: list[str] = typer.Option([], "--scenario", help="A scenario of the twin (its parameter "
+                                           "overrides on top of the run's), or all; repeatable (default: "
+                                           "nominal, the run's own parameters)."),
+        json_out: Path = typer.Option(None, "--json", help="Also write the figures and the paired table "
+                                      "to this JSON file."),
     ) -> None:
-        """Evaluate a trained policy (or a baseline) and every baseline of the twin on the same scenarios."""
+        """Evaluate a trained policy (or a baseline) and every baseline of the twin on the same scenarios;
+        print each controller's figures and the paired table (policy minus every baseline: mean, 95 %
+        interval, n, verdict; oracle baselines marked)."""
+        from twingym.cli.paired_table import paired_table
+        from twingym.jsonlines import json_safe
         from twingym.training.cli_support import evaluate_target
 
-        table = evaluate_target(target, twin, episodes, seed, set_)
-        _console().print(table)
+        if tune_baselines:
+            from twingym.policies.baseline_tuning import tune_target
+
+            _console().print(*tune_target(target, twin, set_, seed, episodes), sep="\n")
+        if json_out is not None and json_out.is_dir():
+            raise UserError(f"--json {json_out} is a folder, not a file")
+        evaluation = evaluate_target(target, twin, episodes, seed, set_, scenario)
+        console = _console()
+        for table in evaluation.tables():
+            console.print(table)
+        console.print(paired_table(evaluation.paired(), f"{evaluation.subject} minus every baseline, paired "
+                                   f"({episodes} episodes, seed {seed})", evaluation.subject))
+        if json_out is not None:
+            import json
+
+            json_out.parent.mkdir(parents=True, exist_ok=True)
+            json_out.write_text(json.dumps(json_safe(evaluation.to_json()), indent=1, allow_nan=False) + "\n")
+            typer.echo(f"figures and paired table: {json_out}")
 
     @app.command("sweep")
     def _sweep(
@@ -134,3 +161,10 @@ def _print_summary(run_dir: Path, summary: dict | None) -> None:
         verdict = "beats" if d["better"] else "does not beat"
         typer.echo(f"reference {final['reference']}: {ref['return_mean']:.3f}; difference {d['mean']:+.3f} "
                    f"[{d['ci_low']:+.3f}, {d['ci_high']:+.3f}] -> policy {verdict} the reference")
+    if final.get("paired"):
+        from twingym.cli.paired_table import paired_table
+        from twingym.stats import Difference
+
+        _console().print(paired_table([Difference.from_json(r) for r in final["paired"]],
+                                      f"policy minus every baseline ({final['episodes']} episodes, seed "
+                                      f"{final['seed']})"))
