@@ -4,9 +4,10 @@ The same twin as :class:`~twingym.envs.power_grid.env.PowerGrid` (same physics, 
 observations), with a layout and economics that make the network bind:
 
 * ``case30`` (pandapower, the MATPOWER IEEE 30-bus case) with the case's own branch ratings
-  (MATPOWER ``rateA``: 130 / 90 / 70 / 65 / 32 / 16 MVA);
-* a wind farm at bus 26 (installed ``wind_share`` = 35% of the nominal peak load) behind the
-  27-5 / 27-7 corridor (32 MVA each), a solar plant at bus 11 (20%), a battery at the wind bus;
+  (MATPOWER ``rateA``: 130 / 90 / 70 / 65 / 32 / 16 MVA) times ``rating_scale`` 1.25;
+* a wind farm at bus 26 (installed ``wind_share`` = 50% of the nominal peak load) behind the
+  26-24 (16 MVA) and 27-5 / 27-7 (32 MVA each) corridor, a solar plant at bus 11 (30%), a battery
+  at the wind bus;
 * one-step (15-minute) forecast errors with the sizes of published very-short-term errors (see
   ``docs/twins/power_grid.md``): wind ``0.44 * wind_cf_std`` = 6.5% of capacity, load 1.3% per bus;
 * overloads priced at the value of lost load (``overload_price`` = ``voll`` = 1000 $/MVAh): an
@@ -16,7 +17,7 @@ observations), with a layout and economics that make the network bind:
 
 Scenarios (:data:`SCENARIOS`): the congested ``nominal`` day, ``n_minus_1`` (corridor branch 27-5
 out), ``forecast_error_x2`` (wind forecast errors twice as large), ``load_surge`` (+10% load).
-The uncongested comparison day is ``rating_scale=2`` (every rating doubled: nothing binds).
+The uncongested comparison day is :data:`UNCONGESTED` (every rating x 2.5: nothing binds).
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ SCENARIOS: dict[str, dict[str, float]] = {
     "forecast_error_x2": {"wind_cf_std": 0.3},
     "load_surge": {"load_scale": 1.1},
 }
-#: the same day with every rating doubled: merit order is (near) optimal there
+#: the same day with every case rating x 2.5: merit order is (near) optimal there
 UNCONGESTED: dict[str, float] = {"rating_scale": 2.5}
 
 
