@@ -258,6 +258,15 @@ class Transition(struct.PyTreeNode):
     ep_length: jax.Array
 
 
+class LearnBatch(struct.PyTreeNode):
+    """The per-sample inputs of the PPO loss (normalised observation, raw action, its log prob, value)."""
+
+    obs: jax.Array
+    action: jax.Array
+    log_prob: jax.Array
+    value: jax.Array
+
+
 @dataclass
 class PPOTrain:
     """Compiled pieces of one configured run (see module docstring)."""
@@ -271,6 +280,7 @@ class PPOTrain:
     updates_per_chunk: int
     steps_per_update: int  # env steps per update per seed (num_envs * rollout_steps)
     sharding: Any = None   # RunnerState-shaped tree of shardings, or None on one device
+    learner_flops: Callable[[], float] | None = None  # flops of one update's epochs, per seed
 
     @property
     def total_steps(self) -> int:
@@ -361,8 +371,12 @@ def make_train(hp: JaxPPOParams, env: TwinEnv, env_params: Any, total_steps: int
         ret_stats = rs.ret_stats.update(disc) if hp.normalize_rewards else rs.ret_stats
         r = reward / jnp.sqrt(ret_stats.var + EPSILON) if hp.normalize_rewards else reward
         r = jnp.clip(r, -CLIP, CLIP) if hp.normalize_rewards else r
-        # bootstrap truncated episodes from the value of the observation they reached
-        _, _, final_value = forward(rs.params, norm(rs.obs_stats, flat(info["final_observation"])))
+        # bootstrap truncated episodes from the value of the observation they reached (the critic
+        # runs on those observations only in steps where some copy was truncated)
+        final_value = jax.lax.cond(
+            jnp.any(trunc),
+            lambda: forward(rs.params, norm(rs.obs_stats, flat(info["final_observation"])))[2],
+            lambda: jnp.zeros_like(value))
         r = r + hp.gamma * final_value * trunc
         ep_return = rs.ep_return + reward
         ep_cost = rs.ep_cost + cost
@@ -386,7 +400,7 @@ def make_train(hp: JaxPPOParams, env: TwinEnv, env_params: Any, total_steps: int
         _, adv = jax.lax.scan(step, (jnp.zeros_like(last_value), last_value), traj, reverse=True)
         return adv, adv + traj.value
 
-    def loss_fn(params, mb: Transition, adv, targets):
+    def loss_fn(params, mb: LearnBatch, adv, targets):
         out, log_std, value = forward(params, mb.obs)
         logp = log_prob(head, out, log_std, mb.action)
         ratio = jnp.exp(logp - mb.log_prob)
@@ -403,6 +417,29 @@ def make_train(hp: JaxPPOParams, env: TwinEnv, env_params: Any, total_steps: int
 
     grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
 
+    def sgd_step(carry, mb):
+        """One minibatch: loss gradient, global-norm clip and Adam, on ``(params, opt_state)``."""
+        params, opt_state = carry
+        tr, a, tg = mb
+        (_, aux), grads = grad_fn(params, tr, a, tg)
+        updates, opt_state = tx.update(grads, opt_state, params)
+        return (optax.apply_updates(params, updates), opt_state), aux
+
+    def learner_flops() -> float:
+        """Flops of the learner per update and seed (XLA's cost of one minibatch step, times
+        ``num_epochs * num_minibatches``; the shuffle and GAE are not counted)."""
+        rs = jax.eval_shape(init_one, jax.random.PRNGKey(0))
+        action, _ = jax.eval_shape(lambda p: sample_action(head, jax.random.PRNGKey(0), jnp.zeros(
+            (mb_size, head.out_dim)), p.get("log_std")), rs.params)
+        mb = LearnBatch(obs=jax.ShapeDtypeStruct((mb_size, obs_dim), jnp.float32), action=action,
+                        log_prob=jax.ShapeDtypeStruct((mb_size,), jnp.float32),
+                        value=jax.ShapeDtypeStruct((mb_size,), jnp.float32))
+        vec = jax.ShapeDtypeStruct((mb_size,), jnp.float32)
+        cost = jax.jit(sgd_step).lower((rs.params, rs.opt_state), (mb, vec, vec)).compile().cost_analysis()
+        if isinstance(cost, list | tuple):
+            cost = cost[0] if cost else {}
+        return float((cost or {}).get("flops", 0.0)) * hp.num_epochs * hp.num_minibatches
+
     def update_one(rs: RunnerState, _):
         rs, traj = jax.lax.scan(env_step, rs, None, length=t)
         _, _, last_value = forward(rs.params, norm(rs.obs_stats, rs.obs))
@@ -410,20 +447,16 @@ def make_train(hp: JaxPPOParams, env: TwinEnv, env_params: Any, total_steps: int
         obs_stats = rs.obs_stats.update(traj.raw_obs.reshape(batch, obs_dim)) if hp.normalize_obs \
             else rs.obs_stats
 
+        # the fields the loss reads (the rest of the trajectory is for metrics)
+        learn = LearnBatch(obs=traj.obs, action=traj.action, log_prob=traj.log_prob, value=traj.value)
+
         def epoch(carry, key):
             params, opt_state = carry
             perm = jax.random.permutation(key, batch)
             data = jax.tree.map(lambda x: x.reshape(batch, *x.shape[2:])[perm].reshape(
-                hp.num_minibatches, mb_size, *x.shape[2:]), (traj, adv, targets))
+                hp.num_minibatches, mb_size, *x.shape[2:]), (learn, adv, targets))
 
-            def minibatch(carry, mb):
-                params, opt_state = carry
-                tr, a, tg = mb
-                (_, aux), grads = grad_fn(params, tr, a, tg)
-                updates, opt_state = tx.update(grads, opt_state, params)
-                return (optax.apply_updates(params, updates), opt_state), aux
-
-            return jax.lax.scan(minibatch, (params, opt_state), data)
+            return jax.lax.scan(sgd_step, (params, opt_state), data)
 
         key, k_epochs = jax.random.split(rs.key)
         (params, opt_state), aux = jax.lax.scan(epoch, (rs.params, rs.opt_state),
@@ -448,13 +481,26 @@ def make_train(hp: JaxPPOParams, env: TwinEnv, env_params: Any, total_steps: int
     def chunk_one(rs: RunnerState):
         return jax.lax.scan(update_one, rs, None, length=upc)
 
+    def over_seeds(fn):
+        """``fn`` applied to each seed: ``vmap`` over the leading seed axis, or, with one seed, a
+        plain call on the squeezed state (same values; a batch axis of one would turn every
+        ``lax.cond`` of the twin on a batch-wide predicate, e.g. "any copy done", into a
+        ``select`` that runs both branches)."""
+        if hp.num_seeds > 1:
+            return jax.vmap(fn)
+
+        def single(tree):
+            out = fn(jax.tree.map(lambda x: x[0], tree))
+            return jax.tree.map(lambda x: x[None], out)
+        return single
+
     def init(key: jax.Array) -> RunnerState:
-        return jax.vmap(init_one)(jax.random.split(key, hp.num_seeds))
+        return over_seeds(init_one)(jax.random.split(key, hp.num_seeds))
 
     def train_all(key: jax.Array):
         def whole(rs):
             return jax.lax.scan(update_one, rs, None, length=total_updates)
-        return jax.vmap(whole)(init(key))
+        return over_seeds(whole)(init(key))
 
     sharding = None
     ndev = jax.device_count()  # every process's devices (jax.distributed), the local ones otherwise
@@ -467,13 +513,14 @@ def make_train(hp: JaxPPOParams, env: TwinEnv, env_params: Any, total_steps: int
         sharding = _state_sharding(jax.eval_shape(init, jax.random.PRNGKey(0)), mesh)
         replicated_sharding = replicated(mesh)
         init_jit = jax.jit(init, out_shardings=sharding)
-        chunk_jit = jax.jit(jax.vmap(chunk_one), in_shardings=(sharding,), out_shardings=(sharding, replicated_sharding),
+        chunk_jit = jax.jit(over_seeds(chunk_one), in_shardings=(sharding,), out_shardings=(sharding, replicated_sharding),
                             donate_argnums=0)
     else:
         init_jit = jax.jit(init)
-        chunk_jit = jax.jit(jax.vmap(chunk_one), donate_argnums=0)
+        chunk_jit = jax.jit(over_seeds(chunk_one), donate_argnums=0)
     return PPOTrain(init=init_jit, chunk=chunk_jit, train=jax.jit(train_all), head=head, obs_dim=obs_dim,
-                    num_chunks=num_chunks, updates_per_chunk=upc, steps_per_update=batch, sharding=sharding)
+                    num_chunks=num_chunks, updates_per_chunk=upc, steps_per_update=batch, sharding=sharding,
+                    learner_flops=learner_flops)
 
 
 def _state_sharding(abstract: RunnerState, mesh) -> RunnerState:

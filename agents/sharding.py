@@ -2,7 +2,7 @@
 
 Every batched twin and the PPO rollout are independent per copy along one axis, so splitting that
 axis over the devices of this process (GPUs, or the CPU host devices of
-``--xla_force_host_platform_device_count``, see ``twingym.cli.host_devices``) lets XLA run the
+``--xla_force_host_platform_device_count``, see ``twingym.host_devices``) lets XLA run the
 parts side by side with no communication except where the program reduces over the batch.
 
 ``batch_mesh(batch)`` uses the largest number of devices that divides ``batch``, so any batch

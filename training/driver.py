@@ -76,14 +76,17 @@ def train(cfg: TrainConfig, **kwargs: Any) -> tuple[Path, dict[str, Any] | None]
     The directory is created once the config and the twin were checked; if the run then fails
     before it logged a step or wrote a checkpoint, the directory is removed again.
     """
+    from twingym.training.distributed import is_main
+
     check_twin(cfg)
     rd.check_root(cfg.run.root)
     path = start_run(cfg)
     try:
-        with rd.run_lock(path):
+        with _writer_lock(path):
             return path, _dispatch(cfg, path, resume=False, **kwargs)
     except BaseException:
-        rd.remove_if_unstarted(path)
+        if is_main():
+            rd.remove_if_unstarted(path)
         raise
 
 
@@ -92,8 +95,17 @@ def resume(run_dir: str | Path, **kwargs: Any) -> tuple[Path, dict[str, Any] | N
     path = rd.require_run_dir(run_dir)
     cfg = run_config(path)
     check_twin(cfg)
-    with rd.run_lock(path):
+    with _writer_lock(path):
         return path, _dispatch(cfg, path, resume=True, **kwargs)
+
+
+def _writer_lock(path: Path):
+    """The run directory's lock, held by the process that writes (process 0 of several)."""
+    import contextlib
+
+    from twingym.training.distributed import is_main
+
+    return rd.run_lock(path) if is_main() else contextlib.nullcontext()
 
 
 def train_from_file(ref: str, overrides: list[str] | None = None, **kwargs: Any

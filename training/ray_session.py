@@ -55,6 +55,23 @@ def worker_runtime_env() -> dict[str, Any]:
     return {"worker_process_setup_hook": setup_twingym_worker}
 
 
+@contextlib.contextmanager
+def address_env(address: str | None) -> Iterator[None]:
+    """``RAY_ADDRESS=address`` for the block (nothing when ``address`` is empty), restored afterwards."""
+    if not address:
+        yield
+        return
+    saved = os.environ.get(ADDRESS_ENV)
+    os.environ[ADDRESS_ENV] = address
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop(ADDRESS_ENV, None)
+        else:
+            os.environ[ADDRESS_ENV] = saved
+
+
 @dataclass(frozen=True)
 class RaySession:
     """The Ray this process is connected to. ``address`` is None for a private local instance."""

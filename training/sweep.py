@@ -5,13 +5,15 @@ The sweep directory ``<run.root>/sweep_<twin>_<backend>_<time>/`` holds one run 
 best first) and ``best.yaml``: the best trial's config, which ``twingym train`` accepts as it is.
 
 Search spaces are dotted config keys mapped to specs: ``loguniform:LOW:HIGH``, ``uniform:LOW:HIGH``,
-``randint:LOW:HIGH`` or ``choice:A,B,C`` (values parsed as YAML). Without ``--param`` a default
+``randint:LOW:HIGH``, ``choice:A,B,C`` (sampled) or ``grid:A,B,C`` (every value, in that order, in
+each of the ``--samples`` repeats; values parsed as YAML). Without ``--param`` a default
 space for the backend is used (its ``sweep_space`` in :data:`twingym.agents.backends.BACKENDS`).
 
 Schedulers (:data:`SCHEDULERS`):
 
 - ``fifo``: every trial runs its whole budget (any backend);
-- ``asha``: asynchronous successive halving stops trials whose training return trails at the rungs;
+- ``asha``: asynchronous successive halving: at each rung (``grace_period`` x 2^k reports) a trial
+  whose training return is below the median of those already recorded there stops;
 - ``pbt``: population-based training (synchronous): every ``perturbation_interval`` checkpoints the
   trials in the bottom quarter (at least one of two) restart from a top trial's checkpoint with its values perturbed
   (``agent.learning_rate`` and ``agent.ent_coef`` at least, plus every searched key: ranges are
@@ -45,8 +47,9 @@ def parse_space(specs: dict[str, str]) -> dict[str, Any]:
     for key, spec in specs.items():
         kind, _, rest = spec.partition(":")
         try:
-            if kind == "choice":
-                space[key] = tune.choice([parse_scalar(v) for v in rest.split(",")])
+            if kind in ("choice", "grid"):
+                values = [parse_scalar(v) for v in rest.split(",")]
+                space[key] = tune.choice(values) if kind == "choice" else tune.grid_search(values)
             elif kind in ("loguniform", "uniform", "randint"):
                 low, high = (float(v) for v in rest.split(":"))
                 space[key] = (tune.loguniform(low, high) if kind == "loguniform" else
@@ -55,7 +58,7 @@ def parse_space(specs: dict[str, str]) -> dict[str, Any]:
                 raise ValueError
         except ValueError:
             raise ConfigError(f"sweep parameter {key}: bad spec {spec!r} (expected loguniform:LOW:HIGH, "
-                              f"uniform:LOW:HIGH, randint:LOW:HIGH or choice:A,B,...)") from None
+                              f"uniform:LOW:HIGH, randint:LOW:HIGH, choice:A,B,... or grid:A,B,...)") from None
     return space
 
 
@@ -98,7 +101,7 @@ def _scheduler(name: str, specs: dict[str, str], grace_period: int, perturbation
 
 def _choices(spec: str) -> list[Any] | None:
     kind, _, rest = spec.partition(":")
-    return [parse_scalar(v) for v in rest.split(",")] if kind == "choice" else None
+    return [parse_scalar(v) for v in rest.split(",")] if kind in ("choice", "grid") else None
 
 
 RESTORES_FILE = "pbt_restores.jsonl"
@@ -141,7 +144,8 @@ def _trainable(base: dict[str, Any], root: str, reports: bool, twins: list[dict[
         run_dir = Path(root) / name
 
         def on_checkpoint(steps: int, last: dict[str, float], folder: Path) -> None:
-            tune.report({"env_steps": steps, "train_return": last.get("train/episode_return", float("nan"))},
+            tune.report({"env_steps": steps, "train_return": last.get("train/episode_return", float("nan")),
+                         "run_dir": str(run_dir)},
                         checkpoint=tune.Checkpoint.from_directory(str(folder)))
 
         hook = {"on_checkpoint": on_checkpoint} if reports else {}
@@ -207,7 +211,8 @@ def run_sweep(cfg: TrainConfig, samples: int, ray_address: str | None = None, ma
         m = res.metrics or {}
         rows.append({"trial": Path(m.get("run_dir", "?")).name, "return_mean": m.get("return_mean", float("nan")),
                      "difference_vs_reference": m.get("difference_vs_reference"), "run_dir": m.get("run_dir"),
-                     "env_steps": m.get("env_steps", 0), "config": dict(res.config or {}),
+                     "env_steps": m.get("env_steps", 0), "iterations": int(m.get("training_iteration", 0)),
+                     "status": _status(res, m), "config": dict(res.config or {}),
                      "error": str(res.error).splitlines()[0] if res.error else None})
     rows.sort(key=lambda r: -(r["return_mean"] if r["return_mean"] == r["return_mean"] else float("-inf")))
     write_results(sweep_dir, cfg, rows)
@@ -231,7 +236,18 @@ def write_results(sweep_dir: Path, cfg: TrainConfig, rows: list[dict[str, Any]])
     path.write_text(f"# best of {len(rows)} trials of {sweep_dir.name}: {finished[0]['trial']}, final "
                     f"evaluation return {finished[0]['return_mean']:.4g}\n" + dump_config(best))
     return path
+
+
+def _status(res: Any, metrics: dict[str, Any]) -> str:
+    """``finished`` (final evaluation reported), ``stopped`` (by the scheduler) or ``error``."""
+    if res.error:
+        return "error"
+    return "finished" if "return_mean" in metrics else "stopped"
+
+
 def _example(sampler: Any) -> Any:
+    if isinstance(sampler, dict) and "grid_search" in sampler:
+        return sampler["grid_search"][0]
     return sampler.sample() if hasattr(sampler, "sample") else sampler
 
 
@@ -239,12 +255,13 @@ def results_table(rows: list[dict[str, Any]]):
     from rich.table import Table
 
     table = Table(title="sweep (best first)")
-    for col in ("trial", "env steps", "return", "vs reference", "values", "error"):
+    for col in ("trial", "status", "iterations", "env steps", "return", "vs reference", "values", "error"):
         table.add_column(col)
     for r in rows:
         vals = ", ".join(f"{k.split('.')[-1]}={v:.3g}" if isinstance(v, float) else f"{k.split('.')[-1]}={v}"
                          for k, v in r["config"].items())
         diff = r["difference_vs_reference"]
-        table.add_row(r["trial"], f"{int(r.get('env_steps') or 0):,}", f"{r['return_mean']:.3f}",
+        table.add_row(r["trial"], r.get("status", ""), str(r.get("iterations", "")),
+                      f"{int(r.get('env_steps') or 0):,}", f"{r['return_mean']:.3f}",
                       "" if diff is None else f"{diff:+.3f}", vals, r["error"] or "")
     return table

@@ -1,6 +1,8 @@
 """Baseline controllers of WindFarm-v0, as functions of the observation.
 
 - ``greedy``: every turbine faces its measured wind (yaw offset 0). The reference baseline.
+  (In the residual action mode, where the twin adds the table's offsets to the action, its action
+  is minus the table's offsets, and the table controller's is zero: the same applied offsets.)
 - ``wake_steering``: a lookup table of yaw offsets over wind direction x wind speed bins, found by
   gradient ascent on the differentiable wake model (what FLORIS's yaw optimisers do, here with
   ``jax.grad`` and Adam, in seconds). The objective is the env's own: farm power over rated minus
@@ -145,18 +147,34 @@ def _site(obs: jax.Array, n: int) -> tuple[jax.Array, jax.Array]:
     return obs[4 * n], obs[4 * n + 3]
 
 
+def table_offsets(table: jax.Array, wind_direction: jax.Array, wind_speed: jax.Array,
+                  limit: float) -> jax.Array:
+    """The table's offsets (deg, ``(n,)``, float32) at a measured site direction (deg) and speed
+    (m/s), clipped to ``[-limit, limit]``: what the ``wake_steering`` controller applies."""
+    return jnp.clip(lookup(table, wind_direction, wind_speed), -limit, limit).astype(jnp.float32)
+
+
+def _table_offsets(table: jax.Array, obs: jax.Array, params) -> jax.Array:
+    """:func:`table_offsets` at the observation's site direction and speed."""
+    return table_offsets(table, *_site(obs, params.n_turbines), params.max_yaw_offset)
+
+
 def make_baselines() -> dict[str, Baseline]:
+    """Both baselines apply their own absolute offsets in either action mode: in the residual
+    mode (the twin adds the table to the action) greedy sends minus the table and the table
+    controller sends zero."""
     def greedy_act(carry, obs, params):
+        if params.action_mode == "residual":
+            return -_table_offsets(params.residual_table, obs, params), carry
         return jnp.zeros((params.n_turbines,), jnp.float32), carry
 
     def lut_init(params):
         return jnp.asarray(wake_steering_table(params))
 
     def lut_act(table, obs, params):
-        wd, ws = _site(obs, params.n_turbines)
-        offsets = lookup(table, wd, ws)
-        lim = params.max_yaw_offset
-        return jnp.clip(offsets, -lim, lim).astype(jnp.float32), table
+        if params.action_mode == "residual":
+            return jnp.zeros((params.n_turbines,), jnp.float32), table
+        return _table_offsets(table, obs, params), table
 
     return {
         "greedy": Baseline("greedy", lambda params: (), greedy_act,

@@ -39,9 +39,15 @@ Observation (float32, shape ``(4 n + 5,)``; per turbine ``j`` the block ``4j .. 
   ``[4n+1]`` wind_direction_sin, ``[4n+2]`` wind_direction_cos of it, [-1, 1]
   ``[4n+3]`` wind_speed        met-mast free-stream speed, m/s, [0, 40]
   ``[4n+4]`` turbulence_intensity  met-mast TI, [0, 0.5]
+  and in the residual action mode (``action_mode = "residual"``, shape ``(5 n + 5,)``):
+  ``[4n+5+j]`` table_yaw_offset_j  the wake-steering table's offset at this observation, deg,
+  [-25, 25]
 
 Action (float32, shape ``(n,)``): yaw-offset setpoint of each turbine, deg, in
-``[-max_yaw_offset, max_yaw_offset]`` = [-25, 25] (0 = face the measured wind).
+``[-max_yaw_offset, max_yaw_offset]`` = [-25, 25] (0 = face the measured wind). With
+``action_mode = "residual"`` the action is instead a correction (deg, same box) on top of the
+wake-steering table's offsets at the last observed site direction and speed, the sum clipped to
+the same box: 0 is the table controller (:mod:`twingym.envs.wind_farm.residual`).
 
 Reward per step: ``(P_farm - b P_avail) / (n P_rated) - travel_weight * mean_j |dheading_j| /
 (yaw_rate dt) - load_weight * mean_j (gamma_j / max_yaw_offset)^2 - violation_weight * cost``:
@@ -66,7 +72,7 @@ import jax.numpy as jnp
 import numpy as np
 from twingym.envs import spaces
 from twingym.envs.core import Baseline, Label, TwinEnv
-from twingym.envs.wind_farm import layouts
+from twingym.envs.wind_farm import layouts, residual
 from twingym.envs.wind_farm import turbine as tb
 from twingym.envs.wind_farm.farm import (
     FarmModel,
@@ -138,7 +144,11 @@ class WindFarm(TwinEnv[WindFarmState, WindFarmParams]):
         max_steps = overrides.pop("max_steps", None)
         if max_steps is not None:
             params = params.replace(max_steps=int(max_steps))
-        return self.replace_params(params, **overrides)
+        return residual.with_table(self.replace_params(params, **overrides))
+
+    def replace_params(self, params: WindFarmParams, **overrides: Any) -> WindFarmParams:
+        """Fields replaced; in the residual action mode the table follows the fields it depends on."""
+        return residual.with_table(super().replace_params(params, **overrides), set(overrides))
 
     # ---- physics -------------------------------------------------------------------------------
     def _flow(self, params: WindFarmParams, state: WindFarmState):
@@ -212,7 +222,7 @@ class WindFarm(TwinEnv[WindFarmState, WindFarmParams]):
             time=jnp.int32(0), wd_mean=wd_mean, wd_drift=wd_drift, wd_fluct=wd_fluct,
             ws_mean=ws_mean, ws_fluct=ws_fluct, gust=jnp.float32(0.0), ti=ti, heading=heading,
             vane=vane, yaw_hist=jnp.broadcast_to(gamma, (YAW_HISTORY, n)),
-            power=jnp.zeros(n), rotor_speed=jnp.zeros(n))
+            power=jnp.zeros(n), rotor_speed=jnp.zeros(n), site_measured=jnp.zeros(2))
         # The first measurements are those of unwaked turbines at the free-stream speed: the wake
         # model runs from the first step on. (``step`` calls ``reset_env`` at every step for the
         # auto-reset, so a wake solve here would double the cost of every step.)
@@ -220,7 +230,16 @@ class WindFarm(TwinEnv[WindFarmState, WindFarmParams]):
         power = tb.power(params.model.turbine, speed, jnp.clip(gamma, -80.0, 80.0),
                          params.model.air_density) * params.power_curve_scale
         state = state.replace(power=power, rotor_speed=speed)
-        return self._obs(z[3 + 2 * n:], params, state), state
+        return self._observe(z[3 + 2 * n:], params, state)
+
+    def _observe(self, z: jax.Array, params: WindFarmParams, state: WindFarmState
+                 ) -> tuple[jax.Array, WindFarmState]:
+        """The observation of ``state`` and the state remembering its site direction and speed
+        (what the residual mode's table reads, as the ``wake_steering`` baseline does)."""
+        obs = self._obs(z, params, state)
+        n = params.n_turbines
+        state = state.replace(site_measured=jnp.stack([obs[4 * n], obs[4 * n + 3]]))
+        return residual.observation(params, state.site_measured, obs), state
 
     def step_env(self, key, state, action, params):
         n = params.n_turbines
@@ -228,8 +247,7 @@ class WindFarm(TwinEnv[WindFarmState, WindFarmParams]):
         k_z, k_u = jax.random.split(key)
         z = jax.random.normal(k_z, (2 + n + 2 * n + 2,))
         u = jax.random.uniform(k_u, (2,), minval=1e-7, maxval=1.0)
-        offset = jnp.clip(jnp.reshape(action, (n,)).astype(jnp.float32),
-                          -params.max_yaw_offset, params.max_yaw_offset)
+        offset = residual.applied_offsets(params, state.site_measured, action)
         # yaw actuators: turn towards vane - offset at the rate limit
         target = state.vane - offset
         max_turn = params.yaw_rate * dt
@@ -271,7 +289,8 @@ class WindFarm(TwinEnv[WindFarmState, WindFarmParams]):
                 "available_power_mw": available / 1e6,
                 "yaw_travel_deg": jnp.sum(jnp.abs(turn)), "wind_direction": new.wind_direction,
                 "wind_speed": new.wind_speed}
-        return (self._obs(z[2 + n:], params, new), new, reward, jnp.asarray(False), truncated, info)
+        obs, new = self._observe(z[2 + n:], params, new)
+        return obs, new, reward, jnp.asarray(False), truncated, info
 
     # ---- spaces and labels ---------------------------------------------------------------------
     @staticmethod
@@ -283,6 +302,7 @@ class WindFarm(TwinEnv[WindFarmState, WindFarmParams]):
 
     def observation_space(self, params):
         low, high = self._obs_bounds(params.n_turbines)
+        low, high = residual.observation_bounds(params, low, high)
         return spaces.Box(low=low, high=high)
 
     def action_space(self, params):
@@ -298,10 +318,11 @@ class WindFarm(TwinEnv[WindFarmState, WindFarmParams]):
         labels += [Label("site", "wind_direction", "deg"), Label("site", "wind_direction_sin", "1"),
                    Label("site", "wind_direction_cos", "1"), Label("site", "wind_speed", "m/s"),
                    Label("site", "turbulence_intensity", "1")]
-        return labels
+        return labels + residual.observation_labels(params)
 
     def action_labels(self, params):
-        return [Label(f"turbine_{j}", "yaw_offset_setpoint", "deg") for j in range(params.n_turbines)]
+        name = "yaw_offset_correction" if params.action_mode == "residual" else "yaw_offset_setpoint"
+        return [Label(f"turbine_{j}", name, "deg") for j in range(params.n_turbines)]
 
     # ---- extras --------------------------------------------------------------------------------
     def baselines(self) -> dict[str, Baseline]:

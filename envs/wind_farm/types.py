@@ -51,6 +51,9 @@ class WindFarmParams:
     misalignment_limit: float = 30.0     # deg, cost above this
     wake_delay: float = 1.0              # scale of the advection delay (0 = instantaneous)
     power_curve_scale: float = 1.0       # true power / tabulated power (model mismatch)
+    # action semantics (residual.py)
+    action_mode: str = struct.field(pytree_node=False, default="absolute")  # absolute | residual (on the table)
+    residual_table: jax.Array | None = None  # (n_wd, n_ws, n) deg, the table in residual mode
     # reward
     travel_weight: float = 0.005
     violation_weight: float = 0.05       # per unit of cost (fraction of turbines past the limit)
@@ -80,6 +83,7 @@ class WindFarmState:
     yaw_hist: jax.Array      # (YAW_HISTORY, n) true misalignment now (row 0) and in past steps
     power: jax.Array         # (n,) W, true power at the last step
     rotor_speed: jax.Array   # (n,) m/s, rotor-average wind speed at the last step
+    site_measured: jax.Array  # (2,) site direction (deg) and met-mast speed (m/s) last observed
 
     @property
     def wind_direction(self) -> jax.Array:

@@ -1,7 +1,4 @@
-"""RLlib on a real two-node Ray cluster started by the tests (see ``ray_cluster.py``).
-
-The module starts the cluster once (about 20 s) and stops it at the end, also on failure.
-"""
+"""RLlib on the real two-node Ray cluster of ``conftest.py``, and a run beside it that starts its own Ray."""
 
 from __future__ import annotations
 
@@ -10,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from twingym.bench.local_cluster import two_node_cluster
 from twingym.cli import app
 from twingym.cli.errors import run_guarded
 
@@ -24,22 +20,6 @@ eval: {episodes: 2}
 checkpoint: {every_steps: 128}
 run: {progress: false}
 """
-
-
-@pytest.fixture(scope="module")
-def cluster():
-    from ray._private.utils import get_dashboard_dependency_error
-
-    missing = get_dashboard_dependency_error()
-    if missing:  # the state API needs the dashboard (pyproject asks for ray[default])
-        pytest.skip(f"ray[default] is not installed ({missing})")
-    import ray
-
-    with two_node_cluster() as c:
-        try:
-            yield c
-        finally:
-            ray.shutdown()  # this process's own driver, before the cluster it joined goes away
 
 
 def _config(tmp_path: Path, runners: int, **run: str) -> Path:

@@ -126,7 +126,8 @@ def test_sensor_noise_scales_and_curve_shift_lowers_power():
 def test_scenarios_are_param_overrides():
     scen = ENV.scenarios()
     assert set(scen) == {"nominal", "sensor_noise_x3", "gusts", "direction_ramp",
-                         "high_turbulence", "turbine_curve_shift"}
+                         "high_turbulence", "turbine_curve_shift", "direction_swing", "slow_yaw",
+                         "slow_wake_advection"}
     for overrides in scen.values():
         ENV.make_params(**overrides)
     ramp = ENV.make_params(**scen["direction_ramp"])

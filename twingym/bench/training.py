@@ -12,7 +12,10 @@ measured after a warm-up that absorbs compilation. Peers:
 - RLlib PPO sampling in the driver process (``num_env_runners=0``, one batched vector env).
 
 Training efficiency: JAX PPO's training steps/s over the env's own jitted-scan steps/s at the same
-batch (goal >= 0.8): what the learner costs on top of stepping.
+batch (goal >= 0.8): what the learner costs on top of stepping. The record also carries the
+learner's flops per update (XLA's cost of the epochs), the flop/s it reaches in the time an update
+takes beyond the env-only rollout, the matmul peak measured in the same run, and the efficiency
+that would remain if the learner ran at that peak (``efficiency_limit``).
 
 Run ``python -m twingym.bench.training [--quick] [--twin WindFarm-v0] [--num-envs 64]``.
 """
@@ -39,10 +42,30 @@ PEER_NAMES = {
 PEERS = tuple(PEER_NAMES)
 
 
-def _rate(run: Callable[[], int]) -> float:
-    t0 = time.perf_counter()
+def _rate(run: Callable[[], int]) -> tuple[float, float]:
+    """Steps per wall second and per CPU second of this process (threads included) of one ``run()``."""
+    t0, c0 = time.perf_counter(), time.process_time()
     steps = run()
-    return steps / (time.perf_counter() - t0)
+    return steps / (time.perf_counter() - t0), steps / max(time.process_time() - c0, 1e-9)
+
+
+def env_scan_runner(twin_id: str, num_envs: int, rollout: int, rollouts: int = 1) -> Callable[[], int]:
+    """A compiled env-only rollout (random actions, ``num_envs x rollout`` steps in one jitted
+    scan, as :func:`twingym.bench.common.env_scan_throughput`); each call runs ``rollouts`` of
+    them and returns the steps."""
+    from twingym.bench.common import _scan_steps
+    from twingym.envs import make
+
+    env, params = make(twin_id)
+    key = jax.random.key(0)
+
+    def run() -> int:
+        for _ in range(rollouts):
+            jax.block_until_ready(_scan_steps(env, params, num_envs, rollout, key))
+        return num_envs * rollout * rollouts
+
+    run()
+    return run
 
 
 def jax_ppo_trainer(twin_id: str, num_envs: int, rollout: int, updates: int, epochs: int = 4,
@@ -63,6 +86,7 @@ def jax_ppo_trainer(twin_id: str, num_envs: int, rollout: int, updates: int, epo
         return num_envs * rollout * updates
 
     run()  # compile + warm up
+    run.learner_flops = tr.learner_flops()  # type: ignore[attr-defined]
     return run
 
 
@@ -146,13 +170,12 @@ def training_throughput_records(twin_id: str = TWIN_ID, num_envs: int = 64, roll
     each peer, JAX, ...) and each keeps its best round: on a shared machine the load changes
     within a run, and alternating rounds expose all of them to the same changes.
     """
-    from twingym.bench.common import env_scan_throughput
-    from twingym.envs import make
+    from twingym.bench.roofline import matmul_peak_flops
 
     rounds = 1 if quick else 3
-    runs: dict[str, Callable[[], int]] = {"jax": jax_ppo_trainer(twin_id, num_envs, rollout, 4 if quick else 10)}
+    updates = 4 if quick else 10
+    runs: dict[str, Callable[[], int]] = {"jax": jax_ppo_trainer(twin_id, num_envs, rollout, updates)}
     closers: list[Callable[[], None]] = []
-    env, params = make(twin_id)
     try:
         for peer in peers:
             if peer == "rllib":
@@ -161,12 +184,16 @@ def training_throughput_records(twin_id: str = TWIN_ID, num_envs: int = 64, roll
                 run, close = sb3_ppo_trainer(twin_id, num_envs, rollout, 1, vec_env=peer.removeprefix("sb3_"))
             runs[peer] = run
             closers.append(close)
+        runs["env"] = env_scan_runner(twin_id, num_envs, rollout, updates)
         best = dict.fromkeys(runs, 0.0)
-        env_rate = 0.0
+        best_cpu = dict.fromkeys(runs, 0.0)
+        peak = 0.0
         for _ in range(rounds):
             for name, run in runs.items():
-                best[name] = max(best[name], _rate(run))
-            env_rate = max(env_rate, env_scan_throughput(env, params, num_envs, steps=rollout, repeats=1))
+                wall, cpu = _rate(run)
+                best[name], best_cpu[name] = max(best[name], wall), max(best_cpu[name], cpu)
+            peak = max(peak, matmul_peak_flops(repeats=1))
+        env_rate = best.pop("env")
     finally:
         for close in closers:
             close()
@@ -176,8 +203,29 @@ def training_throughput_records(twin_id: str = TWIN_ID, num_envs: int = 64, roll
                for p in peers]
     records.append(record(f"{twin_id} JAX PPO training efficiency ({num_envs} envs x {rollout} steps)",
                           "steps/s", best["jax"], "env-only jitted scan, same batch", env_rate,
-                          batch=num_envs, notes=f"{note}; goal ratio >= 0.8"))
+                          batch=num_envs, notes=f"{note}; goal ratio >= 0.8",
+                          ratio_per_cpu_second=best_cpu["jax"] / best_cpu["env"],
+                          **learner_limit_fields(num_envs * rollout, best["jax"], env_rate,
+                                                 runs["jax"].learner_flops, peak)))  # type: ignore[attr-defined]
     return records
+
+
+def learner_limit_fields(steps_per_update: int, train_rate: float, env_rate: float, learner_flops: float,
+                         peak_flops: float) -> dict[str, float]:
+    """Where an update's time goes beyond stepping the env, against the matmul peak.
+
+    ``learner_gflops``: the update's epochs (``learner_flops`` per update) over the time an update
+    takes beyond the env-only rollout (policy forward passes, GAE and the shuffle included);
+    ``efficiency_limit``: the training efficiency if that part ran at ``peak_flops`` and cost
+    nothing else (env time / (env time + learner flops / peak)).
+    """
+    update_s, env_s = steps_per_update / train_rate, steps_per_update / env_rate
+    extra_s = update_s - env_s
+    return {"learner_gflop_per_update": learner_flops / 1e9, "learner_seconds_per_update": extra_s,
+            "env_seconds_per_update": env_s,
+            "learner_gflops": learner_flops / extra_s / 1e9 if extra_s > 0 else float("nan"),
+            "matmul_peak_gflops": peak_flops / 1e9,
+            "efficiency_limit": env_s / (env_s + learner_flops / peak_flops)}
 
 
 def main(argv: list[str] | None = None) -> list[Record]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from twingym.cli.host_devices import use_every_core
+from twingym.host_devices import use_every_core
 
 use_every_core()  # before anything starts JAX's CPU backend
 

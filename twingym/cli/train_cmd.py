@@ -3,7 +3,6 @@ baseline on common scenario seeds) and ``sweep`` (a Ray Tune search, one run dir
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import typer
@@ -19,41 +18,24 @@ def register(app: typer.Typer) -> None:
         config: str = typer.Argument(None, help="Config file, or a packaged name such as wind_farm/ppo_jax."),
         set_: list[str] = typer.Option([], "--set", help=SET_HELP),
         resume: Path = typer.Option(None, "--resume", help="Continue this run directory from its last checkpoint."),
-        ray_address: str = typer.Option(None, "--ray-address", help="Join this Ray cluster (RLlib; else RAY_ADDRESS)."),
+        ray_address: str = typer.Option(None, "--ray-address", help="Join this Ray cluster (else RAY_ADDRESS): "
+                                        "RLlib spreads its env runners over it; jax_ppo runs one process per "
+                                        "node or GPU there."),
         no_progress: bool = typer.Option(False, "--no-progress", help="Hide the progress bar."),
         coordinator: str = typer.Option(None, "--coordinator", help="JAX PPO across processes: HOST:PORT of "
                                         "process 0 (with --num-processes, --process-id; Slurm sets these itself)."),
-        num_processes: int = typer.Option(None, "--num-processes", help="JAX PPO: number of processes."),
+        num_processes: int = typer.Option(None, "--num-processes", help="JAX PPO: number of processes (with "
+                                          "--ray-address: default one per GPU, else one per node)."),
         process_id: int = typer.Option(None, "--process-id", help="JAX PPO: this process's index (0 writes)."),
+        cpus_per_process: float = typer.Option(1.0, "--cpus-per-process", min=0.0,
+                                               help="JAX PPO on Ray: CPUs each process reserves."),
     ) -> None:
         """Train an agent on a twin; writes a run directory (config, TensorBoard, checkpoints, final policy)."""
-        from twingym.training import distributed, driver
-        from twingym.training.config import load_config
+        from twingym.training.ray_session import address_env
 
-        if ray_address:
-            os.environ["RAY_ADDRESS"] = ray_address
-        layout = distributed.from_flags(coordinator, num_processes, process_id)
-        if resume is not None:
-            if config is not None or set_:
-                raise UserError("--resume RUN continues a run with its saved config; give no CONFIG or --set")
-            cfg = driver.run_config(resume)
-        else:
-            if config is None:
-                raise UserError("give a CONFIG (e.g. configs/wind_farm/ppo_jax.yaml) or --resume RUN")
-            overrides = list(set_) + (["run.progress=false"] if no_progress else [])
-            cfg = load_config(config, overrides)
-        if (layout is not None or distributed.slurm_tasks() > 1) and cfg.backend != "jax_ppo":
-            if layout is not None:
-                raise UserError(f"--coordinator/--num-processes/--process-id run jax_ppo across processes; "
-                                f"{cfg.backend} scales with Ray (--ray-address)")
-        elif distributed.initialize(layout):
-            typer.echo(f"process {distributed.process_index()} of {distributed.process_count()}", err=True)
-        if resume is not None:
-            run_dir, summary = driver.resume(resume)
-        else:
-            run_dir, summary = driver.train(cfg)
-        if distributed.is_main():
-            _print_summary(run_dir, summary)
+        with address_env(ray_address):  # joined by RLlib (and Ray-launched jax_ppo) for this command only
+            _train_command(config, set_, resume, ray_address, no_progress, coordinator, num_processes, process_id,
+                           cpus_per_process)
 
     @app.command("evaluate")
     def _evaluate(
@@ -104,8 +86,8 @@ def register(app: typer.Typer) -> None:
         ray_address: str = typer.Option(None, "--ray-address", help="Join this Ray cluster (else RAY_ADDRESS)."),
         max_concurrent: int = typer.Option(0, "--max-concurrent", min=0, help="Trials at once (0: Ray decides)."),
         param: list[str] = typer.Option([], "--param", help="Search space entry key=SPEC, SPEC one of "
-                                        "loguniform:LOW:HIGH, uniform:LOW:HIGH, randint:LOW:HIGH, choice:A,B,C; "
-                                        "repeatable (default: a space per backend)."),
+                                        "loguniform:LOW:HIGH, uniform:LOW:HIGH, randint:LOW:HIGH, choice:A,B,C, grid:A,B,C "
+                                        "(every value); repeatable (default: a space per backend)."),
         scheduler: str = typer.Option("fifo", "--scheduler", help="fifo (whole budgets), asha (early stopping) "
                                       "or pbt (population-based training; jax_ppo)."),
         cpus_per_trial: float = typer.Option(1.0, "--cpus-per-trial", min=0, help="CPUs reserved per trial."),
@@ -133,6 +115,60 @@ def register(app: typer.Typer) -> None:
         best = sweep_dir / "best.yaml"
         if best.is_file():
             typer.echo(f"best config: {best} (twingym train {best})")
+
+
+def _train_command(config: str | None, set_: list[str], resume: Path | None, ray_address: str | None,
+                   no_progress: bool, coordinator: str | None, num_processes: int | None, process_id: int | None,
+                   cpus_per_process: float) -> None:
+    """The ``train`` verb: a local run, one of several ``jax.distributed`` processes, or jax_ppo on Ray."""
+    from twingym.training import distributed, driver
+    from twingym.training.config import load_config
+
+    on_ray = bool(ray_address) and coordinator is None and process_id is None
+    layout = None if on_ray else distributed.from_flags(coordinator, num_processes, process_id)
+    if resume is not None:
+        if config is not None or set_:
+            raise UserError("--resume RUN continues a run with its saved config; give no CONFIG or --set")
+        cfg = driver.run_config(resume)
+    else:
+        if config is None:
+            raise UserError("give a CONFIG (e.g. configs/wind_farm/ppo_jax.yaml) or --resume RUN")
+        overrides = list(set_) + (["run.progress=false"] if no_progress else [])
+        cfg = load_config(config, overrides)
+    if on_ray and cfg.backend == "jax_ppo":
+        _train_jax_on_ray(ray_address, cfg, resume, num_processes, cpus_per_process)
+        return
+    if on_ray and num_processes is not None:
+        raise UserError(f"--num-processes with --ray-address runs jax_ppo processes on Ray; {cfg.backend} "
+                        f"sizes itself from its config (agent.num_env_runners)")
+    if (layout is not None or distributed.slurm_tasks() > 1) and cfg.backend != "jax_ppo":
+        if layout is not None:
+            raise UserError(f"--coordinator/--num-processes/--process-id run jax_ppo across processes; "
+                            f"{cfg.backend} scales with Ray (--ray-address)")
+    elif distributed.initialize(layout):
+        typer.echo(f"process {distributed.process_index()} of {distributed.process_count()}", err=True)
+    if resume is not None:
+        run_dir, summary = driver.resume(resume)
+    else:
+        run_dir, summary = driver.train(cfg)
+    if distributed.is_main():
+        _print_summary(run_dir, summary)
+
+
+def _train_jax_on_ray(address: str, cfg, resume: Path | None, num_processes: int | None,
+                      cpus_per_process: float) -> None:
+    """``jax_ppo`` as one ``jax.distributed`` process per node or GPU of the Ray cluster at ``address``."""
+    from twingym.training.ray_jax import ClusterLaunchError, train_on_ray
+
+    try:
+        run_dir, summary, procs = train_on_ray(address, cfg=None if resume else cfg, resume_dir=resume,
+                                               num_processes=num_processes, cpus_per_process=cpus_per_process)
+    except ClusterLaunchError as err:
+        raise UserError(str(err)) from None
+    nodes = len({p["node_id"] for p in procs})
+    typer.echo(f"jax_ppo on Ray: {len(procs)} processes on {nodes} node(s), {procs[0]['device_count']} devices",
+               err=True)
+    _print_summary(run_dir, summary)
 
 
 def _console():
