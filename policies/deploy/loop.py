@@ -225,7 +225,10 @@ class BundlePolicy:
                 return np.arange(n)
             missing = [lb for lb in ours if lb not in theirs]
             if missing or len(ours) != n:
-                raise DeployError(f"live twin lacks the bundle's {what} labels: {', '.join(missing[:3])}")
+                given = self.bundle.manifest.twin.param_overrides
+                hint = ("; serve the twin with the bundle's parameters: "
+                        + " ".join(f"--param {k}={v}" for k, v in given.items())) if given else ""
+                raise DeployError(f"live twin lacks the bundle's {what} labels: {', '.join(missing[:3])}{hint}")
             return np.asarray([theirs.index(lb) for lb in ours])
 
         obs_index = index(self.obs_labels, desc.observation_labels, "observation", len(self.obs_low))

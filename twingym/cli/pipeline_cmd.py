@@ -139,10 +139,11 @@ def run_pipeline(config: str, overrides: list[str], out: Path, deploy_seconds: f
         console.print("[yellow]validation failed: the policy is NOT given control of the live twin; it "
                       "runs in shadow mode (actions computed and logged, nothing written)[/]")
 
-    twin_id = load_bundle(bundle_path).twin_id
+    twin = load_bundle(bundle_path).manifest.twin   # the live twin runs with the bundle's param overrides
+    twin_id = twin.id
     t0 = _stage(4, f"live twin {twin_id} (OPC UA, loopback, speed x{speed:g})")
-    server_cfg = ServerConfig(twin_id=twin_id, speed=speed, port=free_port(), seed=1,
-                              record=str(out / "live" / "record.jsonl"))
+    server_cfg = ServerConfig(twin_id=twin_id, overrides=dict(twin.param_overrides), speed=speed,
+                              port=free_port(), seed=1, record=str(out / "live" / "record.jsonl"))
     server = spawn_server(server_cfg, log_dir=out / "live")
     artefacts["live twin record"] = str(server.record_path)
     _done(t0, f"serving at {server.endpoint}")
