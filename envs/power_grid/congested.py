@@ -49,8 +49,8 @@ UNCONGESTED: dict[str, float] = {"rating_scale": 2.5}
 class PowerGridCongested(PowerGrid):
     __doc__ = __doc__
     reference_baseline = "dc_opf"
-    #: reported as upper references, never baselines to beat
-    oracle_baselines: tuple[str, ...] = ("dc_opf_foresight",)
+    # dc_opf_foresight is an oracle that needs other params (foresight=1), so it is not one of
+    # baselines() and cannot be named in oracle_baselines: see oracle_controllers()
 
     def default_params(self) -> PowerGridParams:
         return self.make_params()
