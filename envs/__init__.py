@@ -15,6 +15,9 @@ from twingym.envs.registry import UnknownTwinError, make, register, registered, 
 #: params' ``max_steps``). Twin modules import lazily on make().
 BUILTIN_TWINS: dict[str, tuple[str, str, int]] = {
     "PowerGrid-v0": ("twingym.envs.power_grid.env:PowerGrid", "transmission grid (pandapower case14/30/118): redispatch, batteries, curtailment; AC power flow in JAX", 96),
+    "PowerGridCongested-v0": ("twingym.envs.power_grid.congested:PowerGridCongested",
+                              "IEEE 30-bus grid whose merit order overloads lines: wind behind a corridor, "
+                              "forecast error, priced overloads", 96),
     "AssemblyCell-v0": ("twingym.envs.assembly_cell.env:AssemblyCell",
                         "serial assembly cell: buffers, failures, wear, maintenance, energy", 288),
     "WindTurbine-v0": ("twingym.envs.wind_turbine.env:WindTurbine", "one NREL 5-MW turbine in turbulent wind: torque and pitch control", 600),

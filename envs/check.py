@@ -9,7 +9,8 @@ reason to skip. :data:`CHECKS` lists them in order:
 - ``same_key_same_trajectory``: one key gives one trajectory, another key a different one;
 - ``random_steps_in_bounds``: ``rollout_steps`` random steps stay in the observation space, with
   finite float32 rewards, finite non-negative costs, and ``terminated``/``truncated`` kept apart;
-- ``vmapped_batch_equals_single_copies``: ``jax.vmap`` over keys equals stepping each copy alone;
+- ``vmapped_batch_equals_single_copies``: ``jax.vmap`` over keys equals stepping each copy alone
+  (to the twin's ``batch_parity_atol``);
 - ``step_compiles_once``: a jitted, vmapped ``step`` compiles once for one batch shape;
 - ``vector_adapters``: the gymnasium vector env (through ``gymnasium.make_vec`` when registered,
   next-step auto-reset as gymnasium's default) and the SB3 VecEnv step a batch and report the cost;
@@ -146,10 +147,11 @@ def _vmapped_batch_equals_single_copies(t: TwinUnderCheck) -> str | None:
     keys = jax.random.split(jax.random.key(3), batch)
     batched = jax.device_get(jax.vmap(random_rollout, in_axes=(None, 0, None, None))(
         t.env, keys, t.params, steps))
+    atol = t.env.batch_parity_atol(t.params)
     for i in range(batch):
         single = jax.device_get(random_rollout(t.env, keys[i], t.params, steps))
         for a, b in zip(batched, single, strict=True):
-            np.testing.assert_allclose(np.asarray(a)[i], b, rtol=1e-5, atol=1e-5,
+            np.testing.assert_allclose(np.asarray(a)[i], b, rtol=1e-5, atol=atol,
                                        err_msg=f"copy {i} of a vmapped batch differs from stepping it alone")
     return None
 

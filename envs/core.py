@@ -111,6 +111,16 @@ class TwinEnv(Generic[StateT, ParamsT]):
     #: batch runs on one device (see ``twingym.agents.sharding.batch_mesh``).
     batch_shardable: bool = True
 
+    def batch_parity_atol(self, params: ParamsT) -> float:
+        """Absolute tolerance, in the units of the observation, reward and cost, to which a copy of a
+        vmapped batch must equal the same copy stepped alone (the env kit's
+        ``vmapped_batch_equals_single_copies``, the vector env's parity with gymnasium's
+        ``SyncVectorEnv``); the relative tolerance is 1e-5. XLA compiles a batched and a single step
+        differently (other fusions, other order of float32 products), so the two differ by round-off:
+        1e-5 by default. A twin whose step ends in an iterative solve accepted at a tolerance states
+        that solve's resolution here."""
+        return 1e-5
+
     # ---- identity ---------------------------------------------------------------------------
     # A twin's behaviour lives in its class and params, so two instances of one class with equal
     # attributes are interchangeable: they hash and compare equal, and functions jitted with the

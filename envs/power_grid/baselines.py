@@ -97,6 +97,15 @@ def ptdf(params: Any, status: np.ndarray) -> np.ndarray:
 
 def dc_opf_action(obs: np.ndarray, params: Any) -> np.ndarray:
     """One DC-OPF decision for one copy (numpy in, numpy float32 action out)."""
+    return dc_opf_solve(obs, params)["action"]
+
+
+def dc_opf_solve(obs: np.ndarray, params: Any) -> dict[str, np.ndarray]:
+    """The DC-OPF of one copy on the observed next-step forecast: ``action`` (float32, the
+    twin's action), ``flow_mw`` (L,) the DC branch flows of the solution on the forecast
+    injections, ``limit_mw`` (L,) the branch limits it was solved against (0.95 rating x active
+    share, MW; large for branches out of service) and ``overflow_mw`` (L,) how far the soft limits
+    were exceeded (zero when the limits could be met). All zeros when HiGHS fails."""
     from scipy.optimize import linprog
 
     s = obs_slices(params)
@@ -128,7 +137,9 @@ def dc_opf_action(obs: np.ndarray, params: Any) -> np.ndarray:
     c[idis] = float(params.battery_wear) + price_ref / eff
     c[ichg] = float(params.battery_wear) - price_ref * eff
     c[icur] = float(params.curtail_cost) * ren_fc
-    c[isl] = float(params.slack_cost[0])
+    # the external grid's cost linearised at its observed power, as the generators' are
+    p_slack = float(np.asarray(obs[s["p_slack"]])[0])
+    c[isl] = float(params.slack_cost[0]) + 2 * float(params.slack_cost[1]) * max(p_slack, 0.0)
     c[iop] = c[iom] = 100.0 * price_ref
 
     # injections per bus as an affine map of the variables: P = P0 + M v
@@ -147,7 +158,7 @@ def dc_opf_action(obs: np.ndarray, params: Any) -> np.ndarray:
     # branch limits: |PTDF P| <= 0.95 rating * pf + over, where pf (the active share of the
     # branch's apparent flow) is estimated from the observed loading and the DC flow now
     h = ptdf(params, status)
-    rating_mw = np.asarray(params.rating_pu, np.float64) * sn
+    rating_mw = np.asarray(params.rating_pu, np.float64) * float(params.rating_scale) * sn
     s_now = np.asarray(obs[s["loading"]], np.float64) * rating_mw
     p_now = np.abs(h @ np.asarray(obs[s["p_bus"]], np.float64))
     pf = np.where(s_now > 0.05 * rating_mw, np.clip(p_now / np.maximum(s_now, 1e-9), 0.5, 1.0), 1.0)
@@ -165,7 +176,8 @@ def dc_opf_action(obs: np.ndarray, params: Any) -> np.ndarray:
     bounds = [(lo, hi) if hi is None or lo <= hi else (hi, hi) for lo, hi in bounds]
     res = linprog(c, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=b_eq, bounds=bounds, method="highs")
     if res.status != 0 or res.x is None:
-        return np.zeros(G + B + R, np.float32)
+        return {"action": np.zeros(G + B + R, np.float32), "flow_mw": np.zeros(L), "limit_mw": lim,
+                "overflow_mw": np.zeros(L)}
     v = res.x
     dg = v[ig]
     if params.gen_mode == "schedule":   # express the new set point against the schedule
@@ -174,4 +186,5 @@ def dc_opf_action(obs: np.ndarray, params: Any) -> np.ndarray:
     span = pmax - pmin if params.gen_mode == "schedule" else ramp
     low = np.concatenate([-span, -bp, -np.ones(R)]).astype(np.float32)
     high = np.concatenate([span, bp, np.ones(R)]).astype(np.float32)
-    return np.clip(action, low, high)
+    return {"action": np.clip(action, low, high), "flow_mw": flow0 + flow_m @ v, "limit_mw": lim,
+            "overflow_mw": np.maximum(v[iop], v[iom])}

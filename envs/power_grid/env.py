@@ -42,13 +42,19 @@ converge or a load left without connection to the slack is a blackout: the episo
 the reward carries ``voll * total_load * blackout_hours`` of unserved energy.
 
 Reward: ``-(generation cost + curtailment cost + battery wear + unserved energy * VoLL
-- stored_energy_price * change of stored energy - reward_reference * reference cost) /
-reward_scale`` with ``reward_scale`` the cost of serving the nominal load for one step at the
++ overload_price * overload MVAh - stored_energy_price * change of stored energy
+- reward_reference * reference cost) / reward_scale`` with ``reward_scale`` the cost of serving the nominal load for one step at the
 mean generator price. Stored battery energy is valued (the episode's terminal value, spread over
 the steps), so energy held at reset is not free. The reference cost (economic dispatch cost of the
 step's actual net load, network ignored) depends only on exogenous inputs: it shifts every
 policy's return on a scenario by the same amount and removes the load-driven variance; the
-return is the day's excess cost over it. ``info["cost"]``: total overload,
+return is the day's excess cost over it. ``overload_price`` ($/MVAh, 0 by default) prices the
+apparent power above the ratings (``rating_pu * rating_scale``) of the branches in service.
+
+Forecasts: the next step's load and renewable latents are drawn one step ahead (held in the
+state); the published forecast (observation and market schedule) is their conditional mean
+given the current latents, or, with ``foresight`` = 1, the realised next step itself (the
+perfect-foresight oracle's twin: the realised day is the same on the same keys). ``info["cost"]``: total overload,
 sum over branches of ``max(loading - 1, 0)``.
 """
 
@@ -86,8 +92,19 @@ def _loads(t, level, e_load, params: PowerGridParams):
 
 
 def _ren_available(t, z, params: PowerGridParams):
-    cf = profiles.renewable_cf(_hour(t, params), z, params.ren_is_wind)
+    cf = profiles.renewable_cf(_hour(t, params), z, params.ren_is_wind, params.wind_cf_std)
     return params.ren_cap * cf * params.renewable_scale
+
+
+def _forecast_latents(state: PowerGridState, params: PowerGridParams):
+    """Latents ``(e_load, z_ren)`` behind the published next-step forecast: their conditional
+    means given the current latents (``AR_RHO *``), or, with ``params.foresight`` = 1, the next
+    step's realised latents (drawn one step ahead and held in the state; the perfect-foresight
+    oracle's view). The realised trajectory never depends on ``foresight``."""
+    w = params.foresight
+    e_load = w * state.e_load_next + (1.0 - w) * profiles.AR_RHO * state.e_load
+    z_ren = w * state.z_ren_next + (1.0 - w) * profiles.AR_RHO * state.z_ren
+    return e_load, z_ren
 
 
 def merit_order(target, pmin, pmax, cost):
@@ -129,13 +146,13 @@ def _units(params: PowerGridParams):
     return pmin, pmax, cost
 
 
-def _schedule(t_next, level, e_load, z_ren, params: PowerGridParams):
+def _schedule(t_next, level, e_load_fc, z_ren_fc, params: PowerGridParams):
     """(G,) MW market schedule for step ``t_next``: economic dispatch (:func:`merit_order`) of the
     next step's forecast net load (forecast load with 2% losses minus forecast renewables) over
-    the generators and the external grid. ``e_load`` and ``z_ren`` are the current latents; the
-    forecast uses their conditional means (exact forecasts, no sensor noise)."""
-    load_fc, _ = _loads(t_next, level, profiles.AR_RHO * e_load, params)
-    ren_fc = _ren_available(t_next, profiles.AR_RHO * z_ren, params)
+    the generators and the external grid. ``e_load_fc`` and ``z_ren_fc`` are the forecast latents
+    (:func:`_forecast_latents`; exact forecasts, no sensor noise)."""
+    load_fc, _ = _loads(t_next, level, e_load_fc, params)
+    ren_fc = _ren_available(t_next, z_ren_fc, params)
     net = LOSS_FACTOR * powerflow.exact_sum(load_fc) - powerflow.exact_sum(ren_fc)
     return merit_order(net, *_units(params))[:-1]
 
@@ -223,7 +240,7 @@ def _flow_outputs(params: PowerGridParams, status, bd, x, p_mw, ok):
     n = params.load_p.shape[0]
     sf, st = ybus.accurate_branch_flows(x[:n], x[n:], bd)
     cur = jnp.maximum(jnp.abs(sf) / x[n:][params.br_f], jnp.abs(st) / x[n:][params.br_t])
-    loading = jnp.where(ok & (status > 0), cur / params.rating_pu, 0.0)
+    loading = jnp.where(ok & (status > 0), cur / (params.rating_pu * params.rating_scale), 0.0)
     p_calc = ybus.accurate_injection(x[:n], x[n:], bd)[:n] * params.sn_mva
     p_slack = powerflow.exact_sum(jnp.where(params.is_slack, p_calc - p_mw, 0.0))
     return dict(loading=jnp.nan_to_num(loading), p_slack=jnp.where(ok, jnp.nan_to_num(p_slack), 0.0))
@@ -265,6 +282,14 @@ class PowerGrid(TwinEnv[PowerGridState, PowerGridParams]):
     # the gathered Newton/chord loop (compact.compacted_while) deadlocked XLA's CPU backend with the
     # batch split over two host devices (the second step never returned): one device per batch
     batch_shardable = False
+
+    def batch_parity_atol(self, params: PowerGridParams) -> float:
+        """The AC flow's acceptance tolerance in MW (``tol * sn_mva``: 1e-3 MW on case14, 2.2e-3
+        on case30). The flow is accepted at any iterate whose power mismatch is below ``tol``, so
+        its outputs in MW (slack power, and the loadings, fractions of ratings of 16 MVA and up)
+        are determined to about that: a batched and a single step, compiled with other float32
+        rounding, stop at different iterates inside it (up to 4e-4 MW of slack power seen)."""
+        return max(1e-5, float(params.tol) * float(params.sn_mva))
 
     # ---- params ---------------------------------------------------------------------------------
     def default_params(self) -> PowerGridParams:
@@ -310,9 +335,10 @@ class PowerGrid(TwinEnv[PowerGridState, PowerGridParams]):
     def _obs(self, key, state: PowerGridState, params: PowerGridParams) -> jax.Array:
         t = state.time
         load_now, _ = _loads(t, state.level, state.e_load, params)
-        load_fc, _ = _loads(t + 1, state.level, profiles.AR_RHO * state.e_load, params)
+        e_fc, z_fc = _forecast_latents(state, params)
+        load_fc, _ = _loads(t + 1, state.level, e_fc, params)
         ren_now = _ren_available(t, state.z_ren, params)
-        ren_fc = _ren_available(t + 1, profiles.AR_RHO * state.z_ren, params)
+        ren_fc = _ren_available(t + 1, z_fc, params)
         hour = _hour(t, params)
         ang = 2 * jnp.pi * hour / 24.0
         measured = jnp.concatenate([
@@ -359,10 +385,13 @@ class PowerGrid(TwinEnv[PowerGridState, PowerGridParams]):
     # ---- dynamics --------------------------------------------------------------------------------------
     def reset_env(self, key, params: PowerGridParams):
         L, n, _G, B, R = self._sizes(params)
-        k_lvl, k_ren, k_load, k_obs = jax.random.split(key, 4)
+        k_lvl, k_ren, k_load, k_obs, k_next = jax.random.split(key, 5)
         level = jax.random.uniform(k_lvl, (), jnp.float32, 0.9, 1.05)
         z_ren = jax.random.normal(k_ren, (R,), jnp.float32)
         e_load = jax.random.normal(k_load, (n,), jnp.float32)
+        k_ren_next, k_load_next = jax.random.split(k_next)
+        z_ren_next = profiles.ar1_step(k_ren_next, z_ren)
+        e_load_next = profiles.ar1_step(k_load_next, e_load)
         t = jnp.int32(0)
         load_p, load_q = _loads(t, level, e_load, params)
         ren = _ren_available(t, z_ren, params)
@@ -372,11 +401,12 @@ class PowerGrid(TwinEnv[PowerGridState, PowerGridParams]):
         p_bus = _bus_injection(params, p_gen, ren, jnp.zeros(B), load_p)
         flow = _linear_flow(params, status, p_bus, -load_q)
         state = PowerGridState(
-            time=t, p_gen=p_gen, soc=soc, z_ren=z_ren, e_load=e_load, level=level, status=status,
+            time=t, p_gen=p_gen, soc=soc, z_ren=z_ren, e_load=e_load, z_ren_next=z_ren_next,
+            e_load_next=e_load_next, level=level, status=status,
             over_count=jnp.zeros(L, jnp.int32), cooldown=jnp.zeros(L, jnp.int32),
             x=flow["x"], loading=jnp.where(status > 0, flow["loading"], 0.0),
-            p_slack=flow["p_slack"], p_bus=p_bus, ren_out=ren,
-            schedule=_schedule(t + 1, level, e_load, z_ren, params))
+            p_slack=flow["p_slack"], p_bus=p_bus, ren_out=ren, schedule=p_gen)
+        state = state.replace(schedule=_schedule(t + 1, level, *_forecast_latents(state, params), params))
         return self._obs(k_obs, state, params), state
 
     @staticmethod
@@ -389,8 +419,9 @@ class PowerGrid(TwinEnv[PowerGridState, PowerGridParams]):
         a_low, a_high = self._act_bounds(params)
         a = jnp.clip(jnp.nan_to_num(jnp.asarray(action, jnp.float32).reshape(-1)), a_low, a_high)
         t = state.time + 1
-        z_ren = profiles.ar1_step(k_ren, state.z_ren)
-        e_load = profiles.ar1_step(k_load, state.e_load)
+        z_ren, e_load = state.z_ren_next, state.e_load_next   # drawn one step ahead
+        z_ren_next = profiles.ar1_step(k_ren, z_ren)
+        e_load_next = profiles.ar1_step(k_load, e_load)
         load_p, load_q = _loads(t, state.level, e_load, params)
         avail = _ren_available(t, z_ren, params)
 
@@ -439,23 +470,25 @@ class PowerGrid(TwinEnv[PowerGridState, PowerGridParams]):
         dollars = (gen_cost + slack_cost + curtail_cost + wear) * params.dt_h + unserved
         stored = params.stored_energy_price * powerflow.exact_sum((soc - state.soc) * params.bat_e_max)
         reference = params.reward_reference * _reference_dollars(load_p, avail, params) * params.dt_h
-        reward = -(dollars - stored - reference) / params.reward_scale
         overload = powerflow.exact_sum(jnp.where(on, jnp.maximum(loading - 1.0, 0.0), 0.0))
+        # apparent power above the ratings of lines in service (MVA at 1 pu voltage)
+        overload_mva = powerflow.exact_sum(jnp.where(on, jnp.maximum(loading - 1.0, 0.0) * params.rating_pu
+                                                     * params.rating_scale, 0.0)) * params.sn_mva
+        overload_dollars = params.overload_price * overload_mva * params.dt_h
+        reward = -(dollars + overload_dollars - stored - reference) / params.reward_scale
 
         new = PowerGridState(time=t, p_gen=p_gen, soc=soc, z_ren=z_ren, e_load=e_load,
-                        level=state.level, status=status, over_count=count.astype(jnp.int32),
+                        z_ren_next=z_ren_next, e_load_next=e_load_next, level=state.level, status=status, over_count=count.astype(jnp.int32),
                         cooldown=cooldown.astype(jnp.int32), x=flow["x"], loading=loading,
                         p_slack=ps, p_bus=p_bus, ren_out=ren_out,
-                        schedule=_schedule(t + 1, state.level, e_load, z_ren, params))
+                        schedule=state.schedule)
+        new = new.replace(schedule=_schedule(t + 1, state.level, *_forecast_latents(new, params), params))
         truncated = t >= params.max_steps
         info = {"cost": overload.astype(jnp.float32), "blackout": blackout,
                 "converged": flow["converged"], "trips": powerflow.exact_sum(trip).astype(jnp.int32),
                 "dollars": dollars, "stored_value": stored, "reference_dollars": reference,
                 "curtailed_mw": powerflow.exact_sum(avail * curtail),
-                "slack_mw": ps,
-                # apparent power above the ratings of lines in service (MVA at 1 pu voltage)
-                "overload_mva": powerflow.exact_sum(jnp.where(on, jnp.maximum(loading - 1.0, 0.0)
-                                                              * params.rating_pu, 0.0)) * params.sn_mva}
+                "slack_mw": ps, "overload_mva": overload_mva, "overload_dollars": overload_dollars}
         return self._obs(k_obs, new, params), new, reward, blackout, truncated, info
 
     # ---- extras -------------------------------------------------------------------------------------------

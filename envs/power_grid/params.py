@@ -264,6 +264,7 @@ def build_params(network: Network, case: str = "", **options: Any) -> PowerGridP
         load_noise_std=f32(0.03), obs_noise_std=f32(0.01), obs_noise_scale=f32(1.0),
         load_scale=f32(1.0), renewable_scale=f32(1.0), impedance_scale=f32(1.0),
         n1_outage=f32(0.0), n1_line=jnp.asarray(_bridges_free_line(network, current), jnp.int32),
+        wind_cf_std=f32(0.25), rating_scale=f32(1.0), overload_price=f32(0.0), foresight=f32(0.0),
         trip_hard=f32(1.5), curtail_cost=f32(2.0 * price_ref), battery_wear=f32(5.0),
         voll=f32(1000.0), blackout_hours=f32(1.0),
         reward_scale=f32(price_ref * total_load * dt_h), stored_energy_price=f32(price_ref),

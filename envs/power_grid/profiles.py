@@ -8,11 +8,12 @@ wind and cloud processes. All functions are pure JAX and take the hour of day in
   ``AR_RHO`` per step).
 * Solar: ``solar_shape(h) = sin(pi (h - 6) / 12) ** 1.5`` between 06:00 and 18:00, 0 otherwise,
   times a cloud factor in [0.2, 1] driven by an AR(1) latent.
-* Wind: capacity factor ``clip(WIND_MEAN_CF + WIND_STD_CF * z, 0, 1)`` with an AR(1) latent ``z``
-  (unit stationary variance).
+* Wind: capacity factor ``clip(WIND_MEAN_CF + wind_std * z, 0, 1)`` with an AR(1) latent ``z``
+  (unit stationary variance); ``wind_std`` is the params' ``wind_cf_std`` (``WIND_STD_CF`` by default).
 
 The forecast of the next step is the conditional mean given the current latent (``AR_RHO * z``),
-so forecast errors have the innovation's size.
+so forecast errors have the innovation's size: ``sqrt(1 - AR_RHO^2) = 0.44`` times the stationary
+std (wind: ``0.44 wind_std`` of capacity per 15-minute step; load: ``0.44 load_noise_std`` per bus).
 """
 
 from __future__ import annotations
@@ -69,8 +70,10 @@ def ar1_step(key: jax.Array, z: jax.Array, rho: float = AR_RHO) -> jax.Array:
     return rho * z + jnp.sqrt(1.0 - rho ** 2) * jax.random.normal(key, z.shape, z.dtype)
 
 
-def renewable_cf(hour: jax.Array, z: jax.Array, is_wind: jax.Array) -> jax.Array:
-    """Available capacity factor in [0, 1] of each renewable unit given its latent ``z``."""
-    wind = jnp.clip(WIND_MEAN_CF + WIND_STD_CF * z, 0.0, 1.0)
+def renewable_cf(hour: jax.Array, z: jax.Array, is_wind: jax.Array,
+                 wind_std: jax.Array | float = WIND_STD_CF) -> jax.Array:
+    """Available capacity factor in [0, 1] of each renewable unit given its latent ``z``;
+    ``wind_std`` is the stationary std of the wind capacity factor (default ``WIND_STD_CF``)."""
+    wind = jnp.clip(WIND_MEAN_CF + wind_std * z, 0.0, 1.0)
     cloud = jnp.clip(CLOUD_MEAN + CLOUD_STD * z, 0.2, 1.0)
     return jnp.where(is_wind, wind, solar_shape(hour) * cloud)

@@ -62,6 +62,10 @@ class PowerGridParams:
     impedance_scale: jax.Array  # () multiplier on branch r and x (line_impedance_shift)
     n1_outage: jax.Array       # () 1.0 keeps branch ``n1_line`` out for the whole episode
     n1_line: jax.Array         # () int32 branch taken out by the n_minus_1 scenario
+    wind_cf_std: jax.Array     # () stationary std of the wind capacity factor (AR(1) latent scale)
+    rating_scale: jax.Array    # () multiplier on every branch rating (1.0: the case's ratings)
+    overload_price: jax.Array  # () $ per MVAh above the ratings of branches in service (0: unpriced)
+    foresight: jax.Array       # () 1.0 publishes the realised next step instead of its forecast (oracle)
     # ---- protection ---------------------------------------------------------------------------
     trip_hard: jax.Array       # () loading (fraction) that trips at once
     # ---- economics (reward) ---------------------------------------------------------------------
@@ -106,6 +110,8 @@ class PowerGridState:
     soc: jax.Array         # (B,) fraction
     z_ren: jax.Array       # (R,) AR(1) latent of each renewable unit
     e_load: jax.Array      # (n,) AR(1) latent of each bus's load noise
+    z_ren_next: jax.Array  # (R,) the renewable latents of the next step (drawn one step ahead)
+    e_load_next: jax.Array  # (n,) the load latents of the next step (drawn one step ahead)
     level: jax.Array       # () episode load level
     status: jax.Array      # (L,) float 1 in service, 0 out
     over_count: jax.Array  # (L,) int32 consecutive overloaded steps
