@@ -68,6 +68,9 @@ class JaxPPOParams(BaseModel):
     hidden_sizes: list[int] = Field(default_factory=lambda: [64, 64], description="MLP hidden widths")
     activation: Literal["tanh", "relu"] = Field("tanh", description="hidden activation")
     init_log_std: float = Field(0.0, description="initial log std of the Gaussian head")
+    init_first_category_logit: float = Field(
+        0.0, description="initial bias of category 0 of each discrete action component (the actor's "
+                         "output-layer bias): residual modes whose category 0 means 'as the baseline' start near it")
     normalize_obs: bool = Field(True, description="running observation normalisation")
     normalize_rewards: bool = Field(True, description="scale rewards by the running return std")
     num_seeds: int = Field(1, gt=0, description="independent seeds trained in one vmapped call")
@@ -139,6 +142,17 @@ def action_head(space: spaces.Space) -> ActionHead:
     if isinstance(space, spaces.MultiDiscrete):
         return ActionHead("multi", int(sum(space.nvec)), tuple(space.shape), nvec=tuple(space.nvec))
     raise ValueError(f"jax_ppo does not support action space {type(space).__name__}")
+
+
+def first_category_bias(actor: MLPParams, head: ActionHead, logit: float) -> MLPParams:
+    """``actor`` with the output bias of category 0 of each discrete component set to ``logit``
+    (unchanged for a Gaussian head or ``logit == 0``). With near-zero output weights the initial
+    probability of category 0 of a component with n categories is ``e^logit / (e^logit + n - 1)``."""
+    if head.kind == "gaussian" or logit == 0.0:
+        return actor
+    firsts = np.concatenate([[0], np.cumsum(head.nvec)[:-1]]).astype(int)
+    last = dict(actor[-1], b=actor[-1]["b"].at[firsts].set(logit))
+    return [*actor[:-1], last]
 
 
 def _split_logits(head: ActionHead, logits: jax.Array) -> list[jax.Array]:
@@ -344,7 +358,8 @@ def make_train(hp: JaxPPOParams, env: TwinEnv, env_params: Any, total_steps: int
     def init_one(key: jax.Array) -> RunnerState:
         k_actor, k_critic, k_env, k_run = jax.random.split(key, 4)
         sizes = [obs_dim, *hp.hidden_sizes]
-        params = {"actor": init_mlp(k_actor, [*sizes, head.out_dim], out_scale=0.01),
+        params = {"actor": first_category_bias(init_mlp(k_actor, [*sizes, head.out_dim], out_scale=0.01),
+                                               head, hp.init_first_category_logit),
                   "critic": init_mlp(k_critic, [*sizes, 1], out_scale=1.0)}
         if gaussian:
             params["log_std"] = jnp.full((head.out_dim,), hp.init_log_std, jnp.float32)

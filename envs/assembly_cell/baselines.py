@@ -80,7 +80,9 @@ def _wear_threshold(carry, obs, params: AssemblyCellParams):
     return _flat(jnp.full((m,), NOMINAL), _threshold_maintain(obs, params)), carry
 
 
-def _bottleneck_aware(carry, obs, params: AssemblyCellParams):
+def bottleneck_aware_action(obs: jax.Array, params: AssemblyCellParams) -> jax.Array:
+    """The ``bottleneck_aware`` rule's absolute action (2M,) int32 at ``obs`` (the twin's observation;
+    components after the absolute twin's are not read). Stateless: the rule needs no carry."""
     m = params.num_stations
     buffers = jnp.stack([obs[ob.buffer_index(m, i)] for i in range(m - 1)])
     cap = params.buffer_capacity.astype(jnp.float32)
@@ -98,7 +100,11 @@ def _bottleneck_aware(carry, obs, params: AssemblyCellParams):
     speed = jnp.where(relax, ECO, speed)
     speed = jnp.where(rush & (bottleneck | (downstream_fill < 0.5)), BOOST, speed)
     speed = jnp.where(starved | blocked, ECO, speed)
-    return _flat(speed, _threshold_maintain(obs, params)), carry
+    return _flat(speed, _threshold_maintain(obs, params))
+
+
+def _bottleneck_aware(carry, obs, params: AssemblyCellParams):
+    return bottleneck_aware_action(obs, params), carry
 
 
 def make_baselines() -> dict[str, Baseline]:

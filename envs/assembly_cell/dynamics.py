@@ -212,6 +212,7 @@ def initial_state(u: jax.Array, params: AssemblyCellParams) -> AssemblyCellState
         parts_out=jnp.int32(0),
         start_step=start,
         time=jnp.int32(0),
+        rule_action=jnp.zeros((2 * m,), jnp.int32),
     )
 
 
@@ -287,7 +288,7 @@ def transition(u: jax.Array, state: AssemblyCellState, action: jax.Array,
     new = AssemblyCellState(buffers=buffers, status=status, remaining=remaining, wear=wear.astype(jnp.float32),
                     speed=speed, backlog=backlog, stock=stock,
                     parts_in=state.parts_in + prod_i[0], parts_out=state.parts_out + out,
-                    start_step=state.start_step, time=state.time + 1)
+                    start_step=state.start_step, time=state.time + 1, rule_action=state.rule_action)
     outcome = StepOutcome(produce=produce, parts_in=prod_i[0], parts_out=out, shipped=shipped,
                           orders=orders, failures=n_fail, maintenances=n_maint,
                           energy_kwh=energy.astype(jnp.float32), price=price.astype(jnp.float32),

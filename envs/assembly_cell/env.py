@@ -14,8 +14,8 @@ import jax.numpy as jnp
 import numpy as np
 from twingym.envs import spaces
 from twingym.envs.assembly_cell import observation as ob
+from twingym.envs.assembly_cell import residual
 from twingym.envs.assembly_cell.dynamics import (
-    NUM_SPEEDS,
     default_cell_params,
     initial_state,
     reset_draws,
@@ -37,7 +37,11 @@ class AssemblyCell(TwinEnv[AssemblyCellState, AssemblyCellParams]):
     parts, ``finished_stock`` [0, 100] parts, ``demand_rate`` [0, 4] parts/cycle.
 
     Action: MultiDiscrete ``[4, 2] * M`` flattened, ``[speed_0, maintain_0, ...]``: speed 0 off,
-    1 eco, 2 nominal, 3 boost; maintain 1 starts preventive maintenance of an up station.
+    1 eco, 2 nominal, 3 boost; maintain 1 starts preventive maintenance of an up station. With
+    ``action_mode = "residual"`` the action is MultiDiscrete ``[5, 3] * M`` overrides of the
+    ``bottleneck_aware`` rule (0: as the rule; speed 1..4: level 0..3; maintain 1: no, 2: yes), zero
+    action is the rule, and the observation ends with the rule's action (2M more components,
+    :mod:`twingym.envs.assembly_cell.residual`).
 
     Reward: profit of the cycle (revenue of shipped parts minus energy, maintenance, repair, holding
     and backlog costs, EUR) times ``reward_scale``. ``info["cost"]``: backlog growth (parts, >= 0).
@@ -59,7 +63,11 @@ class AssemblyCell(TwinEnv[AssemblyCellState, AssemblyCellParams]):
         base = self.default_params() if m is None else default_cell_params(int(m))
         if "max_steps" in overrides:
             base = base.replace(max_steps=int(overrides.pop("max_steps")))
-        return self.replace_params(base, **overrides)
+        return residual.check_mode(self.replace_params(base, **overrides))
+
+    def replace_params(self, params: AssemblyCellParams, **overrides: Any) -> AssemblyCellParams:
+        """Fields replaced; an unknown ``action_mode`` raises ``ValueError`` naming the known ones."""
+        return residual.check_mode(super().replace_params(params, **overrides))
 
     # ---- dynamics -------------------------------------------------------------------------------
     # All randomness of a reset or a step comes from one uniform draw (fewer PRNG calls: the
@@ -68,13 +76,22 @@ class AssemblyCell(TwinEnv[AssemblyCellState, AssemblyCellParams]):
         m, n = params.num_stations, reset_draws(params.num_stations)
         u = jax.random.uniform(key, (n + m,))
         state = initial_state(u[:n], params)
-        return ob.make_obs(standard_normal(u[n:]), state, params), state
+        return self._observe(standard_normal(u[n:]), state, params)
+
+    def _observe(self, z: jax.Array, state: AssemblyCellState,
+                 params: AssemblyCellParams) -> tuple[jax.Array, AssemblyCellState]:
+        """The observation of ``state`` (sensor noise ``z``), and ``state`` holding the rule's action
+        at it (residual mode)."""
+        obs = ob.make_obs(z, state, params)
+        rule = residual.rule_action(params, obs)
+        return residual.observation(params, obs, rule), state.replace(rule_action=rule)
 
     def step_env(self, key: jax.Array, state: AssemblyCellState, action: jax.Array, params: AssemblyCellParams):
         m, n = params.num_stations, step_draws(params.num_stations)
         u = jax.random.uniform(key, (n + m,))
-        new, out = transition(u[:n], state, action, params)
-        obs = ob.make_obs(standard_normal(u[n:]), new, params)
+        applied = residual.applied_action(params, state.rule_action, action)
+        new, out = transition(u[:n], state, applied, params)
+        obs, new = self._observe(standard_normal(u[n:]), new, params)
         truncated = new.time >= params.max_steps
         info = {
             "cost": out.backlog_growth,
@@ -97,22 +114,22 @@ class AssemblyCell(TwinEnv[AssemblyCellState, AssemblyCellParams]):
 
     # ---- spaces and labels ----------------------------------------------------------------------
     def observation_space(self, params: AssemblyCellParams) -> spaces.Box:
-        low, high = ob.obs_bounds(params)
+        low, high = residual.observation_bounds(params, *ob.obs_bounds(params))
         return spaces.Box(low=low, high=high)
 
     def action_space(self, params: AssemblyCellParams) -> spaces.MultiDiscrete:
-        return spaces.MultiDiscrete((NUM_SPEEDS, 2) * params.num_stations)
+        return spaces.MultiDiscrete(residual.nvec(params))
 
     def observation_labels(self, params: AssemblyCellParams) -> list[Label]:
-        return ob.observation_labels(params.num_stations)
+        return ob.observation_labels(params.num_stations) + residual.observation_labels(params)
 
     def action_labels(self, params: AssemblyCellParams) -> list[Label]:
-        return ob.action_labels(params.num_stations)
+        return residual.action_labels(params)
 
     # ---- extras ---------------------------------------------------------------------------------
     def baselines(self) -> dict[str, Baseline]:
         from twingym.envs.assembly_cell.baselines import make_baselines
-        return make_baselines()
+        return {name: residual.in_both_modes(b) for name, b in make_baselines().items()}
 
     def baseline_grid(self) -> dict[str, tuple[str, tuple[float, ...]]]:
         """The tunable baselines: name -> (params field it reads, grid of values to search)."""

@@ -105,7 +105,3 @@ def observation_labels(m: int) -> list[Label]:
     labels += [Label("cell", name, unit) for name, unit in CELL_FIELDS]
     return labels
 
-
-def action_labels(m: int) -> list[Label]:
-    return [lab for i in range(m) for lab in (Label(f"station_{i}", "speed_level", "1"),
-                                              Label(f"station_{i}", "maintain", "1"))]

@@ -56,6 +56,8 @@ class AssemblyCellParams:
     # --- classical maintenance baselines (not the dynamics; tuned values: tuned_baselines.json) --
     pm_period: int = 80               # [cycles of uptime] periodic-maintenance interval, >= 1
     pm_wear_threshold: float = 0.5    # [wear units] wear-threshold maintenance trigger
+    # --- action semantics (residual.py) ---------------------------------------------------------
+    action_mode: str = struct.field(pytree_node=False, default="absolute")  # absolute | residual (overrides of bottleneck_aware)
     # --- observation bounds -------------------------------------------------------------------
     wear_obs_max: float = 2.0         # [1] wear sensor clip
     price_obs_max: float = 3.0        # [EUR/kWh] price clip
@@ -81,3 +83,5 @@ class AssemblyCellState:
     parts_out: jax.Array    # () int32 [parts] finished by the last station this episode
     start_step: jax.Array   # () int32 [cycles] cycle-of-day at which the episode started
     time: jax.Array         # () int32 [cycles] steps since the episode began
+    rule_action: jax.Array  # (2M,) int32 the bottleneck rule's action at the last observation (residual
+    #                         action mode; zeros in absolute mode)

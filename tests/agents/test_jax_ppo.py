@@ -26,7 +26,7 @@ from twingym.agents.jax_ppo import (
     plan,
     to_env_action,
 )
-from twingym.agents.networks import init_mlp
+from twingym.agents.networks import init_mlp, mlp_apply
 from twingym.agents.normalization import RunningStats
 from twingym.envs import make
 
@@ -208,3 +208,19 @@ def test_a_twin_that_cannot_be_split_steps_on_one_device_among_two():
     proc = subprocess.run([sys.executable, "-c", UNSPLIT_SCRIPT], env=env, capture_output=True, text=True,
                           timeout=600)
     assert proc.returncode == 0 and "STEPPED" in proc.stdout, proc.stderr[-2000:]
+
+
+def test_first_category_logit_sets_the_initial_probability_of_category_zero():
+    env, params = make("AssemblyCell-v0", action_mode="residual")   # MultiDiscrete [5, 3] * 5
+    logit = 3.0
+    tr = make_train(JaxPPOParams(**TINY, init_first_category_logit=logit), env, params, 4 * 8 * 2)
+    actor = jax.tree.map(lambda a: a[0], tr.init(jax.random.PRNGKey(0)).params["actor"])
+    x = jax.random.normal(jax.random.PRNGKey(1), (256, tr.obs_dim))   # normalised observations
+    groups = np.split(np.asarray(mlp_apply(actor, x)), np.cumsum(tr.head.nvec)[:-1], axis=-1)
+    for n, logits in zip(tr.head.nvec, groups, strict=True):
+        p0 = np.asarray(jax.nn.softmax(logits, axis=-1))[:, 0]
+        np.testing.assert_allclose(p0, np.exp(logit) / (np.exp(logit) + n - 1), atol=0.02)
+    # the default leaves every category equally likely at first
+    plain = make_train(JaxPPOParams(**TINY), env, params, 4 * 8 * 2)
+    bias = np.asarray(plain.init(jax.random.PRNGKey(0)).params["actor"][-1]["b"])
+    np.testing.assert_array_equal(bias, 0.0)

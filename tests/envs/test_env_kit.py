@@ -23,8 +23,10 @@ from vector_parity import assert_same_as_sync_vector_env
 
 TWIN_IDS = sorted(twin_envs.registered())
 #: (twin id, param overrides): every registered twin with its defaults, plus twins whose options
-#: change what the kit must hold (another turbine: other spaces, another reference controller)
-TWIN_CASES = [(twin_id, {}) for twin_id in TWIN_IDS] + [("WindTurbine-v0", {"turbine": "iea_15MW"})]
+#: change what the kit must hold (another turbine: other spaces, another reference controller; a
+#: residual action mode: other spaces, the rule's action in the state)
+TWIN_CASES = [(twin_id, {}) for twin_id in TWIN_IDS] + [("WindTurbine-v0", {"turbine": "iea_15MW"}),
+                                                       ("AssemblyCell-v0", {"action_mode": "residual"})]
 
 
 @pytest.fixture(scope="module", params=TWIN_CASES,
