@@ -111,6 +111,14 @@ class TwinEnv(Generic[StateT, ParamsT]):
     #: batch runs on one device (see ``twingym.agents.sharding.batch_mesh``).
     batch_shardable: bool = True
 
+    def local_controller(self, params: ParamsT) -> str | None:
+        """The baseline (a key of ``baselines()``) that controls the twin when no policy does: the
+        live twin's ``local`` control mode and the steps validation takes from a policy whose
+        observation the guard rejects. Default the reference baseline. A twin whose action mode wraps
+        a classical controller (a residual mode, where zero action is that controller) returns that
+        controller: falling back means handing control to the plant's own controller."""
+        return self.reference_baseline
+
     def batch_parity_atol(self, params: ParamsT) -> float:
         """Absolute tolerance, in the units of the observation, reward and cost, to which a copy of a
         vmapped batch must equal the same copy stepped alone (the env kit's

@@ -157,7 +157,7 @@ class LiveTwin:
         scenario: a key of ``env.scenarios()``; its parameter overrides are applied.
         overrides: further parameter overrides (after the scenario's).
         dt: simulated seconds per step; default ``params.dt`` when the twin has it, else 1.0.
-        baseline: baseline used in ``local`` mode; default the twin's ``reference_baseline`` (or the
+        baseline: baseline used in ``local`` mode; default the twin's ``local_controller`` (or the
             first of ``baselines()``); ``None`` when the twin has none.
         faults: scheduled faults on the published measurements.
         record_state: include the flattened state in each outcome (for the record).
@@ -193,7 +193,7 @@ class LiveTwin:
         self.record_state = record_state
 
         baselines = self.env.baselines()
-        name = baseline or self.env.reference_baseline or next(iter(baselines), None)
+        name = baseline or self.env.local_controller(self.params) or next(iter(baselines), None)
         if baseline is not None and baseline not in baselines:
             raise ValueError(f"twin {twin_id} has no baseline {baseline!r}; "
                              f"known: {', '.join(sorted(baselines)) or 'none'}")

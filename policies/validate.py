@@ -9,7 +9,7 @@ How one scenario runs (:class:`Engine`):
   draws for every controller), then sanitised by :class:`~twingym.policies.sanitize.ObservationGuard`
   exactly as in deployment. The policy rows go to onnxruntime in one call (the whole batch); jittable
   baselines act inside the jitted step; other baselines are looped on the host per copy.
-- Rows the guard flags ``fallback`` take the twin's fallback baseline action (its ``reference_baseline``,
+- Rows the guard flags ``fallback`` take the twin's fallback baseline action (its ``local_controller``,
   else the first jittable baseline that is not an oracle; with none, the policy's previous action), as
   deployment does.
 - Oracle baselines (``TwinEnv.oracle_baselines``: perfect foresight) run like the others; the record
@@ -112,11 +112,12 @@ class ControllerRun:
         return float(self.total_cost.sum() / max(self.lengths.sum(), 1))
 
 
-def fallback_baseline(env: Any, baselines: dict[str, Baseline]) -> str | None:
-    """The baseline that takes over rows the observation guard flags: the twin's reference baseline
-    when jittable, else its first jittable baseline that is not an oracle (an oracle sees what a
-    deployed controller cannot), else None."""
-    ref = getattr(env, "reference_baseline", None)
+def fallback_baseline(env: Any, params: Any, baselines: dict[str, Baseline]) -> str | None:
+    """The baseline that takes over rows the observation guard flags: the twin's local controller
+    (``TwinEnv.local_controller``, the one the live twin runs in ``local`` mode) when jittable, else
+    its first jittable baseline that is not an oracle (an oracle sees what a deployed controller
+    cannot), else None."""
+    ref = env.local_controller(params)
     oracles = set(getattr(env, "oracle_baselines", ()))
     if ref in baselines and baselines[ref].jittable and ref not in oracles:
         return ref
@@ -139,7 +140,7 @@ class Engine:
         self.jit_names = [n for n, b in baselines.items() if b.jittable]
         self.host_names = [n for n, b in baselines.items() if not b.jittable]
         self.names = [POLICY, *self.jit_names, *self.host_names]
-        self.fallback = fallback_baseline(env, baselines)
+        self.fallback = fallback_baseline(env, params, baselines)
         obs_space, act_space = env.observation_space(params), env.action_space(params)
         self.obs_shape = tuple(obs_space.shape)
         self.obs_dim = int(np.prod(self.obs_shape))

@@ -53,6 +53,11 @@ class AssemblyCell(TwinEnv[AssemblyCellState, AssemblyCellParams]):
 
     reference_baseline = "run_to_failure"
 
+    def local_controller(self, params: AssemblyCellParams) -> str | None:
+        """``bottleneck_aware`` in the residual mode (the rule the overrides act on, zero action),
+        else the reference ``run_to_failure``."""
+        return "bottleneck_aware" if params.action_mode == "residual" else self.reference_baseline
+
     # ---- params ---------------------------------------------------------------------------------
     def default_params(self) -> AssemblyCellParams:
         return default_cell_params()

@@ -106,6 +106,11 @@ class WindFarm(TwinEnv[WindFarmState, WindFarmParams]):
     __doc__ = __doc__
     reference_baseline = "greedy"
 
+    def local_controller(self, params: WindFarmParams) -> str | None:
+        """``wake_steering`` in the residual mode (the table the correction is added to, zero
+        action), else the reference ``greedy``."""
+        return "wake_steering" if params.action_mode == "residual" else self.reference_baseline
+
     # ---- params --------------------------------------------------------------------------------
     def default_params(self) -> WindFarmParams:
         return self.make_params()
