@@ -111,12 +111,18 @@ class TwinEnv(Generic[StateT, ParamsT]):
     #: batch runs on one device (see ``twingym.agents.sharding.batch_mesh``).
     batch_shardable: bool = True
 
+    #: the baseline a residual action mode (``params.action_mode == "residual"``) wraps: that mode's
+    #: zero action is this controller. None: the twin has no such mode.
+    residual_controller: str | None = None
+
     def local_controller(self, params: ParamsT) -> str | None:
         """The baseline (a key of ``baselines()``) that controls the twin when no policy does: the
         live twin's ``local`` control mode and the steps validation takes from a policy whose
-        observation the guard rejects. Default the reference baseline. A twin whose action mode wraps
-        a classical controller (a residual mode, where zero action is that controller) returns that
-        controller: falling back means handing control to the plant's own controller."""
+        observation the guard rejects. In a residual action mode, the controller the mode wraps
+        (:attr:`residual_controller`): falling back hands control to the plant's own controller;
+        otherwise the reference baseline."""
+        if self.residual_controller is not None and getattr(params, "action_mode", None) == "residual":
+            return self.residual_controller
         return self.reference_baseline
 
     def batch_parity_atol(self, params: ParamsT) -> float:

@@ -52,11 +52,7 @@ class AssemblyCell(TwinEnv[AssemblyCellState, AssemblyCellParams]):
     """
 
     reference_baseline = "run_to_failure"
-
-    def local_controller(self, params: AssemblyCellParams) -> str | None:
-        """``bottleneck_aware`` in the residual mode (the rule the overrides act on, zero action),
-        else the reference ``run_to_failure``."""
-        return "bottleneck_aware" if params.action_mode == "residual" else self.reference_baseline
+    residual_controller = "bottleneck_aware"   # the rule the residual overrides act on
 
     # ---- params ---------------------------------------------------------------------------------
     def default_params(self) -> AssemblyCellParams:

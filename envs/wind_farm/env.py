@@ -105,11 +105,7 @@ def _ou(z, x, std, tau, dt):
 class WindFarm(TwinEnv[WindFarmState, WindFarmParams]):
     __doc__ = __doc__
     reference_baseline = "greedy"
-
-    def local_controller(self, params: WindFarmParams) -> str | None:
-        """``wake_steering`` in the residual mode (the table the correction is added to, zero
-        action), else the reference ``greedy``."""
-        return "wake_steering" if params.action_mode == "residual" else self.reference_baseline
+    residual_controller = "wake_steering"   # the table the residual correction is added to
 
     # ---- params --------------------------------------------------------------------------------
     def default_params(self) -> WindFarmParams:
