@@ -13,7 +13,9 @@ TESTS_ENVS = Path(__file__).parent / "envs"
 if str(TESTS_ENVS) not in sys.path:
     sys.path.insert(0, str(TESTS_ENVS))
 
+import pytest  # noqa: E402
 import twingym.envs as twin_envs  # noqa: E402
+from compiled_programs import release_compiled_programs  # noqa: E402
 
 #: test-only twins: id -> entry point (importable because tests/envs is on sys.path).
 TEST_TWINS = {
@@ -23,3 +25,11 @@ TEST_TWINS = {
 for _id, _entry in TEST_TWINS.items():
     if _id not in twin_envs.registered():
         twin_envs.register(_id, _entry, description="test-only twin", max_episode_steps=100)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _release_compiled_programs_after_module():
+    """Each test module's compiled programs are freed when it ends, so a long test process does not
+    run out of memory mappings (see :mod:`compiled_programs`)."""
+    yield
+    release_compiled_programs()

@@ -17,6 +17,7 @@ import gymnasium
 import numpy as np
 import pytest
 import twingym.envs as twin_envs
+from compiled_programs import release_compiled_programs
 from gymnasium.vector import AutoresetMode
 from twingym.envs.check import CHECKS, TwinUnderCheck, run_check
 from vector_parity import assert_same_as_sync_vector_env
@@ -39,7 +40,8 @@ def case(request):
 def twin(case):
     twin_id, overrides = case
     env, params = twin_envs.make(twin_id, **overrides)
-    return twin_id, env, params
+    yield twin_id, env, params
+    release_compiled_programs()  # the whole kit in one process would run out of memory mappings
 
 
 @pytest.fixture(scope="module")
