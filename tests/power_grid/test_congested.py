@@ -50,8 +50,10 @@ def test_foresight_changes_what_is_published_not_the_day(grid):
     env, params = grid
     plain = _zero_rollout(env, params, 2, seed=3)
     seen = _zero_rollout(env, env.replace_params(params, foresight=1.0), 2, seed=3)
-    np.testing.assert_array_equal(plain[2], seen[2])   # load latents: the same realised day
-    np.testing.assert_array_equal(plain[3], seen[3])   # renewable latents
+    # the same realised day (load, then renewable latents), to float32 rounding: with and without
+    # foresight the twin is two programs, which XLA may fuse differently
+    np.testing.assert_allclose(plain[2], seen[2], rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(plain[3], seen[3], rtol=1e-6, atol=1e-6)
     obs, state = env.reset(jax.random.PRNGKey(5), env.replace_params(params, foresight=1.0, obs_noise_std=0.0))
     nxt = grid_env._loads(jnp.int32(1), state.level, state.e_load_next, params)[0]
     s = obs_slices(params)
