@@ -51,7 +51,8 @@ top_level=$(compgen -G 'tests/test_*.py' | tr '\n' ' ' || true)
 
 jobs="${TWINGYM_TEST_JOBS:-$(nproc)}"
 logs=$(mktemp -d)
-trap 'rm -rf "$logs"' EXIT
+# on an early exit (Ctrl-C, a killed CI job) the areas still running are stopped by their pids
+trap 'kill "${!area_of[@]}" 2>/dev/null || true; rm -rf "$logs"' EXIT
 declare -A area_of=() log_of=() started=()
 failed=()
 ran=0
@@ -73,8 +74,8 @@ finish_one() {  # wait for any running area, print its output, record its verdic
 for area in "${areas[@]}"; do
   while [ "${#area_of[@]}" -ge "$jobs" ]; do finish_one; done
   echo "scripts/test.sh: ${area}" >&2
-  # shellcheck disable=SC2086  # the last area is a list of files
   log="$logs/${#started[@]}.log"
+  # shellcheck disable=SC2086  # the last area is a list of files
   run_pytest -p no:cacheprovider $area >"$log" 2>&1 &
   pid=$!
   area_of[$pid]="$area"
