@@ -3,8 +3,8 @@
 #
 # Without arguments each test area (each folder under tests/, then the top-level test files) runs in
 # a pytest process of its own, so no area inherits another's threads (Ray, OPC UA servers, browsers)
-# or compiled programs; a crash names its area. Areas run side by side, one per core
-# (TWINGYM_TEST_JOBS overrides), the longest first; each area's output is printed whole when it ends.
+# or compiled programs; a crash names its area. Areas run side by side, one per core and 4 GiB of
+# free memory (TWINGYM_TEST_JOBS overrides), the longest first; each area's output is printed whole when it ends.
 # With arguments, one pytest gets them as given.
 #
 # The suite's programs are small and short-lived, so XLA's compile time dominates it: XLA_FLAGS
@@ -49,7 +49,26 @@ done
 top_level=$(compgen -G 'tests/test_*.py' | tr '\n' ' ' || true)
 [ -n "$top_level" ] && areas+=("$top_level")
 
-jobs="${TWINGYM_TEST_JOBS:-$(nproc)}"
+default_jobs() {  # one area per core this job may use (CPU affinity and cgroup quota), and per 4 GiB free
+  local cores quota="max" period=100000 mem_kib
+  cores=$(nproc)
+  if [ -r /sys/fs/cgroup/cpu.max ]; then
+    read -r quota period < /sys/fs/cgroup/cpu.max
+  elif [ -r /sys/fs/cgroup/cpu/cpu.cfs_quota_us ]; then
+    quota=$(cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us)
+    period=$(cat /sys/fs/cgroup/cpu/cpu.cfs_period_us)
+  fi
+  if [[ "$quota" =~ ^[0-9]+$ ]] && [ "$quota" -gt 0 ]; then
+    cores=$(( cores < (quota + period - 1) / period ? cores : (quota + period - 1) / period ))
+  fi
+  mem_kib=$(awk '/^MemAvailable:/ {print $2}' /proc/meminfo 2>/dev/null || echo 0)
+  if [ -n "$mem_kib" ] && [ "$mem_kib" -gt 0 ]; then
+    cores=$(( cores < mem_kib / 4194304 ? cores : mem_kib / 4194304 ))
+  fi
+  echo $(( cores > 1 ? cores : 1 ))
+}
+jobs="${TWINGYM_TEST_JOBS:-$(default_jobs)}"
+echo "scripts/test.sh: ${#areas[@]} areas, ${jobs} at a time" >&2
 logs=$(mktemp -d)
 # on an early exit (Ctrl-C, a killed CI job) the areas still running are stopped by their pids
 trap 'kill "${!area_of[@]}" 2>/dev/null || true; rm -rf "$logs"' EXIT
