@@ -4,8 +4,8 @@
 # Without arguments each test area (each folder under tests/, then the top-level test files) runs in
 # a pytest process of its own, so no area inherits another's threads (Ray, OPC UA servers, browsers)
 # or compiled programs; a crash names its area. Areas run side by side, one per core and 4 GiB of
-# free memory (TWINGYM_TEST_JOBS overrides), the longest first; each area's output is printed whole when it ends.
-# With arguments, one pytest gets them as given.
+# free memory (TWINGYM_TEST_JOBS overrides), the longest first; each area's output is printed whole
+# when it ends. With arguments, one pytest gets them as given.
 #
 # The suite's programs are small and short-lived, so XLA's compile time dominates it: XLA_FLAGS
 # asks the CPU backend for its quicker code generation (about half the compile time for twice the
@@ -50,8 +50,8 @@ top_level=$(compgen -G 'tests/test_*.py' | tr '\n' ' ' || true)
 [ -n "$top_level" ] && areas+=("$top_level")
 
 default_jobs() {  # one area per core this job may use (CPU affinity and cgroup quota), and per 4 GiB free
-  local cores quota="max" period=100000 mem_kib
-  cores=$(nproc)
+  local jobs quota="max" period=100000 quota_cores mem_kib mem_jobs
+  jobs=$(nproc)
   if [ -r /sys/fs/cgroup/cpu.max ]; then
     read -r quota period < /sys/fs/cgroup/cpu.max
   elif [ -r /sys/fs/cgroup/cpu/cpu.cfs_quota_us ]; then
@@ -59,20 +59,22 @@ default_jobs() {  # one area per core this job may use (CPU affinity and cgroup 
     period=$(cat /sys/fs/cgroup/cpu/cpu.cfs_period_us)
   fi
   if [[ "$quota" =~ ^[0-9]+$ ]] && [ "$quota" -gt 0 ]; then
-    cores=$(( cores < (quota + period - 1) / period ? cores : (quota + period - 1) / period ))
+    quota_cores=$(( (quota + period - 1) / period ))
+    if [ "$quota_cores" -lt "$jobs" ]; then jobs=$quota_cores; fi
   fi
-  mem_kib=$(awk '/^MemAvailable:/ {print $2}' /proc/meminfo 2>/dev/null || echo 0)
-  if [ -n "$mem_kib" ] && [ "$mem_kib" -gt 0 ]; then
-    cores=$(( cores < mem_kib / 4194304 ? cores : mem_kib / 4194304 ))
+  mem_kib=$(awk '/^MemAvailable:/ {print $2}' /proc/meminfo 2>/dev/null || true)
+  if [[ "$mem_kib" =~ ^[0-9]+$ ]]; then
+    mem_jobs=$(( mem_kib / 4194304 ))
+    if [ "$mem_jobs" -lt "$jobs" ]; then jobs=$mem_jobs; fi
   fi
-  echo $(( cores > 1 ? cores : 1 ))
+  echo $(( jobs > 1 ? jobs : 1 ))
 }
 jobs="${TWINGYM_TEST_JOBS:-$(default_jobs)}"
 echo "scripts/test.sh: ${#areas[@]} areas, ${jobs} at a time" >&2
+declare -A area_of=() log_of=() started=()   # by pid: the area, its log, its start (s)
 logs=$(mktemp -d)
 # on an early exit (Ctrl-C, a killed CI job) the areas still running are stopped by their pids
 trap 'kill "${!area_of[@]}" 2>/dev/null || true; rm -rf "$logs"' EXIT
-declare -A area_of=() log_of=() started=()
 failed=()
 ran=0
 
