@@ -41,6 +41,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from twingym.agents.networks import MLPParams, init_mlp, mlp_apply, mlp_to_dense_layers
 from twingym.agents.normalization import CLIP, EPSILON, RunningStats
 from twingym.agents.policy_spec import PolicySpec
+from twingym.agents.shadow_baseline import ShadowBaseline, ShadowState
 from twingym.agents.sharding import batch_mesh, batch_sharding, replicated
 from twingym.envs import spaces
 from twingym.envs.core import TwinEnv
@@ -71,6 +72,11 @@ class JaxPPOParams(BaseModel):
     init_first_category_logit: float = Field(
         0.0, description="initial bias of category 0 of each discrete action component (the actor's "
                          "output-layer bias): residual modes whose category 0 means 'as the baseline' start near it")
+    shadow_baseline: str | None = Field(
+        None, description="a jittable baseline (a key of the twin's baselines) that drives a shadow copy of every "
+                          "training env on the same random numbers; PPO learns from the policy's reward minus the "
+                          "shadow's, which cancels the exogenous noise both share (agents.shadow_baseline). Costs "
+                          "a second twin step per env step; the logged episode return stays the policy's own")
     normalize_obs: bool = Field(True, description="running observation normalisation")
     normalize_rewards: bool = Field(True, description="scale rewards by the running return std")
     num_seeds: int = Field(1, gt=0, description="independent seeds trained in one vmapped call")
@@ -252,10 +258,12 @@ class RunnerState:
     ep_length: jax.Array    # (N,) steps of the running episode
     key: jax.Array          # (2,) uint32
     update: jax.Array       # () int32, updates done
+    shadow: ShadowState | None = None   # shadow copies (``shadow_baseline``), leading axis N
+    ep_excess: jax.Array | None = None  # (N,) return of the running episode over the shadow's
 
 
 #: RunnerState fields whose leading axis is the env batch (sharded across devices).
-ENV_BATCH_FIELDS = ("env_state", "obs", "disc_return", "ep_return", "ep_cost", "ep_length")
+ENV_BATCH_FIELDS = ("env_state", "obs", "disc_return", "ep_return", "ep_cost", "ep_length", "shadow", "ep_excess")
 
 
 class Transition(struct.PyTreeNode):
@@ -270,6 +278,7 @@ class Transition(struct.PyTreeNode):
     ep_return: jax.Array
     ep_cost: jax.Array
     ep_length: jax.Array
+    ep_excess: jax.Array
 
 
 class LearnBatch(struct.PyTreeNode):
@@ -332,6 +341,8 @@ def make_train(hp: JaxPPOParams, env: TwinEnv, env_params: Any, total_steps: int
                          f"agent.num_minibatches ({hp.num_minibatches})")
     mb_size = batch // hp.num_minibatches
     gaussian = head.kind == "gaussian"
+    shadow = (ShadowBaseline.create(env, env_params, hp.shadow_baseline, run_params, params_axes)
+              if hp.shadow_baseline is not None else None)
 
     if hp.anneal_lr:
         lr = optax.linear_schedule(hp.learning_rate, 0.0, total_updates * hp.num_epochs * hp.num_minibatches)
@@ -369,22 +380,30 @@ def make_train(hp: JaxPPOParams, env: TwinEnv, env_params: Any, total_steps: int
                            obs_stats=RunningStats.create((obs_dim,)), ret_stats=RunningStats.create(()),
                            env_state=env_state, obs=flat(obs), disc_return=zeros, ep_return=zeros,
                            ep_cost=zeros, ep_length=jnp.zeros((n,), jnp.int32), key=k_run,
-                           update=jnp.asarray(0, jnp.int32))
+                           update=jnp.asarray(0, jnp.int32),
+                           shadow=None if shadow is None else shadow.init(env_state, obs),
+                           ep_excess=None if shadow is None else zeros)
 
     def env_step(rs: RunnerState, _):
         key, k_act, k_env = jax.random.split(rs.key, 3)
         obs_n = norm(rs.obs_stats, rs.obs)
         out, log_std, value = forward(rs.params, obs_n)
         raw, logp = sample_action(head, k_act, out, log_std)
+        keys = jax.random.split(k_env, n)
         obs2, env_state, reward, term, trunc, info = jax.vmap(env.step, in_axes=(0, 0, 0, params_axes))(
-            jax.random.split(k_env, n), rs.env_state, to_env_action(head, raw), run_params)
-        obs2 = flat(obs2)
+            keys, rs.env_state, to_env_action(head, raw), run_params)
         done = term | trunc
+        if shadow is None:
+            shadow_state, learned = None, reward
+        else:   # learn from the reward over the shadow's, on the same step keys
+            shadow_state, shadow_reward = shadow.step(rs.shadow, keys, done, env_state, obs2)
+            learned = reward - shadow_reward
+        obs2 = flat(obs2)
         cost = info["cost"].astype(jnp.float32)
         # reward scaling by the running std of the discounted return (as SB3's VecNormalize)
-        disc = rs.disc_return * hp.gamma + reward
+        disc = rs.disc_return * hp.gamma + learned
         ret_stats = rs.ret_stats.update(disc) if hp.normalize_rewards else rs.ret_stats
-        r = reward / jnp.sqrt(ret_stats.var + EPSILON) if hp.normalize_rewards else reward
+        r = learned / jnp.sqrt(ret_stats.var + EPSILON) if hp.normalize_rewards else learned
         r = jnp.clip(r, -CLIP, CLIP) if hp.normalize_rewards else r
         # bootstrap truncated episodes from the value of the observation they reached (the critic
         # runs on those observations only in steps where some copy was truncated)
@@ -396,13 +415,16 @@ def make_train(hp: JaxPPOParams, env: TwinEnv, env_params: Any, total_steps: int
         ep_return = rs.ep_return + reward
         ep_cost = rs.ep_cost + cost
         ep_length = rs.ep_length + 1
+        ep_excess = (rs.ep_excess + learned) if shadow is not None else jnp.zeros_like(ep_return)
         tr = Transition(obs=obs_n, raw_obs=rs.obs, action=raw, log_prob=logp, value=value, reward=r,
-                        done=done, ep_done=done, ep_return=ep_return, ep_cost=ep_cost, ep_length=ep_length)
+                        done=done, ep_done=done, ep_return=ep_return, ep_cost=ep_cost, ep_length=ep_length,
+                        ep_excess=ep_excess)
         keep = ~done
         rs = rs.replace(env_state=env_state, obs=obs2, ret_stats=ret_stats,
                         disc_return=jnp.where(done, 0.0, disc), ep_return=jnp.where(keep, ep_return, 0.0),
                         ep_cost=jnp.where(keep, ep_cost, 0.0), ep_length=jnp.where(keep, ep_length, 0),
-                        key=key)
+                        key=key, shadow=shadow_state,
+                        ep_excess=None if shadow is None else jnp.where(keep, ep_excess, 0.0))
         return rs, tr
 
     def gae(traj: Transition, last_value: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -490,6 +512,9 @@ def make_train(hp: JaxPPOParams, env: TwinEnv, env_params: Any, total_steps: int
         )
         if gaussian:
             metrics["action_std"] = jnp.exp(params["log_std"]).mean()
+        if shadow is not None:
+            metrics["episode_return_over_shadow"] = jnp.where(
+                episodes > 0, (traj.ep_excess * traj.ep_done).sum() / safe, nan)
         rs = rs.replace(params=params, opt_state=opt_state, obs_stats=obs_stats, key=key, update=rs.update + 1)
         return rs, metrics
 
