@@ -40,8 +40,8 @@ from flax import struct
 from pydantic import BaseModel, ConfigDict, Field
 from twingym.agents.networks import MLPParams, init_mlp, mlp_apply, mlp_to_dense_layers
 from twingym.agents.normalization import CLIP, EPSILON, RunningStats
+from twingym.agents.paired_baseline import PairedBaseline, PairedState
 from twingym.agents.policy_spec import PolicySpec
-from twingym.agents.shadow_baseline import ShadowBaseline, ShadowState
 from twingym.agents.sharding import batch_mesh, batch_sharding, replicated
 from twingym.envs import spaces
 from twingym.envs.core import TwinEnv
@@ -72,10 +72,10 @@ class JaxPPOParams(BaseModel):
     init_first_category_logit: float = Field(
         0.0, description="initial bias of category 0 of each discrete action component (the actor's "
                          "output-layer bias): residual modes whose category 0 means 'as the baseline' start near it")
-    shadow_baseline: str | None = Field(
-        None, description="a jittable baseline (a key of the twin's baselines) that drives a shadow copy of every "
+    paired_baseline: str | None = Field(
+        None, description="a jittable baseline (a key of the twin's baselines) that drives a paired copy of every "
                           "training env on the same random numbers; PPO learns from the policy's reward minus the "
-                          "shadow's, which cancels the exogenous noise both share (agents.shadow_baseline). Costs "
+                          "paired copy's, which cancels the exogenous noise both share (agents.paired_baseline). Costs "
                           "a second twin step per env step; the logged episode return stays the policy's own")
     normalize_obs: bool = Field(True, description="running observation normalisation")
     normalize_rewards: bool = Field(True, description="scale rewards by the running return std")
@@ -258,12 +258,12 @@ class RunnerState:
     ep_length: jax.Array    # (N,) steps of the running episode
     key: jax.Array          # (2,) uint32
     update: jax.Array       # () int32, updates done
-    shadow: ShadowState | None = None   # shadow copies (``shadow_baseline``), leading axis N
-    ep_excess: jax.Array | None = None  # (N,) return of the running episode over the shadow's
+    paired: PairedState | None = None   # paired copies (``paired_baseline``), leading axis N
+    ep_excess: jax.Array | None = None  # (N,) return of the running episode over the paired copy's
 
 
 #: RunnerState fields whose leading axis is the env batch (sharded across devices).
-ENV_BATCH_FIELDS = ("env_state", "obs", "disc_return", "ep_return", "ep_cost", "ep_length", "shadow", "ep_excess")
+ENV_BATCH_FIELDS = ("env_state", "obs", "disc_return", "ep_return", "ep_cost", "ep_length", "paired", "ep_excess")
 
 
 class Transition(struct.PyTreeNode):
@@ -341,8 +341,8 @@ def make_train(hp: JaxPPOParams, env: TwinEnv, env_params: Any, total_steps: int
                          f"agent.num_minibatches ({hp.num_minibatches})")
     mb_size = batch // hp.num_minibatches
     gaussian = head.kind == "gaussian"
-    shadow = (ShadowBaseline.create(env, env_params, hp.shadow_baseline, run_params, params_axes)
-              if hp.shadow_baseline is not None else None)
+    pairing = (PairedBaseline.create(env, env_params, hp.paired_baseline, run_params, params_axes)
+               if hp.paired_baseline is not None else None)
 
     if hp.anneal_lr:
         lr = optax.linear_schedule(hp.learning_rate, 0.0, total_updates * hp.num_epochs * hp.num_minibatches)
@@ -381,8 +381,8 @@ def make_train(hp: JaxPPOParams, env: TwinEnv, env_params: Any, total_steps: int
                            env_state=env_state, obs=flat(obs), disc_return=zeros, ep_return=zeros,
                            ep_cost=zeros, ep_length=jnp.zeros((n,), jnp.int32), key=k_run,
                            update=jnp.asarray(0, jnp.int32),
-                           shadow=None if shadow is None else shadow.init(env_state, obs),
-                           ep_excess=None if shadow is None else zeros)
+                           paired=None if pairing is None else pairing.init(env_state, obs),
+                           ep_excess=None if pairing is None else zeros)
 
     def env_step(rs: RunnerState, _):
         key, k_act, k_env = jax.random.split(rs.key, 3)
@@ -393,11 +393,11 @@ def make_train(hp: JaxPPOParams, env: TwinEnv, env_params: Any, total_steps: int
         obs2, env_state, reward, term, trunc, info = jax.vmap(env.step, in_axes=(0, 0, 0, params_axes))(
             keys, rs.env_state, to_env_action(head, raw), run_params)
         done = term | trunc
-        if shadow is None:
-            shadow_state, learned = None, reward
-        else:   # learn from the reward over the shadow's, on the same step keys
-            shadow_state, shadow_reward = shadow.step(rs.shadow, keys, done, env_state, obs2)
-            learned = reward - shadow_reward
+        if pairing is None:
+            paired_state, learned = None, reward
+        else:   # learn from the reward over the paired copy's, on the same step keys
+            paired_state, paired_reward = pairing.step(rs.paired, keys, done, env_state, obs2)
+            learned = reward - paired_reward
         obs2 = flat(obs2)
         cost = info["cost"].astype(jnp.float32)
         # reward scaling by the running std of the discounted return (as SB3's VecNormalize)
@@ -415,7 +415,7 @@ def make_train(hp: JaxPPOParams, env: TwinEnv, env_params: Any, total_steps: int
         ep_return = rs.ep_return + reward
         ep_cost = rs.ep_cost + cost
         ep_length = rs.ep_length + 1
-        ep_excess = (rs.ep_excess + learned) if shadow is not None else jnp.zeros_like(ep_return)
+        ep_excess = (rs.ep_excess + learned) if pairing is not None else jnp.zeros_like(ep_return)
         tr = Transition(obs=obs_n, raw_obs=rs.obs, action=raw, log_prob=logp, value=value, reward=r,
                         done=done, ep_done=done, ep_return=ep_return, ep_cost=ep_cost, ep_length=ep_length,
                         ep_excess=ep_excess)
@@ -423,8 +423,8 @@ def make_train(hp: JaxPPOParams, env: TwinEnv, env_params: Any, total_steps: int
         rs = rs.replace(env_state=env_state, obs=obs2, ret_stats=ret_stats,
                         disc_return=jnp.where(done, 0.0, disc), ep_return=jnp.where(keep, ep_return, 0.0),
                         ep_cost=jnp.where(keep, ep_cost, 0.0), ep_length=jnp.where(keep, ep_length, 0),
-                        key=key, shadow=shadow_state,
-                        ep_excess=None if shadow is None else jnp.where(keep, ep_excess, 0.0))
+                        key=key, paired=paired_state,
+                        ep_excess=None if pairing is None else jnp.where(keep, ep_excess, 0.0))
         return rs, tr
 
     def gae(traj: Transition, last_value: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -512,8 +512,8 @@ def make_train(hp: JaxPPOParams, env: TwinEnv, env_params: Any, total_steps: int
         )
         if gaussian:
             metrics["action_std"] = jnp.exp(params["log_std"]).mean()
-        if shadow is not None:
-            metrics["episode_return_over_shadow"] = jnp.where(
+        if pairing is not None:
+            metrics["episode_return_over_baseline"] = jnp.where(
                 episodes > 0, (traj.ep_excess * traj.ep_done).sum() / safe, nan)
         rs = rs.replace(params=params, opt_state=opt_state, obs_stats=obs_stats, key=key, update=rs.update + 1)
         return rs, metrics

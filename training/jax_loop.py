@@ -42,7 +42,7 @@ _NAMES = {"episode_return": "train/episode_return", "episode_cost": "train/episo
           "policy_loss": "loss/policy", "value_loss": "loss/value", "entropy": "loss/entropy",
           "approx_kl": "loss/approx_kl", "clip_fraction": "loss/clip_fraction",
           "explained_variance": "loss/explained_variance", "learning_rate": "train/learning_rate",
-          "action_std": "train/action_std", "episode_return_over_shadow": "train/episode_return_over_shadow"}
+          "action_std": "train/action_std", "episode_return_over_baseline": "train/episode_return_over_baseline"}
 
 
 def make_param_policy(head: ActionHead, hp: Any):

@@ -1,4 +1,4 @@
-"""PPO against a shadow baseline: the shadow copy runs on the policy copy's random numbers, so a policy
+"""PPO against a paired baseline: the paired copy runs on the policy copy's random numbers, so a policy
 that plays the baseline earns exactly nothing over it, and any other policy's excess is its return
 minus the baseline's return on the very same episodes."""
 
@@ -12,7 +12,7 @@ from twingym.envs import make
 
 # one chunk of 3 updates x 96 steps is one 288-cycle shift of every copy
 CELL = dict(num_envs=4, rollout_steps=96, num_minibatches=2, num_epochs=1, updates_per_chunk=3,
-            hidden_sizes=[16, 16], learning_rate=1e-6, shadow_baseline="bottleneck_aware")
+            hidden_sizes=[16, 16], learning_rate=1e-6, paired_baseline="bottleneck_aware")
 
 
 def _one_shift(logit: float) -> dict:
@@ -31,19 +31,19 @@ def shifts() -> tuple[dict, dict]:
     return _one_shift(60.0), _one_shift(0.0)
 
 
-def test_playing_the_shadow_baseline_earns_nothing_over_it(shifts):
+def test_playing_the_paired_baseline_earns_nothing_over_it(shifts):
     as_rule, _ = shifts
     assert abs(as_rule["episode_return"]) > 1.0
-    assert abs(as_rule["episode_return_over_shadow"]) <= 1e-5 * abs(as_rule["episode_return"])
+    assert abs(as_rule["episode_return_over_baseline"]) <= 1e-5 * abs(as_rule["episode_return"])
 
 
 def test_the_excess_is_the_return_minus_the_baselines_on_the_same_episodes(shifts):
-    """The step keys do not depend on the actions, so the random policy's shadow lives the rule
+    """The step keys do not depend on the actions, so the random policy's paired copy lives the rule
     policy's episodes: its return is the rule run's return, and a random override loses to it."""
     as_rule, random = shifts
-    shadow_return = random["episode_return"] - random["episode_return_over_shadow"]
-    np.testing.assert_allclose(shadow_return, as_rule["episode_return"], rtol=1e-5)
-    assert random["episode_return_over_shadow"] < -1.0
+    paired_return = random["episode_return"] - random["episode_return_over_baseline"]
+    np.testing.assert_allclose(paired_return, as_rule["episode_return"], rtol=1e-5)
+    assert random["episode_return_over_baseline"] < -1.0
 
 
 @pytest.mark.parametrize(("twin", "name", "message"), [
@@ -53,5 +53,5 @@ def test_the_excess_is_the_return_minus_the_baselines_on_the_same_episodes(shift
 def test_a_baseline_the_rollout_cannot_run_is_refused_by_name(twin, name, message):
     env, params = make(twin)
     with pytest.raises(ValueError, match=message):
-        make_train(JaxPPOParams(num_envs=2, rollout_steps=4, num_minibatches=1, shadow_baseline=name),
+        make_train(JaxPPOParams(num_envs=2, rollout_steps=4, num_minibatches=1, paired_baseline=name),
                    env, params, 8)
