@@ -10,8 +10,9 @@ How one scenario runs (:class:`Engine`):
   exactly as in deployment. The policy rows go to onnxruntime in one call (the whole batch); jittable
   baselines act inside the jitted step; other baselines are looped on the host per copy.
 - Rows the guard flags ``fallback`` take the twin's fallback baseline action (its ``local_controller``,
-  else the first jittable baseline that is not an oracle; with none, the policy's previous action), as
-  deployment does.
+  the controller the live twin runs in ``local`` mode, jittable or not; else the first jittable baseline
+  that is not an oracle; with none, the policy's previous action), as deployment does. A fallback that
+  runs on the host (``dc_opf``) acts on the flagged rows only, one call per row.
 - Oracle baselines (``TwinEnv.oracle_baselines``: perfect foresight) run like the others; the record
   marks them and the gates never compare against them.
 - An episode counts until its first ``terminated | truncated`` or the horizon
@@ -114,12 +115,12 @@ class ControllerRun:
 
 def fallback_baseline(env: Any, params: Any, baselines: dict[str, Baseline]) -> str | None:
     """The baseline that takes over rows the observation guard flags: the twin's local controller
-    (``TwinEnv.local_controller``, the one the live twin runs in ``local`` mode) when jittable, else
-    its first jittable baseline that is not an oracle (an oracle sees what a deployed controller
-    cannot), else None."""
+    (``TwinEnv.local_controller``, the one the live twin runs in ``local`` mode, whether it is jittable
+    or runs on the host), else its first jittable baseline that is not an oracle (an oracle sees what
+    a deployed controller cannot), else None."""
     ref = env.local_controller(params)
     oracles = set(getattr(env, "oracle_baselines", ()))
-    if ref in baselines and baselines[ref].jittable and ref not in oracles:
+    if ref in baselines and ref not in oracles:
         return ref
     return next((n for n, b in baselines.items() if b.jittable and n not in oracles), None)
 
@@ -141,6 +142,8 @@ class Engine:
         self.host_names = [n for n, b in baselines.items() if not b.jittable]
         self.names = [POLICY, *self.jit_names, *self.host_names]
         self.fallback = fallback_baseline(env, params, baselines)
+        #: the fallback acts inside the jitted step (jittable) or on the host, row by row
+        self.fallback_jitted = self.fallback is not None and baselines[self.fallback].jittable
         obs_space, act_space = env.observation_space(params), env.action_space(params)
         self.obs_shape = tuple(obs_space.shape)
         self.obs_dim = int(np.prod(self.obs_shape))
@@ -156,6 +159,17 @@ class Engine:
         action, carry = jax.vmap(baseline.act, in_axes=(0, 0, None))(carry, obs, params)
         return jnp.asarray(action).reshape((rows.shape[0], *self.act_shape)).astype(self.act_dtype), carry
 
+    def _host_fallback(self, pa: np.ndarray, rows: np.ndarray, flagged: np.ndarray, carries: list,
+                       params: Any) -> np.ndarray:
+        """``pa`` with each flagged row's action replaced by the host fallback's on that row's clean
+        observation (``carries[j]``, row ``j``'s controller state, advances on its flagged steps)."""
+        pa = pa.copy()
+        act = self.baselines[self.fallback].act
+        for j in np.flatnonzero(flagged):
+            a, carries[j] = act(carries[j], rows[j].reshape(self.obs_shape), params)
+            pa[j] = np.asarray(a).reshape(self.act_shape).astype(self.act_dtype)
+        return pa
+
     def _step_impl(self, states, clean, policy_action, fallback_mask, carries, shadow, host_actions, ep_keys,
                    t, params):
         e = policy_action.shape[0]
@@ -165,7 +179,7 @@ class Engine:
             actions.append(a)
             new_carries.append(c)
         pa = policy_action
-        if self.fallback is not None:
+        if self.fallback_jitted:
             sa, shadow = self._act_rows(self.baselines[self.fallback], shadow, clean[0], params)
             mask = fallback_mask.reshape((e,) + (1,) * len(self.act_shape))
             pa = jnp.where(mask, sa, pa)
@@ -194,7 +208,9 @@ class Engine:
         ep_keys = jax.random.split(k_steps, e)
         obs, states = self._reset(jnp.tile(reset_keys, (c, 1)), params)
         carries = tuple(_broadcast(self.baselines[n].init(params), e) for n in self.jit_names)
-        shadow = _broadcast(self.baselines[self.fallback].init(params), e) if self.fallback else ()
+        shadow = _broadcast(self.baselines[self.fallback].init(params), e) if self.fallback_jitted else ()
+        host_fallback = ([self.baselines[self.fallback].init(params) for _ in range(e)]
+                         if self.fallback is not None and not self.fallback_jitted else None)
         host_carries = {n: [self.baselines[n].init(params) for _ in range(e)] for n in self.host_names}
         guard = ObservationGuard(self.low, self.high)
         corruptor = Corruptor(corruption, seed + 7919, e, self.low, self.high) if corruption.active else None
@@ -209,6 +225,8 @@ class Engine:
             pa = np.asarray(self.policy.act(clean[0])).reshape((e, *self.act_shape)).astype(self.act_dtype)
             if self.fallback is None and prev_pa is not None:
                 pa = np.where(fb[0].reshape((e,) + (1,) * len(self.act_shape)), prev_pa, pa)
+            if host_fallback is not None:
+                pa = self._host_fallback(pa, clean[0], fb[0], host_fallback, params)
             host = np.zeros((len(self.host_names), e, *self.act_shape), dtype=self.act_dtype)
             for i, name in enumerate(self.host_names):
                 row = 1 + len(self.jit_names) + i

@@ -39,3 +39,38 @@ def test_a_residual_twin_falls_back_to_the_controller_it_wraps(twin, wrapped):
     # the live twin's local mode runs the same controller
     assert LiveTwin(twin, overrides={"action_mode": "residual"}, record_state=False).baseline_name == wrapped
     assert LiveTwin(twin, record_state=False).baseline_name == env.reference_baseline
+
+
+class _ConstantPolicy:
+    """Stands in for policy.onnx: the same action for every row."""
+
+    def __init__(self, action: np.ndarray):
+        self.action = action
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        return np.broadcast_to(self.action, (obs.shape[0], *self.action.shape)).copy()
+
+
+def test_a_host_local_controller_takes_the_rows_the_guard_rejects():
+    """PowerGridCongested's local controller is DC-OPF, which calls HiGHS on the host: the live twin
+    runs it in local mode, so validation's fallback runs it too (not a jittable stand-in). With every
+    reading bad, every policy row is rejected and the policy's episodes are DC-OPF's, step for step."""
+    from twingym.policies.scenarios import Corruption
+    from twingym.policies.validate import Engine
+
+    env, params = te.make("PowerGridCongested-v0")
+    baselines = env.baselines()
+    assert fallback_baseline(env, params, baselines) == env.local_controller(params) == "dc_opf"
+    assert not baselines["dc_opf"].jittable
+    assert LiveTwin("PowerGridCongested-v0", record_state=False).baseline_name == "dc_opf"
+    space = env.action_space(params)
+    policy = _ConstantPolicy(np.asarray(space.high, np.float32))   # far from what DC-OPF sends
+    engine = Engine(env, params, policy, {"dc_opf": baselines["dc_opf"]})
+    runs, _ = engine.run(params, episodes=2, horizon=4, seed=3, corruption=Corruption(nonfinite_prob=1.0))
+    assert runs["policy"].fallback_frac == 1.0
+    np.testing.assert_array_equal(runs["policy"].trajectory["action"], runs["dc_opf"].trajectory["action"])
+    np.testing.assert_allclose(runs["policy"].returns, runs["dc_opf"].returns, rtol=1e-6)
+    # with clean readings the policy acts itself, and its constant action is not DC-OPF's
+    clean, _ = engine.run(params, episodes=2, horizon=4, seed=3, corruption=Corruption())
+    assert clean["policy"].fallback_frac == 0.0
+    assert not np.allclose(clean["policy"].trajectory["action"], clean["dc_opf"].trajectory["action"])
