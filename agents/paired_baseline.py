@@ -5,9 +5,9 @@ a day's demand, a station's breakdown. Where a policy's edge over a strong contr
 degree of yaw held, one station switched off while starved), that noise hides it. A paired copy
 cancels it: each training copy has a twin that starts from the same state, draws the same random
 numbers (the same step keys) and is driven by a baseline, and the learner is fed the policy's reward
-minus the paired copy's. The paired copy's reward does not depend on the policy's actions, so subtracting it
-changes no expected policy gradient (it is a baseline in the policy-gradient sense); what it removes
-is the part of the reward both controllers share.
+minus the paired copy's. The paired copy's reward does not depend on the policy's actions, so
+subtracting it changes no expected policy gradient (it is a baseline in the policy-gradient sense);
+what it removes is the part of the reward both controllers share.
 
 The two copies stay on common random numbers as long as the twin draws a fixed set of numbers per
 step whatever its state (every twin here does) and episodes end on time. When the policy's copy
@@ -43,7 +43,7 @@ def _where(mask: jax.Array, new: Any, old: Any) -> Any:
     return jax.tree.map(pick, new, old)
 
 
-def resolve_baseline(env: TwinEnv, params: Any, name: str) -> Baseline:
+def resolve_baseline(env: TwinEnv, name: str) -> Baseline:
     """The jittable baseline ``name`` of ``env``; ``ValueError`` (one line, naming the config key)
     when it is unknown or runs on the host."""
     baselines = env.baselines()
@@ -76,7 +76,7 @@ class PairedBaseline:
 
     @classmethod
     def create(cls, env: TwinEnv, env_params: Any, name: str, run_params: Any, params_axes: Any) -> PairedBaseline:
-        base = resolve_baseline(env, env_params, name)
+        base = resolve_baseline(env, name)
         shape = tuple(env.observation_space(env_params).shape)
         return cls(env, base, run_params, params_axes, base.init(env_params), shape)
 
@@ -84,7 +84,7 @@ class PairedBaseline:
         return jax.tree.map(lambda x: jnp.broadcast_to(jnp.asarray(x), (n, *jnp.shape(x))), self.carry0)
 
     def init(self, env_state: Any, obs: jax.Array) -> PairedState:
-        """Shadows of ``N`` freshly reset copies: the same state and observation ``(N, ...)``."""
+        """The paired copies of ``N`` freshly reset copies: the same state and observation ``(N, ...)``."""
         n = obs.shape[0]
         return PairedState(env_state=env_state, obs=obs.reshape(n, *self.obs_shape), carry=self._fresh_carry(n))
 
