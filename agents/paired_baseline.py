@@ -23,6 +23,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 from flax import struct
+from twingym.envs import copies
 from twingym.envs.core import Baseline, TwinEnv
 
 
@@ -34,13 +35,6 @@ class PairedState:
     env_state: Any
     obs: jax.Array
     carry: Any
-
-
-def _where(mask: jax.Array, new: Any, old: Any) -> Any:
-    """Per copy (``mask`` shape ``(N,)``): ``new`` where set, else ``old``, leaf by leaf."""
-    def pick(a, b):
-        return jnp.where(mask.reshape(mask.shape + (1,) * (a.ndim - 1)), a, b)
-    return jax.tree.map(pick, new, old)
 
 
 def resolve_baseline(env: TwinEnv, name: str) -> Baseline:
@@ -81,7 +75,7 @@ class PairedBaseline:
         return cls(env, base, run_params, params_axes, base.init(env_params), shape)
 
     def _fresh_carry(self, n: int) -> Any:
-        return jax.tree.map(lambda x: jnp.broadcast_to(jnp.asarray(x), (n, *jnp.shape(x))), self.carry0)
+        return copies.broadcast(self.carry0, n)
 
     def init(self, env_state: Any, obs: jax.Array) -> PairedState:
         """The paired copies of ``N`` freshly reset copies: the same state and observation ``(N, ...)``."""
@@ -106,7 +100,7 @@ class PairedBaseline:
         def sync() -> PairedState:
             fresh = PairedState(env_state=policy_state, obs=policy_obs.reshape(obs.shape).astype(obs.dtype),
                                 carry=self._fresh_carry(n))
-            return _where(done, fresh, stepped)
+            return copies.select(done, fresh, stepped)
 
         # copies end their episodes together on most steps or not at all: select only when one does
         return jax.lax.cond(jnp.any(done), sync, lambda: stepped), reward.astype(jnp.float32)

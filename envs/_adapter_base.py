@@ -18,6 +18,7 @@ import gymnasium
 import jax
 import jax.numpy as jnp
 import numpy as np
+from twingym.envs.copies import select
 from twingym.envs.core import TwinEnv
 from twingym.envs.registry import make
 
@@ -78,12 +79,6 @@ def python_info(info: dict[str, Any]) -> dict[str, Any]:
             for k, v in info.items()}
 
 
-def _select(mask: jax.Array, new: Any, old: Any) -> Any:
-    """Per copy, ``new`` where ``mask`` (shape ``(N,)``) else ``old``, for every leaf."""
-    return jax.tree.map(lambda n, o: jnp.where(jnp.reshape(mask, (-1,) + (1,) * (n.ndim - 1)), n, o),
-                        new, old)
-
-
 def _split_each(keys: jax.Array) -> tuple[jax.Array, jax.Array]:
     """Every copy's ``key, sub = split(key)``, as a single env advances its key."""
     pairs = jax.vmap(jax.random.split)(keys)
@@ -109,7 +104,7 @@ def vector_reset(env: TwinEnv, keys: jax.Array, params: Any, mask: jax.Array, ob
     """
     new_keys, sub = _split_each(keys)
     new_obs, new_state = jax.vmap(env.reset, in_axes=(0, None))(sub, params)
-    return _select(mask, new_keys, keys), _select(mask, new_obs, obs), _select(mask, new_state, state)
+    return select(mask, new_keys, keys), select(mask, new_obs, obs), select(mask, new_state, state)
 
 
 @partial(jax.jit, static_argnums=(0, 6))
@@ -133,7 +128,7 @@ def vector_step(env: TwinEnv, keys: jax.Array, state: Any, action: jax.Array, pa
 
     def reset_with(mask: jax.Array, reset_keys: jax.Array, obs: Any, state: Any):
         obs_r, state_r = jax.vmap(env.reset, in_axes=(0, None))(reset_keys, params)
-        return _select(mask, obs_r, obs), _select(mask, state_r, state)
+        return select(mask, obs_r, obs), select(mask, state_r, state)
 
     obs, state = jax.lax.cond(jnp.any(pending), lambda c: reset_with(pending, sub, *c), lambda c: c,
                               (final_obs, state))
@@ -145,7 +140,7 @@ def vector_step(env: TwinEnv, keys: jax.Array, state: Any, action: jax.Array, pa
         def reset_done(carry):
             keys, obs, state = carry
             next_keys, reset_keys = _split_each(keys)
-            return (_select(done, next_keys, keys), *reset_with(done, reset_keys, obs, state))
+            return (select(done, next_keys, keys), *reset_with(done, reset_keys, obs, state))
 
         keys, obs, state = jax.lax.cond(jnp.any(done), reset_done, lambda c: c, (keys, obs, state))
     return keys, obs, state, reward, terminated, truncated, info, final_obs

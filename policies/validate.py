@@ -35,7 +35,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-from twingym.envs import spaces
+from twingym.envs import copies, spaces
 from twingym.envs.core import Baseline
 from twingym.policies import bundle as bundle_mod
 from twingym.policies import gates as gates_mod
@@ -125,10 +125,6 @@ def fallback_baseline(env: Any, params: Any, baselines: dict[str, Baseline]) -> 
     return next((n for n, b in baselines.items() if b.jittable and n not in oracles), None)
 
 
-def _broadcast(tree: Any, n: int) -> Any:
-    return jax.tree.map(lambda x: jnp.broadcast_to(jnp.asarray(x), (n, *jnp.shape(x))), tree)
-
-
 class Engine:
     """Batched rollouts of the policy and the baselines of one twin (compiled once per params structure)."""
 
@@ -207,8 +203,8 @@ class Engine:
         reset_keys = jax.random.split(k_reset, e)
         ep_keys = jax.random.split(k_steps, e)
         obs, states = self._reset(jnp.tile(reset_keys, (c, 1)), params)
-        carries = tuple(_broadcast(self.baselines[n].init(params), e) for n in self.jit_names)
-        shadow = _broadcast(self.baselines[self.fallback].init(params), e) if self.fallback_jitted else ()
+        carries = tuple(copies.broadcast(self.baselines[n].init(params), e) for n in self.jit_names)
+        shadow = copies.broadcast(self.baselines[self.fallback].init(params), e) if self.fallback_jitted else ()
         host_fallback = ([self.baselines[self.fallback].init(params) for _ in range(e)]
                          if self.fallback is not None and not self.fallback_jitted else None)
         host_carries = {n: [self.baselines[n].init(params) for _ in range(e)] for n in self.host_names}
