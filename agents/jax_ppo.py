@@ -278,7 +278,7 @@ class Transition(struct.PyTreeNode):
     ep_return: jax.Array
     ep_cost: jax.Array
     ep_length: jax.Array
-    ep_excess: jax.Array
+    ep_excess: jax.Array | None = None   # with a paired baseline only
 
 
 class LearnBatch(struct.PyTreeNode):
@@ -415,7 +415,7 @@ def make_train(hp: JaxPPOParams, env: TwinEnv, env_params: Any, total_steps: int
         ep_return = rs.ep_return + reward
         ep_cost = rs.ep_cost + cost
         ep_length = rs.ep_length + 1
-        ep_excess = (rs.ep_excess + learned) if pairing is not None else jnp.zeros_like(ep_return)
+        ep_excess = None if pairing is None else rs.ep_excess + learned
         tr = Transition(obs=obs_n, raw_obs=rs.obs, action=raw, log_prob=logp, value=value, reward=r,
                         done=done, ep_done=done, ep_return=ep_return, ep_cost=ep_cost, ep_length=ep_length,
                         ep_excess=ep_excess)
@@ -424,7 +424,7 @@ def make_train(hp: JaxPPOParams, env: TwinEnv, env_params: Any, total_steps: int
                         disc_return=jnp.where(done, 0.0, disc), ep_return=jnp.where(keep, ep_return, 0.0),
                         ep_cost=jnp.where(keep, ep_cost, 0.0), ep_length=jnp.where(keep, ep_length, 0),
                         key=key, paired=paired_state,
-                        ep_excess=None if pairing is None else jnp.where(keep, ep_excess, 0.0))
+                        ep_excess=None if ep_excess is None else jnp.where(keep, ep_excess, 0.0))
         return rs, tr
 
     def gae(traj: Transition, last_value: jax.Array) -> tuple[jax.Array, jax.Array]:
