@@ -80,9 +80,11 @@ def _wear_threshold(carry, obs, params: AssemblyCellParams):
     return _flat(jnp.full((m,), NOMINAL), _threshold_maintain(obs, params)), carry
 
 
-def bottleneck_aware_action(obs: jax.Array, params: AssemblyCellParams) -> jax.Array:
+def bottleneck_aware_action(obs: jax.Array, params: AssemblyCellParams, *, stock_high: float = STOCK_HIGH,
+                            backlog_high: float = BACKLOG_HIGH) -> jax.Array:
     """The ``bottleneck_aware`` rule's absolute action (2M,) int32 at ``obs`` (the twin's observation;
-    components after the absolute twin's are not read). Stateless: the rule needs no carry."""
+    components after the absolute twin's are not read). Stateless: the rule needs no carry.
+    ``stock_high`` and ``backlog_high`` [parts] are its eco and boost triggers (defaults: the rule's)."""
     m = params.num_stations
     buffers = jnp.stack([obs[ob.buffer_index(m, i)] for i in range(m - 1)])
     cap = params.buffer_capacity.astype(jnp.float32)
@@ -94,8 +96,8 @@ def bottleneck_aware_action(obs: jax.Array, params: AssemblyCellParams) -> jax.A
     starved = upstream <= 0.0
     blocked = downstream_fill >= 1.0
     bottleneck = jnp.arange(m) == jnp.argmin(params.proc_prob[:, NOMINAL])
-    rush = backlog > BACKLOG_HIGH
-    relax = (stock > STOCK_HIGH) | ((price > PRICE_HIGH) & (backlog <= 1.0) & (stock > 1.0))
+    rush = backlog > backlog_high
+    relax = (stock > stock_high) | ((price > PRICE_HIGH) & (backlog <= 1.0) & (stock > 1.0))
     speed = jnp.full((m,), NOMINAL)
     speed = jnp.where(relax, ECO, speed)
     speed = jnp.where(rush & (bottleneck | (downstream_fill < 0.5)), BOOST, speed)
